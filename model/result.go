@@ -1,0 +1,206 @@
+package model
+
+import (
+	"sort"
+	"time"
+)
+
+// ResultSchema is the schema identifier of the result document.
+const ResultSchema = "bitaudit.result/v1"
+
+// Result is one audit run: the single source of truth every report renders.
+type Result struct {
+	Schema  string       `json:"schema"`
+	Run     Run          `json:"run"`
+	Summary Summary      `json:"summary"`
+	Hosts   []HostResult `json:"hosts"`
+	// Waivers lists every waiver in the policy with its state at run time.
+	Waivers []WaiverStatus `json:"waivers,omitempty"`
+	// Remediation is the --fix log, when it ran.
+	Remediation []RemediationEntry `json:"remediation,omitempty"`
+}
+
+// Run describes the run itself.
+type Run struct {
+	ID          string    `json:"id"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+	ToolVersion string    `json:"tool_version"`
+	// Organisation is the name printed on reports, from the policy.
+	Organisation string `json:"organisation,omitempty"`
+	// Options are the run options that shape the result (never credentials).
+	Options     map[string]string `json:"options"`
+	TargetCount int               `json:"target_count"`
+	Duplicates  []Duplicate       `json:"duplicates,omitempty"`
+	Policy      PolicyInfo        `json:"policy"`
+	// Interrupted is true when the run was stopped before every host finished.
+	Interrupted bool `json:"interrupted,omitempty"`
+}
+
+// PolicyInfo identifies the policy the run was evaluated against.
+type PolicyInfo struct {
+	// Source is the policy file path, or "built-in default".
+	Source  string `json:"source"`
+	SHA256  string `json:"sha256"`
+	Default bool   `json:"default"`
+}
+
+// A HostResult is everything known about one target. Every target of a run
+// has exactly one.
+type HostResult struct {
+	// Target is the target as given (host or host:port).
+	Target string            `json:"target"`
+	Labels map[string]string `json:"labels,omitempty"`
+	Status Status            `json:"status"`
+	// Reason says why the host has its status, in a sentence.
+	Reason      string        `json:"reason"`
+	CollectedAt time.Time     `json:"collected_at"`
+	Duration    time.Duration `json:"duration_ns"`
+	Facts       *HostFacts    `json:"facts,omitempty"`
+	Volumes     []Volume      `json:"volumes"`
+	Findings    []Finding     `json:"findings"`
+}
+
+// WaiverStatus is a policy waiver and its state at run time.
+type WaiverStatus struct {
+	WaiverRef
+	Scope string `json:"scope"`
+	// State is "active", "expiring" (within 30 days) or "expired".
+	State string `json:"state"`
+	// Matched counts the findings it covers (or, expired, would have covered).
+	Matched int `json:"matched"`
+}
+
+// A RemediationEntry is one --fix action and its outcome.
+type RemediationEntry struct {
+	Target      string    `json:"target"`
+	Volume      string    `json:"volume"`
+	ProtectorID string    `json:"protector_id"`
+	Action      string    `json:"action"`
+	Location    Location  `json:"location"`
+	Outcome     string    `json:"outcome"`
+	Detail      string    `json:"detail,omitempty"`
+	Time        time.Time `json:"time"`
+	Verified    bool      `json:"verified"`
+}
+
+// Summary holds the run's figures. Reports print these, never recompute them.
+type Summary struct {
+	Hosts          int            `json:"hosts"`
+	HostsAudited   int            `json:"hosts_audited"`
+	HostsByStatus  map[Status]int `json:"hosts_by_status"`
+	Volumes        int            `json:"volumes"`
+	VolumesByState map[string]int `json:"volumes_by_state"`
+	// CompliantShare is compliant hosts over audited hosts (0..1), with waivers applied.
+	CompliantShare float64 `json:"compliant_share"`
+	// CompliantShareWithoutWaivers ignores waivers.
+	CompliantShareWithoutWaivers float64 `json:"compliant_share_without_waivers"`
+	// RecoveryPasswords counts recovery-password protectors on audited hosts;
+	// BackedUp counts those verified at an accepted location at least once.
+	RecoveryPasswords int `json:"recovery_passwords"`
+	BackedUp          int `json:"recovery_passwords_backed_up"`
+	// BackupCoverage is BackedUp over RecoveryPasswords (0..1; 1 when there are none).
+	BackupCoverage     float64          `json:"backup_coverage"`
+	BackupByState      map[string]int   `json:"backup_by_location_state"`
+	FindingsBySeverity map[Severity]int `json:"findings_by_severity"`
+	FindingsByRule     map[string]int   `json:"findings_by_rule"`
+	// Waived counts findings covered by a waiver (not in the counts above).
+	Waived int `json:"findings_waived"`
+}
+
+// Summarize computes the summary from the hosts. A finding counts towards
+// FindingsBySeverity and FindingsByRule unless it is waived.
+func Summarize(hosts []HostResult) Summary {
+	s := Summary{
+		Hosts:              len(hosts),
+		HostsByStatus:      map[Status]int{},
+		VolumesByState:     map[string]int{},
+		BackupByState:      map[string]int{},
+		FindingsBySeverity: map[Severity]int{},
+		FindingsByRule:     map[string]int{},
+	}
+	for _, st := range Statuses {
+		s.HostsByStatus[st] = 0
+	}
+	compliant, compliantNoWaivers := 0, 0
+	for _, h := range hosts {
+		s.HostsByStatus[h.Status]++
+		if !h.Status.Audited() {
+			continue
+		}
+		s.HostsAudited++
+		if h.Status == StatusCompliant {
+			compliant++
+		}
+		blocking := false
+		for _, f := range h.Findings {
+			if f.Severity > SeverityInfo {
+				blocking = true
+			}
+			if f.Waived() {
+				s.Waived++
+				continue
+			}
+			s.FindingsBySeverity[f.Severity]++
+			s.FindingsByRule[f.RuleID]++
+		}
+		if !blocking {
+			compliantNoWaivers++
+		}
+		for _, v := range h.Volumes {
+			s.Volumes++
+			s.VolumesByState[string(v.Conversion)]++
+			for _, p := range v.RecoveryPasswords() {
+				s.RecoveryPasswords++
+				ok := false
+				for _, b := range p.Backups {
+					s.BackupByState[string(b.Location)+":"+string(b.State)]++
+					if b.State == BackupVerified {
+						ok = true
+					}
+				}
+				if ok {
+					s.BackedUp++
+				}
+			}
+		}
+	}
+	if s.HostsAudited > 0 {
+		s.CompliantShare = float64(compliant) / float64(s.HostsAudited)
+		s.CompliantShareWithoutWaivers = float64(compliantNoWaivers) / float64(s.HostsAudited)
+	}
+	s.BackupCoverage = 1
+	if s.RecoveryPasswords > 0 {
+		s.BackupCoverage = float64(s.BackedUp) / float64(s.RecoveryPasswords)
+	}
+	return s
+}
+
+// Worst returns the highest severity among unwaived findings.
+func (r *Result) Worst() Severity {
+	w := SeverityNone
+	for _, h := range r.Hosts {
+		for _, f := range h.Findings {
+			if !f.Waived() && f.Severity > w {
+				w = f.Severity
+			}
+		}
+	}
+	return w
+}
+
+// NotAudited counts hosts whose facts could not be collected.
+func (r *Result) NotAudited() int {
+	n := 0
+	for _, h := range r.Hosts {
+		if !h.Status.Audited() {
+			n++
+		}
+	}
+	return n
+}
+
+// SortHosts orders hosts by target, the order every report uses.
+func SortHosts(hosts []HostResult) {
+	sort.SliceStable(hosts, func(i, j int) bool { return hosts[i].Target < hosts[j].Target })
+}

@@ -1,0 +1,130 @@
+package windows
+
+import (
+	"sync"
+	"time"
+)
+
+// A Machine is the state of one simulated Windows host. The PowerShell and
+// cmd.exe emulation reads it; remediation commands (backups) change it; the
+// simulated directory and Entra ID read the escrow truth from it. Lock Mu
+// around any access once the fleet is serving.
+type Machine struct {
+	Mu sync.Mutex
+
+	// ComputerName is the NetBIOS name, upper case ("WS-0001").
+	ComputerName string
+	// DNSDomain is the AD DNS domain ("corp.example.test"); empty in a workgroup.
+	DNSDomain string
+	// NetBIOSDomain is the short domain name ("CORP"); "WORKGROUP" when not joined.
+	NetBIOSDomain string
+
+	OS   OSVersion
+	Join JoinState
+
+	// FVEPolicy holds the values under HKLM\SOFTWARE\Policies\Microsoft\FVE:
+	// uint32 for REG_DWORD, string for REG_SZ. Nil or empty: the key does not exist.
+	FVEPolicy map[string]any
+
+	Volumes []*Volume
+	// Events is the Microsoft-Windows-BitLocker/BitLocker Management log, oldest first.
+	Events []Event
+
+	// Escrow is the truth about what the directories hold for this machine's
+	// keys, whatever its event log claims.
+	Escrow EscrowTruth
+}
+
+// OSVersion is what Win32_OperatingSystem reports.
+type OSVersion struct {
+	Caption     string // "Microsoft Windows 11 Enterprise"
+	Version     string // "10.0.22631"
+	BuildNumber string // "22631"
+}
+
+// JoinState is what dsregcmd /status reports.
+type JoinState struct {
+	AzureAdJoined    bool
+	DomainJoined     bool
+	EnterpriseJoined bool
+	// DeviceID is the Entra deviceId (lower-case GUID), set when AzureAdJoined.
+	DeviceID   string
+	TenantID   string
+	TenantName string
+}
+
+// Volume is one Win32_EncryptableVolume instance.
+type Volume struct {
+	DeviceID    string // `\\?\Volume{guid}\`
+	DriveLetter string // "C:"; empty for none (reported as null)
+	Label       string
+	// VolumeType: 0 system (OS), 1 fixed data, 2 removable data.
+	VolumeType    uint32
+	CapacityBytes uint64
+	// ConversionStatus 0..5, EncryptionPercentage 0..100, EncryptionFlags
+	// (0x1 used-space-only) as GetConversionStatus returns them.
+	ConversionStatus     uint32
+	EncryptionPercentage uint32
+	EncryptionFlags      uint32
+	// ProtectionStatus 0 off, 1 on, 2 unknown (GetProtectionStatus).
+	ProtectionStatus uint32
+	// LockStatus 0 unlocked, 1 locked.
+	LockStatus uint32
+	// EncryptionMethod 0..7 (GetEncryptionMethod).
+	EncryptionMethod uint32
+	// SuspendCount is GetSuspendCount: reboots left while suspended.
+	SuspendCount uint32
+	Protectors   []*Protector
+}
+
+// Protector is one key protector. RecoveryPassword exists only on the
+// simulated host, as on Windows; it must never leave the host unless a
+// command explicitly reads it (which bitaudit never does).
+type Protector struct {
+	ID   string // "{GUID}" upper case
+	Type uint32 // KeyProtectorType 0..10
+	// RecoveryPassword is the 48-digit numerical password (Type 3 only).
+	RecoveryPassword string
+	// KeyFileName is the .BEK name of an external key.
+	KeyFileName string
+	AutoUnlock  bool
+}
+
+// Event is one BitLocker Management event record.
+type Event struct {
+	ID       int
+	RecordID int64
+	Time     time.Time
+	// Data is EventData, in the order the manifest lists it
+	// (784: ProtectorGUID, IdentificationGUID; 845: VolumeMountPoint, ProtectorGUID, TraceGUID; ...).
+	Data []EventData
+}
+
+// EventData is one named EventData/Data element.
+type EventData struct {
+	Name  string
+	Value string
+}
+
+// EscrowTruth records which keys of this machine the directories hold.
+type EscrowTruth struct {
+	// AD lists msFVE-RecoveryInformation children of the machine's computer object.
+	AD []EscrowedKey
+	// Entra lists bitlockerRecoveryKey objects for the machine's deviceId.
+	Entra []EscrowedKey
+	// ExternalFiles lists protector IDs with a "BitLocker Recovery Key <ID>.TXT"
+	// in the external key store.
+	ExternalFiles []EscrowedKey
+}
+
+// EscrowedKey is one key held at a source. ProtectorID may name a protector
+// the machine no longer has (a stale key).
+type EscrowedKey struct {
+	ProtectorID string // "{GUID}" upper case
+	Created     time.Time
+	// VolumeType is Graph's volumeType: 1 OS, 2 fixed data, 3 removable data.
+	VolumeType int
+	// DeviceObject, when set, names a different directory object than the
+	// machine's own (a duplicate or stale device object after a re-image).
+	DeviceObject string
+}
