@@ -1,0 +1,143 @@
+package model
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseTargets(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    []Target
+		dups    []Duplicate
+		wantErr []string // substrings, each must appear
+	}{
+		{
+			name: "lines with comments, ports and IPv6",
+			in:   "# fleet\nws-0001.corp.example.test\n\n  ws-0002:5986  # laptop\n127.0.10.3:5985\n[::1]:5986\n::1\n",
+			want: []Target{{Host: "ws-0001.corp.example.test"}, {Host: "ws-0002", Port: 5986}, {Host: "127.0.10.3", Port: 5985}, {Host: "::1", Port: 5986}, {Host: "::1"}},
+		},
+		{
+			name: "duplicates audited once",
+			in:   "a\nA\nb:5985\nb:5985\nb:5986\n",
+			want: []Target{{Host: "a"}, {Host: "b", Port: 5985}, {Host: "b", Port: 5986}},
+			dups: []Duplicate{{Target: "A", Line: 2, FirstLine: 1}, {Target: "b:5985", Line: 4, FirstLine: 3}},
+		},
+		{
+			name: "csv with host column and labels",
+			in:   "\ufeffsite,host,owner\nHQ,ws-1,alice\nBranch,ws-2:5986,bob\n",
+			want: []Target{{Host: "ws-1", Labels: map[string]string{"site": "HQ", "owner": "alice"}}, {Host: "ws-2", Port: 5986, Labels: map[string]string{"site": "Branch", "owner": "bob"}}},
+		},
+		{name: "empty", in: "# nothing\n\n", wantErr: []string{"t.txt: no targets"}},
+		{name: "bad port", in: "ok\nhost:99999\nhost:x\n", wantErr: []string{"t.txt:2: invalid port", "t.txt:3: invalid port"}},
+		{name: "bad host", in: "good\nbad_host!\nfoo;rm -rf\n-lead\n", wantErr: []string{"t.txt:2:", "t.txt:3:", "t.txt:4:"}},
+		{name: "injection attempt", in: "a'$(calc)\n", wantErr: []string{"t.txt:1: invalid host"}},
+		{name: "csv missing host value", in: "host,site\n,HQ\n", wantErr: []string{"t.txt:2: empty host"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, dups, err := ParseTargets(strings.NewReader(tt.in), "t.txt")
+			if len(tt.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("want error, got %v", got)
+				}
+				for _, w := range tt.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Errorf("error %q does not mention %q", err, w)
+					}
+				}
+				var te *TargetError
+				if !errors.As(err, &te) {
+					t.Errorf("error is not a *TargetError: %T", err)
+				}
+				if got != nil {
+					t.Errorf("targets returned alongside an error: %v", got)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("targets (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.dups, dups); d != "" {
+				t.Errorf("duplicates (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+func FuzzParseTargets(f *testing.F) {
+	f.Add("a\nb:1\n[::1]:2\n")
+	f.Add("host,x\nh,1\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		targets, _, err := ParseTargets(strings.NewReader(s), "f")
+		if err == nil && len(targets) == 0 {
+			t.Fatal("no error and no targets")
+		}
+		for _, tg := range targets {
+			if tg.Host == "" || tg.Port < 0 || tg.Port > 65535 {
+				t.Fatalf("invalid target accepted: %+v", tg)
+			}
+		}
+	})
+}
+
+func TestStatusForError(t *testing.T) {
+	tests := []struct {
+		err  error
+		want Status
+	}{
+		{nil, StatusCompliant},
+		{ErrUnreachable, StatusUnreachable},
+		{errors.Join(errors.New("x"), ErrAuth), StatusAuthFailed},
+		{ErrTimeout, StatusTimeout},
+		{ErrInterrupted, StatusInterrupted},
+		{errors.New("garbage"), StatusProtocolError},
+	}
+	for _, tt := range tests {
+		if got := StatusForError(tt.err); got != tt.want {
+			t.Errorf("StatusForError(%v) = %s, want %s", tt.err, got, tt.want)
+		}
+	}
+}
+
+func TestSecretNeverPrints(t *testing.T) {
+	s := NewSecret("hunter2")
+	for _, out := range []string{s.String(), s.GoString(), s.LogValue().String()} {
+		if strings.Contains(out, "hunter2") {
+			t.Fatalf("secret leaked: %q", out)
+		}
+	}
+	b, _ := s.MarshalText()
+	if strings.Contains(string(b), "hunter2") || s.Reveal() != "hunter2" {
+		t.Fatal("secret handling broken")
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	hosts := []HostResult{
+		{Status: StatusCompliant, Volumes: []Volume{{Conversion: FullyEncrypted, Protectors: []Protector{
+			{Type: ProtectorRecoveryPassword, Backups: []Backup{{Location: LocationAD, State: BackupVerified}}},
+			{Type: ProtectorTPM},
+		}}}},
+		{Status: StatusNoncompliant, Findings: []Finding{{RuleID: "r1", Severity: SeverityHigh}, {RuleID: "r2", Severity: SeverityLow, Waiver: &WaiverRef{ID: "w"}}},
+			Volumes: []Volume{{Conversion: FullyEncrypted, Protectors: []Protector{{Type: ProtectorRecoveryPassword, Backups: []Backup{{Location: LocationAD, State: BackupMissing}}}}}}},
+		{Status: StatusUnreachable},
+	}
+	s := Summarize(hosts)
+	if s.Hosts != 3 || s.HostsAudited != 2 || s.Volumes != 2 || s.RecoveryPasswords != 2 || s.BackedUp != 1 {
+		t.Errorf("counts: %+v", s)
+	}
+	if s.BackupCoverage != 0.5 || s.CompliantShare != 0.5 || s.Waived != 1 || s.FindingsBySeverity[SeverityHigh] != 1 || s.FindingsByRule["r2"] != 0 {
+		t.Errorf("figures: %+v", s)
+	}
+	if s.HostsByStatus[StatusUnreachable] != 1 || s.HostsByStatus[StatusTimeout] != 0 {
+		t.Errorf("by status: %v", s.HostsByStatus)
+	}
+}
