@@ -1,0 +1,226 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// A Collector gathers one host's facts and volumes. It must return by ctx's
+// deadline, with an error that wraps one of the model sentinels.
+type Collector interface {
+	Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error)
+}
+
+// A Verifier records, for each recovery-password protector of an audited
+// host, where its key is backed up (model.Protector.Backups) and which stale
+// keys the sources hold. Failures become "unknown" evidence, never errors.
+type Verifier interface {
+	Verify(ctx context.Context, h *model.HostResult)
+}
+
+// An Evaluator turns a host's facts into findings and decides compliance.
+// It must be safe for concurrent use.
+type Evaluator interface {
+	Evaluate(h *model.HostResult, now time.Time)
+}
+
+// Options tune a run.
+type Options struct {
+	// Concurrency bounds how many hosts are audited at once (default 64).
+	Concurrency int
+	// HostTimeout bounds one host's collection and verification (default 2m).
+	HostTimeout time.Duration
+	// Grace is how long hosts already running may finish after the run is
+	// interrupted (default 5s); after it they are marked interrupted.
+	Grace time.Duration
+	// Logger receives one line per host; nil discards.
+	Logger *slog.Logger
+	// Now is the clock (default time.Now); tests pass a fixed one.
+	Now func() time.Time
+	// Progress, if set, is called after each host finishes, from the
+	// finishing worker.
+	Progress func(done, total int, h *model.HostResult)
+}
+
+// An Auditor runs audits with one collector, verifier and evaluator.
+type Auditor struct {
+	collector Collector
+	verifier  Verifier
+	evaluator Evaluator
+	opts      Options
+}
+
+// New returns an Auditor. verifier may be nil (no escrow evidence is added).
+func New(c Collector, v Verifier, e Evaluator, o Options) *Auditor {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 64
+	}
+	if o.HostTimeout <= 0 {
+		o.HostTimeout = 2 * time.Minute
+	}
+	if o.Grace <= 0 {
+		o.Grace = 5 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Auditor{collector: c, verifier: v, evaluator: e, opts: o}
+}
+
+// Run audits every target and returns one HostResult per target, in target
+// order. It stops starting hosts when ctx is cancelled, lets running hosts
+// finish within the grace period, and marks every other host interrupted.
+// It never returns early and never drops a target.
+func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostResult {
+	results := make([]model.HostResult, len(targets))
+	started := make([]bool, len(targets))
+
+	// hard is cancelled Grace after ctx: running hosts get that long to finish.
+	hard, cancelHard := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelHard()
+	stopGrace := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(a.opts.Grace)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancelHard()
+		case <-hard.Done():
+		}
+	})
+	defer stopGrace()
+
+	next := make(chan int)
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		done int
+	)
+	for range min(a.opts.Concurrency, len(targets)) {
+		wg.Go(func() {
+			for i := range next {
+				results[i] = a.auditHost(hard, targets[i])
+				if a.opts.Progress != nil {
+					mu.Lock()
+					done++
+					n := done
+					mu.Unlock()
+					a.opts.Progress(n, len(targets), &results[i])
+				}
+			}
+		})
+	}
+feed:
+	for i := range targets {
+		select {
+		case next <- i:
+			started[i] = true
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+
+	now := a.opts.Now()
+	for i, t := range targets {
+		if started[i] {
+			continue
+		}
+		results[i] = model.HostResult{
+			Target: t.String(), Labels: t.Labels, CollectedAt: now,
+			Status: model.StatusInterrupted,
+			Reason: "run interrupted before this host was audited",
+		}
+		a.evaluate(&results[i])
+	}
+	return results
+}
+
+// auditHost produces exactly one result for t; it never panics and returns
+// by the host deadline even if the collector misbehaves.
+func (a *Auditor) auditHost(ctx context.Context, t model.Target) model.HostResult {
+	start := a.opts.Now()
+	h := model.HostResult{Target: t.String(), Labels: t.Labels, CollectedAt: start}
+	log := a.opts.Logger.With("target", h.Target)
+
+	hctx, cancel := context.WithTimeout(ctx, a.opts.HostTimeout)
+	defer cancel()
+
+	type collected struct {
+		facts   model.HostFacts
+		volumes []model.Volume
+		err     error
+	}
+	ch := make(chan collected, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("collector panicked", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				ch <- collected{err: fmt.Errorf("collector failed unexpectedly: %v: %w", p, model.ErrProtocol)}
+			}
+		}()
+		f, v, err := a.collector.Collect(hctx, t)
+		ch <- collected{f, v, err}
+	}()
+
+	var c collected
+	select {
+	case c = <-ch:
+	case <-hctx.Done():
+		// The collector did not honour the deadline; give it a moment to
+		// unwind, then abandon it. Its result is ignored.
+		select {
+		case c = <-ch:
+		case <-time.After(2 * time.Second):
+			c.err = fmt.Errorf("no answer within %s: %w", a.opts.HostTimeout, model.ErrTimeout)
+		}
+	}
+	err := c.err
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		err = fmt.Errorf("run interrupted while auditing: %w", model.ErrInterrupted)
+	case errors.Is(hctx.Err(), context.DeadlineExceeded) && !errors.Is(err, model.ErrTimeout):
+		err = fmt.Errorf("host deadline of %s exceeded (%v): %w", a.opts.HostTimeout, err, model.ErrTimeout)
+	}
+
+	if err != nil {
+		h.Status = model.StatusForError(err)
+		h.Reason = err.Error()
+		h.Volumes = []model.Volume{}
+	} else {
+		facts := c.facts
+		h.Facts = &facts
+		h.Volumes = c.volumes
+		if h.Volumes == nil {
+			h.Volumes = []model.Volume{}
+		}
+		h.Status = model.StatusCompliant // the evaluator decides
+		if a.verifier != nil {
+			a.verifier.Verify(hctx, &h)
+		}
+	}
+	h.Duration = a.opts.Now().Sub(start)
+	a.evaluate(&h)
+	log.Info("host audited", "status", h.Status, "reason", h.Reason, "volumes", len(h.Volumes), "findings", len(h.Findings), "duration", h.Duration.Round(time.Millisecond))
+	return h
+}
+
+func (a *Auditor) evaluate(h *model.HostResult) {
+	if h.Findings == nil {
+		h.Findings = []model.Finding{}
+	}
+	if a.evaluator != nil {
+		a.evaluator.Evaluate(h, a.opts.Now())
+	}
+}

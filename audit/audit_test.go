@@ -1,0 +1,134 @@
+package audit_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// fakeCollector answers by host name: "ok-*" succeed, "down-*" are
+// unreachable, "auth-*" refuse credentials, "hang-*" block until ctx ends,
+// "deaf-*" ignore ctx entirely, "panic-*" panic.
+type fakeCollector struct{ calls atomic.Int64 }
+
+func (f *fakeCollector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
+	f.calls.Add(1)
+	switch {
+	case strings.HasPrefix(t.Host, "ok"):
+		return model.HostFacts{Hostname: strings.ToUpper(t.Host)}, []model.Volume{{MountPoint: "C:", Conversion: model.FullyEncrypted}}, nil
+	case strings.HasPrefix(t.Host, "down"):
+		return model.HostFacts{}, nil, fmt.Errorf("dial tcp: connection refused: %w", model.ErrUnreachable)
+	case strings.HasPrefix(t.Host, "auth"):
+		return model.HostFacts{}, nil, fmt.Errorf("401: %w", model.ErrAuth)
+	case strings.HasPrefix(t.Host, "hang"):
+		<-ctx.Done()
+		return model.HostFacts{}, nil, ctx.Err()
+	case strings.HasPrefix(t.Host, "deaf"):
+		time.Sleep(time.Hour)
+	case strings.HasPrefix(t.Host, "panic"):
+		panic("boom")
+	}
+	return model.HostFacts{}, nil, errors.New("garbage")
+}
+
+// flagEvaluator marks hosts with volumes noncompliant when they are not "ok-good".
+type flagEvaluator struct{}
+
+func (flagEvaluator) Evaluate(h *model.HostResult, now time.Time) {
+	if !h.Status.Audited() {
+		h.Findings = append(h.Findings, model.Finding{RuleID: "host.not_audited", Severity: model.SeverityHigh})
+		return
+	}
+	if h.Target != "ok-good" {
+		h.Status = model.StatusNoncompliant
+		h.Findings = append(h.Findings, model.Finding{RuleID: "x", Severity: model.SeverityMedium})
+	}
+}
+
+func targets(names ...string) []model.Target {
+	var ts []model.Target
+	for _, n := range names {
+		ts = append(ts, model.Target{Host: n})
+	}
+	return ts
+}
+
+func TestRunStatuses(t *testing.T) {
+	t.Parallel()
+	a := audit.New(&fakeCollector{}, nil, flagEvaluator{}, audit.Options{Concurrency: 3, HostTimeout: 200 * time.Millisecond})
+	got := a.Run(t.Context(), targets("ok-good", "ok-bad", "down-1", "auth-1", "hang-1", "panic-1", "weird-1"))
+	want := map[string]model.Status{
+		"ok-good": model.StatusCompliant, "ok-bad": model.StatusNoncompliant, "down-1": model.StatusUnreachable,
+		"auth-1": model.StatusAuthFailed, "hang-1": model.StatusTimeout, "panic-1": model.StatusProtocolError,
+		"weird-1": model.StatusProtocolError,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("got %d results, want %d", len(got), len(want))
+	}
+	for _, h := range got {
+		if h.Status != want[h.Target] {
+			t.Errorf("%s: status %s (%s), want %s", h.Target, h.Status, h.Reason, want[h.Target])
+		}
+		if !h.Status.Audited() && (h.Reason == "" || len(h.Findings) == 0) {
+			t.Errorf("%s: not audited without reason or finding: %+v", h.Target, h)
+		}
+		if h.Volumes == nil || h.Findings == nil {
+			t.Errorf("%s: nil slices would encode as null", h.Target)
+		}
+	}
+}
+
+func TestRunAbandonsCollectorIgnoringDeadline(t *testing.T) {
+	t.Parallel()
+	a := audit.New(&fakeCollector{}, nil, nil, audit.Options{HostTimeout: 50 * time.Millisecond})
+	got := a.Run(t.Context(), targets("deaf-1", "ok-1"))
+	if got[0].Status != model.StatusTimeout || got[1].Status != model.StatusCompliant {
+		t.Fatalf("statuses: %s (%s), %s", got[0].Status, got[0].Reason, got[1].Status)
+	}
+}
+
+func TestRunInterruptedKeepsEveryTarget(t *testing.T) {
+	t.Parallel()
+	var names []string
+	for i := range 50 {
+		names = append(names, fmt.Sprintf("hang-%02d", i))
+	}
+	names = append(names, "ok-last")
+	ctx, cancel := context.WithCancel(t.Context())
+	c := &fakeCollector{}
+	a := audit.New(c, nil, flagEvaluator{}, audit.Options{Concurrency: 4, HostTimeout: time.Minute, Grace: 20 * time.Millisecond,
+		Progress: func(done, total int, h *model.HostResult) {}})
+	go func() {
+		for c.calls.Load() < 4 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+	}()
+	got := a.Run(ctx, targets(names...))
+	if len(got) != len(names) {
+		t.Fatalf("got %d results, want %d", len(got), len(names))
+	}
+	seen := map[string]bool{}
+	for i, h := range got {
+		if h.Target != names[i] || seen[h.Target] {
+			t.Fatalf("result %d is %q, want %q exactly once", i, h.Target, names[i])
+		}
+		seen[h.Target] = true
+		if h.Status != model.StatusInterrupted {
+			t.Errorf("%s: status %s, want interrupted", h.Target, h.Status)
+		}
+		if len(h.Findings) == 0 {
+			t.Errorf("%s: interrupted host has no not-audited finding", h.Target)
+		}
+	}
+	if n := c.calls.Load(); n > 8 {
+		t.Errorf("%d hosts started after the interrupt", n)
+	}
+}
