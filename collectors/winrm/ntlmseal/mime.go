@@ -1,0 +1,163 @@
+package ntlmseal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// MS-WSMV 2.2.9.1.1 (Negotiate/SPNEGO encrypted messages). The layout, with
+// tab-indented part headers and no blank line before the binary part, is what
+// Windows and pywinrm exchange (pywinrm winrm/encryption.py).
+const (
+	protocolSPNEGO  = "application/HTTP-SPNEGO-session-encrypted"
+	boundaryLine    = "--Encrypted Boundary\r\n"
+	boundaryEnd     = "--Encrypted Boundary--\r\n"
+	encryptedType   = `multipart/encrypted;protocol="` + protocolSPNEGO + `";boundary="Encrypted Boundary"`
+	multiType       = `multipart/x-multi-encrypted;protocol="` + protocolSPNEGO + `";boundary="Encrypted Boundary"`
+	originalType    = "application/soap+xml;charset=UTF-8"
+	octetStreamLine = "\tContent-Type: application/octet-stream\r\n"
+)
+
+// frame seals soap as one encrypted part and returns the HTTP body. Windows
+// and pywinrm send NTLM-sealed messages of any size as a single part; the
+// 16 KiB multipart/x-multi-encrypted chunking is used with CredSSP only
+// (pywinrm prepare_encrypted_request), so the client never chunks.
+func frame(s *security, soap []byte) []byte {
+	sealed, sig := s.seal(soap)
+	var b bytes.Buffer
+	b.Grow(len(soap) + 256)
+	b.WriteString(boundaryLine)
+	b.WriteString("\tContent-Type: " + protocolSPNEGO + "\r\n")
+	b.WriteString("\tOriginalContent: type=" + originalType + ";Length=" + strconv.Itoa(len(soap)) + "\r\n")
+	b.WriteString(boundaryLine)
+	b.WriteString(octetStreamLine)
+	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(sig))))
+	b.Write(sig)
+	b.Write(sealed)
+	b.WriteString(boundaryEnd)
+	return b.Bytes()
+}
+
+// isEncrypted reports whether an HTTP Content-Type announces an MS-WSMV
+// encrypted body sealed by Negotiate.
+func isEncrypted(contentType string) bool {
+	ct := strings.ToLower(contentType)
+	return (strings.HasPrefix(ct, "multipart/encrypted") || strings.HasPrefix(ct, "multipart/x-multi-encrypted")) &&
+		strings.Contains(ct, strings.ToLower(protocolSPNEGO))
+}
+
+var errFraming = errors.New("malformed encrypted message")
+
+// unframe unseals every encrypted part of body in order and returns the
+// concatenated plaintext. Each part's sealed data is exactly as long as the
+// declared original length (RC4 is a stream cipher), so parts are delimited
+// by lengths, never by searching the binary data for the boundary.
+func unframe(s *security, body []byte) ([]byte, error) {
+	var out []byte
+	rest := body
+	for part := 0; ; part++ {
+		if len(rest) == 0 || bytes.HasPrefix(rest, []byte(boundaryEnd)) {
+			if part == 0 {
+				return nil, fmt.Errorf("no encrypted part: %w", errFraming)
+			}
+			return out, nil
+		}
+		var err error
+		var n int
+		if rest, err = expect(rest, boundaryLine); err != nil {
+			return nil, err
+		}
+		if rest, n, err = partHeaders(rest); err != nil {
+			return nil, err
+		}
+		if rest, err = expect(rest, boundaryLine); err != nil {
+			return nil, err
+		}
+		if rest, err = expectHeader(rest, "content-type: application/octet-stream"); err != nil {
+			return nil, err
+		}
+		if len(rest) < 4 {
+			return nil, fmt.Errorf("part %d: missing signature length: %w", part, errFraming)
+		}
+		sigLen := int(binary.LittleEndian.Uint32(rest))
+		rest = rest[4:]
+		if sigLen > len(rest) || n > len(rest)-sigLen {
+			return nil, fmt.Errorf("part %d: signature and data run past the body: %w", part, errFraming)
+		}
+		plain, err := s.unseal(rest[sigLen:sigLen+n], rest[:sigLen])
+		if err != nil {
+			return nil, fmt.Errorf("part %d: %w", part, err)
+		}
+		out = append(out, plain...)
+		rest = rest[sigLen+n:]
+	}
+}
+
+func expect(b []byte, prefix string) ([]byte, error) {
+	if !bytes.HasPrefix(b, []byte(prefix)) {
+		return nil, fmt.Errorf("want %q: %w", strings.TrimSpace(prefix), errFraming)
+	}
+	return b[len(prefix):], nil
+}
+
+// line splits off one CRLF-terminated header line, without its indentation.
+func line(b []byte) (string, []byte, error) {
+	i := bytes.Index(b, []byte("\r\n"))
+	if i < 0 {
+		return "", nil, fmt.Errorf("unterminated header line: %w", errFraming)
+	}
+	return strings.TrimSpace(string(b[:i])), b[i+2:], nil
+}
+
+func expectHeader(b []byte, want string) ([]byte, error) {
+	l, rest, err := line(b)
+	if err != nil {
+		return nil, err
+	}
+	if !strings.EqualFold(strings.ReplaceAll(l, " ", ""), strings.ReplaceAll(want, " ", "")) {
+		return nil, fmt.Errorf("header %q, want %q: %w", l, want, errFraming)
+	}
+	return rest, nil
+}
+
+// partHeaders reads the first part's headers up to the next boundary and
+// returns the original content length.
+func partHeaders(b []byte) ([]byte, int, error) {
+	length := -1
+	for !bytes.HasPrefix(b, []byte(boundaryLine)) {
+		l, rest, err := line(b)
+		if err != nil {
+			return nil, 0, err
+		}
+		b = rest
+		name, value, ok := strings.Cut(l, ":")
+		if !ok {
+			return nil, 0, fmt.Errorf("header %q: %w", l, errFraming)
+		}
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "content-type":
+			if !strings.EqualFold(strings.TrimSpace(value), protocolSPNEGO) {
+				return nil, 0, fmt.Errorf("part protocol %q: %w", strings.TrimSpace(value), errFraming)
+			}
+		case "originalcontent":
+			for param := range strings.SplitSeq(value, ";") {
+				k, v, _ := strings.Cut(strings.TrimSpace(param), "=")
+				if strings.EqualFold(k, "length") {
+					n, err := strconv.Atoi(v)
+					if err != nil || n < 0 {
+						return nil, 0, fmt.Errorf("original length %q: %w", v, errFraming)
+					}
+					length = n
+				}
+			}
+		}
+	}
+	if length < 0 {
+		return nil, 0, fmt.Errorf("no original content length: %w", errFraming)
+	}
+	return b, length, nil
+}

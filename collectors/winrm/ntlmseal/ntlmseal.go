@@ -1,0 +1,262 @@
+// Package ntlmseal authenticates WinRM requests over plain HTTP with NTLMv2
+// and seals them with NTLM session security, so a Windows host with the
+// default AllowUnencrypted=false accepts them.
+//
+// # Protocol
+//
+// Per connection the client runs the NTLM handshake (MS-NLMP 3.1.5) on
+// empty-bodied POSTs, with raw NTLMSSP tokens in "Authorization: Negotiate"
+// as Windows accepts, requesting signing, sealing, 128-bit keys and key
+// exchange. Every SOAP request is then sealed (RC4 with HMAC-MD5 signatures
+// and sequence numbers, MS-NLMP 3.4) and framed as an MS-WSMV encrypted
+// message (multipart/encrypted with protocol
+// application/HTTP-SPNEGO-session-encrypted); every response is verified and
+// unsealed before the caller sees it.
+package ntlmseal
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// ErrAuth is returned, wrapped, when the host refuses the credentials after a
+// complete handshake. It wraps [model.ErrAuth].
+var ErrAuth = fmt.Errorf("ntlm: %w", model.ErrAuth)
+
+// maxBody bounds a response body read into memory (WinRM's default
+// MaxEnvelopeSizekb is 500; this leaves room for large outputs).
+const maxBody = 64 << 20
+
+// NewRoundTripper returns a RoundTripper that authenticates as domain\user and
+// seals every request body and unseals every response body, handing plain
+// SOAP back. Any Authorization header of the request (masterzen/winrm sets
+// Basic) is dropped, never sent.
+//
+// An NTLM security context belongs to one TCP connection: requests are
+// serialised, and base should keep one persistent connection to the host. A
+// nil base gets a dedicated [http.Transport] with MaxConnsPerHost 1. If the
+// connection is replaced and the host answers 401, the client
+// re-authenticates once and resends.
+func NewRoundTripper(base http.RoundTripper, user, password, domain string) http.RoundTripper {
+	if base == nil {
+		base = &http.Transport{
+			MaxConnsPerHost:     1,
+			MaxIdleConnsPerHost: 1,
+			IdleConnTimeout:     90 * time.Second,
+		}
+	}
+	// "DOMAIN\user" names the domain in the user name, as Windows allows.
+	if d, u, ok := strings.Cut(user, `\`); ok && domain == "" {
+		domain, user = d, u
+	}
+	return &roundTripper{
+		base:  base,
+		creds: credentials{user: user, password: password, domain: domain},
+		rand:  rand.Reader,
+		now:   time.Now,
+	}
+}
+
+type roundTripper struct {
+	base  http.RoundTripper
+	creds credentials
+	rand  io.Reader
+	now   func() time.Time
+
+	mu  sync.Mutex // serialises requests: one context, one connection
+	sec *security  // nil until authenticated
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	var soap []byte
+	if req.Body != nil {
+		b, err := io.ReadAll(req.Body)
+		req.Body.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read request body: %w", err)
+		}
+		soap = b
+	}
+	ctx := req.Context()
+
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for attempt := 0; ; attempt++ {
+		if t.sec == nil {
+			if err := t.authenticate(ctx, req); err != nil {
+				return nil, err
+			}
+		}
+		resp, err := t.send(ctx, req, soap)
+		if err != nil {
+			t.sec = nil
+			return nil, err
+		}
+		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
+			// The context is gone (new connection, host restarted the
+			// session): authenticate again and resend once.
+			drain(resp)
+			t.sec = nil
+			continue
+		}
+		if resp.StatusCode == http.StatusUnauthorized {
+			drain(resp)
+			t.sec = nil
+			return nil, fmt.Errorf("host refused the sealed message after re-authentication: %w", ErrAuth)
+		}
+		return t.unsealResponse(resp)
+	}
+}
+
+// send seals soap and posts it with the request's headers.
+func (t *roundTripper) send(ctx context.Context, orig *http.Request, soap []byte) (*http.Response, error) {
+	body := frame(t.sec, soap)
+	req, err := newRequest(ctx, orig, body)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", encryptedType)
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("send sealed message: %w", err)
+	}
+	return resp, nil
+}
+
+// unsealResponse verifies and decrypts an encrypted response. A SOAP body
+// that arrives unsealed on a sealed session is refused: accepting it would let
+// anyone on the path answer for the host.
+func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, error) {
+	ct := resp.Header.Get("Content-Type")
+	if !isEncrypted(ct) {
+		if strings.Contains(strings.ToLower(ct), "soap+xml") {
+			drain(resp)
+			t.sec = nil
+			return nil, fmt.Errorf("host answered %d with an unsealed SOAP body: %w", resp.StatusCode, model.ErrProtocol)
+		}
+		return resp, nil // e.g. an HTTP.sys error page; the caller reports it
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+	if err != nil {
+		t.sec = nil
+		return nil, fmt.Errorf("read sealed response: %w", err)
+	}
+	plain, err := unframe(t.sec, body)
+	if err != nil {
+		t.sec = nil
+		return nil, fmt.Errorf("unseal response: %w: %w", model.ErrProtocol, err)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(plain))
+	resp.ContentLength = int64(len(plain))
+	resp.Header = resp.Header.Clone()
+	resp.Header.Set("Content-Type", originalType)
+	resp.Header.Set("Content-Length", strconv.Itoa(len(plain)))
+	resp.Header.Del("Content-Encoding")
+	return resp, nil
+}
+
+// authenticate runs NEGOTIATE → CHALLENGE → AUTHENTICATE on empty-bodied
+// POSTs, as pywinrm does before its first encrypted message (pywinrm
+// winrm/transport.py build_session: "Send empty request to setup encryption").
+func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) error {
+	negotiate := negotiateMessage()
+	resp, err := t.post(ctx, orig, "Negotiate", negotiate)
+	if err != nil {
+		return fmt.Errorf("ntlm negotiate: %w", err)
+	}
+	drain(resp)
+	if resp.StatusCode != http.StatusUnauthorized {
+		return fmt.Errorf("ntlm negotiate: host answered %d, want 401 with a challenge: %w", resp.StatusCode, model.ErrProtocol)
+	}
+	scheme, chal, err := challengeToken(resp.Header.Values("WWW-Authenticate"))
+	if err != nil {
+		return fmt.Errorf("ntlm negotiate: %w: %w", err, ErrAuth)
+	}
+	auth, err := authenticateMessage(t.creds, negotiate, chal, t.rand, t.now())
+	if err != nil {
+		return fmt.Errorf("ntlm challenge: %w: %w", err, model.ErrProtocol)
+	}
+	resp, err = t.post(ctx, orig, scheme, auth.message)
+	if err != nil {
+		return fmt.Errorf("ntlm authenticate: %w", err)
+	}
+	drain(resp)
+	switch {
+	case resp.StatusCode == http.StatusUnauthorized:
+		return fmt.Errorf("host refused the credentials: %w", ErrAuth)
+	case resp.StatusCode/100 != 2:
+		return fmt.Errorf("ntlm authenticate: host answered %d: %w", resp.StatusCode, model.ErrProtocol)
+	}
+	sec, err := newClientSecurity(auth.flags, auth.exportedKey)
+	if err != nil {
+		return fmt.Errorf("ntlm session: %w", err)
+	}
+	t.sec = sec
+	return nil
+}
+
+// post sends an empty-bodied POST carrying one NTLM token.
+func (t *roundTripper) post(ctx context.Context, orig *http.Request, scheme string, token []byte) (*http.Response, error) {
+	req, err := newRequest(ctx, orig, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", scheme+" "+base64.StdEncoding.EncodeToString(token))
+	return t.base.RoundTrip(req)
+}
+
+// newRequest copies orig's method, URL and headers, minus credentials and
+// body headers, with body.
+func newRequest(ctx context.Context, orig *http.Request, body []byte) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, orig.Method, orig.URL.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("build request: %w", err)
+	}
+	req.Header = orig.Header.Clone()
+	req.Header.Del("Authorization")
+	req.Header.Del("Content-Type")
+	req.Header.Del("Content-Length")
+	req.ContentLength = int64(len(body))
+	if len(body) == 0 {
+		req.Body = http.NoBody
+	}
+	return req, nil
+}
+
+// challengeToken finds the NTLM CHALLENGE in a 401's WWW-Authenticate
+// headers, under Negotiate or NTLM.
+func challengeToken(values []string) (scheme string, token []byte, err error) {
+	for _, v := range values {
+		for _, s := range []string{"Negotiate", "NTLM"} {
+			if len(v) > len(s)+1 && strings.EqualFold(v[:len(s)+1], s+" ") {
+				tok, err := base64.StdEncoding.DecodeString(strings.TrimSpace(v[len(s)+1:]))
+				if err != nil {
+					return "", nil, fmt.Errorf("decode %s challenge: %w", s, err)
+				}
+				return s, tok, nil
+			}
+		}
+	}
+	return "", nil, errors.New("host sent no NTLM challenge")
+}
+
+// drain reads and closes a body so the connection, and with it the NTLM
+// context, can be reused.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
+	resp.Body.Close()
+}
