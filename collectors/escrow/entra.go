@@ -1,0 +1,334 @@
+package escrow
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// recoveryKeysPath is the Graph v1.0 collection of bitlockerRecoveryKey
+// objects (bitlocker.md §5; microsoft-graph-docs bitlocker-list-recoverykeys.md).
+const recoveryKeysPath = "/v1.0/informationProtection/bitlocker/recoveryKeys"
+
+// Graph retry bounds for 429 and 503 answers.
+const (
+	maxGraphRetries = 5
+	maxRetryAfter   = time.Minute
+)
+
+// userAgent is sent on every Graph request; the Graph docs mark User-Agent required.
+const userAgent = "bitaudit-escrow/1"
+
+// A graphKey is a bitlockerRecoveryKey without its key.
+type graphKey struct {
+	ID         string     `json:"id"`
+	Created    time.Time  `json:"createdDateTime"`
+	DeviceID   string     `json:"deviceId"`
+	VolumeType volumeType `json:"volumeType"`
+}
+
+// volumeType is Graph's volumeType, which v1.0 examples show as a string
+// ("1") and beta as a number (bitlocker.md §5): both are accepted.
+type volumeType int
+
+func (v *volumeType) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	switch s {
+	case "null", "":
+		*v = 0
+		return nil
+	case "operatingSystemVolume":
+		*v = 1
+	case "fixedDataVolume":
+		*v = 2
+	case "removableDataVolume":
+		*v = 3
+	default:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("volumeType %s: not a number", b)
+		}
+		*v = volumeType(n)
+	}
+	return nil
+}
+
+// modelType maps a volumeType to the model's volume type.
+func (v volumeType) modelType() model.VolumeType {
+	switch v {
+	case 1:
+		return model.VolumeOS
+	case 2:
+		return model.VolumeFixed
+	case 3:
+		return model.VolumeRemovable
+	}
+	return model.VolumeUnknown
+}
+
+// graphClient lists recovery keys from Microsoft Graph.
+type graphClient struct {
+	endpoint *url.URL
+	hc       *http.Client
+	cred     azcore.TokenCredential
+	scope    string
+	// sleep waits d or until ctx ends; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+}
+
+func newGraphClient(cfg *EntraConfig, hc *http.Client) (*graphClient, error) {
+	endpoint := cfg.GraphEndpoint
+	if endpoint == "" {
+		endpoint = DefaultGraphEndpoint
+	}
+	authority := cfg.AuthorityHost
+	if authority == "" {
+		authority = DefaultAuthorityHost
+	}
+	eu, err := url.Parse(strings.TrimSuffix(endpoint, "/"))
+	if err != nil {
+		return nil, fmt.Errorf("entra graph_endpoint: %w", err)
+	}
+	if hc == nil {
+		hc, err = entraHTTPClient(cfg.CACertFile)
+		if err != nil {
+			return nil, err
+		}
+	}
+	opts := azcore.ClientOptions{
+		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
+		Transport: hc,
+		Telemetry: policy.TelemetryOptions{ApplicationID: "bitaudit"},
+	}
+	// Instance discovery asks the public cloud about the authority; a
+	// sovereign or disconnected authority, or the simulator, must skip it
+	// (azidentity ClientSecretCredentialOptions.DisableInstanceDiscovery).
+	disable := !strings.EqualFold(strings.TrimSuffix(authority, "/"), strings.TrimSuffix(DefaultAuthorityHost, "/"))
+	var cred azcore.TokenCredential
+	switch {
+	case cfg.CertificateFile != "":
+		data, err := os.ReadFile(cfg.CertificateFile)
+		if err != nil {
+			return nil, fmt.Errorf("entra certificate_file: %w", err)
+		}
+		certs, key, err := azidentity.ParseCertificates(data, nil)
+		if err != nil {
+			return nil, fmt.Errorf("entra certificate_file %s: %w", cfg.CertificateFile, err)
+		}
+		cred, err = azidentity.NewClientCertificateCredential(cfg.TenantID, cfg.ClientID, certs, key,
+			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disable})
+		if err != nil {
+			return nil, fmt.Errorf("entra credential: %w", err)
+		}
+	default:
+		secret, err := readSecret("entra client secret", cfg.ClientSecretEnv, cfg.ClientSecretFile)
+		if err != nil {
+			return nil, err
+		}
+		cred, err = azidentity.NewClientSecretCredential(cfg.TenantID, cfg.ClientID, secret.Reveal(),
+			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disable})
+		if err != nil {
+			return nil, fmt.Errorf("entra credential: %w", err)
+		}
+	}
+	return &graphClient{
+		endpoint: eu,
+		hc:       hc,
+		cred:     cred,
+		scope:    eu.Scheme + "://" + eu.Host + "/.default",
+		sleep:    sleepCtx,
+	}, nil
+}
+
+func entraHTTPClient(caFile string) (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 16
+	if caFile != "" {
+		pool, err := loadCAs(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("entra ca_cert_file: %w", err)
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: t, Timeout: 2 * time.Minute}, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctxErr(ctx)
+	}
+}
+
+// listKeys returns the recovery keys Entra ID holds for a deviceId,
+// following @odata.nextLink.
+func (g *graphClient) listKeys(ctx context.Context, deviceID string) ([]graphKey, error) {
+	deviceID = model.NormalizeProtectorID(deviceID)
+	if !isGUID(deviceID) {
+		return nil, fmt.Errorf("deviceId %q is not a GUID", deviceID)
+	}
+	// $filter supports only "deviceId eq" and there is no $top (bitlocker.md §5).
+	filter := strings.ReplaceAll(url.QueryEscape("deviceId eq '"+deviceID+"'"), "+", "%20")
+	next := g.endpoint.String() + recoveryKeysPath + "?$filter=" + filter
+	var keys []graphKey
+	for pages := 0; next != ""; pages++ {
+		if pages > 1000 {
+			return nil, fmt.Errorf("graph recoveryKeys for %s: more than 1000 pages", deviceID)
+		}
+		var page struct {
+			Value    []graphKey `json:"value"`
+			NextLink string     `json:"@odata.nextLink"`
+		}
+		if err := g.get(ctx, next, &page); err != nil {
+			return nil, fmt.Errorf("graph recoveryKeys for device %s: %w", deviceID, err)
+		}
+		keys = append(keys, page.Value...)
+		next = page.NextLink
+		if next != "" {
+			// The bearer token goes only to the configured Graph endpoint.
+			u, err := url.Parse(next)
+			if err != nil || u.Scheme != g.endpoint.Scheme || !strings.EqualFold(u.Host, g.endpoint.Host) {
+				return nil, fmt.Errorf("graph recoveryKeys for device %s: nextLink leaves %s", deviceID, g.endpoint.Host)
+			}
+		}
+	}
+	return keys, nil
+}
+
+// getKey returns the recovery key with this ID, whatever device it belongs
+// to, or nil when Graph has none.
+func (g *graphClient) getKey(ctx context.Context, id string) (*graphKey, error) {
+	id = model.NormalizeProtectorID(id)
+	if !isGUID(id) {
+		return nil, fmt.Errorf("key id %q is not a GUID", id)
+	}
+	var k graphKey
+	err := g.get(ctx, g.endpoint.String()+recoveryKeysPath+"/"+id, &k)
+	var se *statusError
+	if errors.As(err, &se) && se.status == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("graph recoveryKey %s: %w", id, err)
+	}
+	return &k, nil
+}
+
+// A statusError is a Graph answer other than 200.
+type statusError struct {
+	status int
+	code   string // Graph error code
+	msg    string
+}
+
+func (e *statusError) Error() string {
+	s := fmt.Sprintf("HTTP %d", e.status)
+	if e.code != "" {
+		s += " " + e.code
+	}
+	if e.msg != "" {
+		s += ": " + e.msg
+	}
+	return s
+}
+
+func (e *statusError) Unwrap() error {
+	switch e.status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return model.ErrAuth
+	}
+	return nil
+}
+
+// get GETs url with a bearer token and decodes the JSON answer into v,
+// retrying 429 and 503 after Retry-After (bounded).
+func (g *graphClient) get(ctx context.Context, u string, v any) error {
+	for attempt := 0; ; attempt++ {
+		tok, err := g.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{g.scope}})
+		if err != nil {
+			return fmt.Errorf("token: %w: %v", model.ErrAuth, err)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+tok.Token)
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("User-Agent", userAgent)
+		resp, err := g.hc.Do(req)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctxErr(ctx)
+			}
+			return fmt.Errorf("%w: %v", model.ErrUnreachable, err)
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+		resp.Body.Close()
+		if err != nil {
+			return fmt.Errorf("read answer: %w", err)
+		}
+		switch resp.StatusCode {
+		case http.StatusOK:
+			if err := json.Unmarshal(body, v); err != nil {
+				return fmt.Errorf("decode answer: %w: %v", model.ErrProtocol, err)
+			}
+			return nil
+		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
+			// Graph throttling guidance: wait Retry-After seconds, then retry.
+			if attempt < maxGraphRetries {
+				d := retryAfter(resp.Header.Get("Retry-After"), attempt)
+				if d <= maxRetryAfter {
+					if err := g.sleep(ctx, d); err != nil {
+						return err
+					}
+					continue
+				}
+			}
+		}
+		se := &statusError{status: resp.StatusCode}
+		var ge struct {
+			Error struct {
+				Code    string `json:"code"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if json.Unmarshal(body, &ge) == nil {
+			se.code, se.msg = ge.Error.Code, ge.Error.Message
+		}
+		return se
+	}
+}
+
+// retryAfter parses a Retry-After header (seconds or an HTTP date); without
+// one it backs off exponentially from one second.
+func retryAfter(h string, attempt int) time.Duration {
+	if h != "" {
+		if n, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && n >= 0 {
+			return time.Duration(n) * time.Second
+		}
+		if t, err := http.ParseTime(h); err == nil {
+			return max(time.Until(t), 0)
+		}
+	}
+	return time.Second << attempt
+}
