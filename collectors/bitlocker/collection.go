@@ -1,0 +1,205 @@
+package bitlocker
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// Framing markers printed by collect.ps1.
+const (
+	beginMarker   = "##BITAUDIT BEGIN "
+	endMarker     = "##BITAUDIT END "
+	sectionMarker = "##SECTION "
+	errorMarker   = "##ERROR "
+	// FormatVersion is the framing version this package decodes.
+	FormatVersion = 1
+)
+
+// sections are the sections of format version 1, in the order the script
+// prints them. Each must appear exactly once.
+var sections = []string{"os", "computer", "volumes", "events", "fve", "dsregcmd"}
+
+// maxCollection bounds the output DecodeCollection accepts.
+const maxCollection = 32 << 20
+
+// A SectionError is an ##ERROR record the script printed inside a section:
+// the command failed on the host. ID is PowerShell's FullyQualifiedErrorId.
+type SectionError struct {
+	Section string
+	ID      string
+	Message string // cleaned, short
+}
+
+func (e *SectionError) Error() string {
+	return fmt.Sprintf("section %s: host error %s: %s", e.Section, e.ID, e.Message)
+}
+
+// Unwrap makes a SectionError match model.ErrNoData: the host answered
+// but could not produce the data.
+func (e *SectionError) Unwrap() error { return model.ErrNoData }
+
+type section struct {
+	body []byte
+	err  *SectionError
+}
+
+// DecodeCollection decodes the framed stdout of collect.ps1 into host facts
+// and volumes. Missing, garbled or truncated framing (no END marker, a
+// section count that does not match) and undecodable JSON are errors
+// wrapping model.ErrProtocol. A failed volumes section is a *SectionError
+// (model.ErrNoData); failures of the other sections leave their facts
+// empty. HostFacts.Source is left for the collector to fill in.
+func DecodeCollection(stdout []byte) (model.HostFacts, []model.Volume, error) {
+	var facts model.HostFacts
+	secs, err := frames(stdout)
+	if err != nil {
+		return facts, nil, err
+	}
+
+	if s := secs["volumes"]; s.err != nil {
+		return facts, nil, s.err
+	}
+	vols, err := DecodeVolumes(secs["volumes"].body)
+	if err != nil {
+		return facts, nil, err
+	}
+
+	if s := secs["os"]; s.err == nil {
+		if facts.OS, err = DecodeOS(s.body); err != nil {
+			return facts, nil, err
+		}
+	}
+
+	var comp Computer
+	s := secs["computer"]
+	if s.err != nil {
+		return facts, nil, s.err // without a computer name the result is unattributable
+	}
+	if comp, err = DecodeComputer(s.body); err != nil {
+		return facts, nil, err
+	}
+	facts.Hostname = comp.Name
+	if comp.PartOfDomain && comp.DNSHostName != "" && comp.Domain != "" {
+		facts.FQDN = strings.ToLower(comp.DNSHostName + "." + comp.Domain)
+	}
+
+	facts.Join = model.JoinInfo{State: model.JoinUnknown}
+	if s := secs["dsregcmd"]; s.err == nil {
+		if facts.Join, err = DecodeDsregcmd(s.body); err != nil {
+			return facts, nil, err
+		}
+	}
+	if facts.Join.DomainName == "" && comp.PartOfDomain && facts.Join.State != model.JoinEntra && facts.Join.State != model.JoinWorkgroup {
+		facts.Join.DomainName = comp.Domain
+	}
+
+	facts.Events = []model.BackupEvent{}
+	if s := secs["events"]; s.err == nil {
+		if facts.Events, err = DecodeEvents(s.body); err != nil {
+			return facts, nil, err
+		}
+	}
+
+	facts.Policy = map[string]int64{}
+	if s := secs["fve"]; s.err == nil {
+		if facts.Policy, err = DecodeFVEPolicy(s.body); err != nil {
+			return facts, nil, err
+		}
+	}
+	return facts, vols, nil
+}
+
+// frames splits stdout into its sections and checks the framing.
+func frames(stdout []byte) (map[string]section, error) {
+	if len(stdout) > maxCollection {
+		return nil, protocolf("output larger than %d bytes", maxCollection)
+	}
+	stdout = bytes.TrimPrefix(stdout, []byte("\xef\xbb\xbf"))
+	lines := strings.Split(string(stdout), "\n")
+	secs := map[string]section{}
+	var cur string
+	var body []string
+	var serr *SectionError
+	begun, ended := false, false
+	flush := func() {
+		if cur != "" {
+			secs[cur] = section{body: []byte(strings.Join(body, "\n")), err: serr}
+		}
+		cur, body, serr = "", nil, nil
+	}
+	for i, line := range lines {
+		line = strings.TrimRight(line, "\r")
+		switch {
+		case ended:
+			if strings.TrimSpace(line) != "" {
+				return nil, protocolf("output continues after the END marker (line %d)", i+1)
+			}
+		case strings.HasPrefix(line, beginMarker):
+			if begun {
+				return nil, protocolf("second BEGIN marker (line %d)", i+1)
+			}
+			v, err := strconv.Atoi(strings.TrimPrefix(line, beginMarker))
+			if err != nil || v != FormatVersion {
+				return nil, protocolf("unsupported framing version on line %d", i+1)
+			}
+			begun = true
+		case !begun:
+			// Anything a profile or the shell printed before the script started.
+		case strings.HasPrefix(line, sectionMarker):
+			flush()
+			name := strings.TrimPrefix(line, sectionMarker)
+			if !known(name) {
+				return nil, protocolf("unknown section on line %d", i+1)
+			}
+			if _, dup := secs[name]; dup {
+				return nil, protocolf("section %s repeated (line %d)", name, i+1)
+			}
+			cur = name
+		case strings.HasPrefix(line, endMarker):
+			flush()
+			n, err := strconv.Atoi(strings.TrimPrefix(line, endMarker))
+			if err != nil || n != len(secs) || n != len(sections) {
+				return nil, protocolf("truncated output: END marker announces %s sections, %d seen", Clean(strings.TrimPrefix(line, endMarker), 12), len(secs))
+			}
+			ended = true
+		case strings.HasPrefix(line, "##BITAUDIT"):
+			return nil, protocolf("garbled marker on line %d", i+1)
+		case cur == "":
+			if strings.TrimSpace(line) != "" {
+				return nil, protocolf("output outside a section (line %d)", i+1)
+			}
+		case serr != nil:
+			serr.Message = Clean(serr.Message+" "+line, 300)
+		case strings.HasPrefix(line, errorMarker) && len(body) == 0:
+			id, msg, _ := strings.Cut(strings.TrimPrefix(line, errorMarker), " ")
+			serr = &SectionError{Section: cur, ID: Clean(id, 120), Message: Clean(msg, 300)}
+		default:
+			body = append(body, line)
+		}
+	}
+	switch {
+	case !begun:
+		return nil, protocolf("no BEGIN marker: not collection output")
+	case !ended:
+		return nil, protocolf("truncated output: no END marker")
+	}
+	// Events: "no events found" is an empty log, not a failure.
+	if s := secs["events"]; s.err != nil && strings.HasPrefix(s.err.ID, "NoMatchingEventsFound") {
+		secs["events"] = section{body: []byte("[]")}
+	}
+	return secs, nil
+}
+
+func known(name string) bool {
+	for _, s := range sections {
+		if s == name {
+			return true
+		}
+	}
+	return false
+}
+
