@@ -1,0 +1,246 @@
+package simulator
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/bitaudit/bitaudit/simulator/windows"
+)
+
+var hostOpts = cmp.Options{
+	cmp.AllowUnexported(Host{}),
+	cmpopts.IgnoreFields(windows.Machine{}, "Mu"),
+}
+
+func TestBuildDeterministic(t *testing.T) {
+	a, err := Build(DefaultSpec(200, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Build(DefaultSpec(200, 7))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(a, b, hostOpts); d != "" {
+		t.Fatalf("same seed, different fleets (-a +b):\n%s", d)
+	}
+	c, err := Build(DefaultSpec(200, 8))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cmp.Equal(a, c, hostOpts) {
+		t.Fatal("different seeds built the same fleet")
+	}
+}
+
+func TestDefaultSpecMix(t *testing.T) {
+	const n = 10_000
+	hosts, err := Build(DefaultSpec(n, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]int{}
+	problems := map[string]int{}
+	names := map[string]bool{}
+	for _, h := range hosts {
+		status[h.Expect.Status]++
+		for _, p := range h.Expect.Problems {
+			problems[p]++
+		}
+		if names[h.Machine.ComputerName] {
+			t.Errorf("duplicate computer name %s", h.Machine.ComputerName)
+		}
+		names[h.Machine.ComputerName] = true
+	}
+	pct := func(k int) float64 { return 100 * float64(k) / n }
+	if c := pct(status[StatusCompliant]); c < 65 || c > 72 {
+		t.Errorf("compliant = %.1f%%, want about 70%%: %v", c, status)
+	}
+	if u := pct(status[StatusUnreachable]); u < 2.5 || u > 3.5 {
+		t.Errorf("unreachable = %.1f%%, want about 3%%", u)
+	}
+	for _, p := range []string{ProblemNoRecoveryPassword, ProblemEscrowMissing, ProblemEscrowClaimedNotFound, ProblemProtectionSuspended, ProblemDataVolumeDecrypted} {
+		if c := pct(problems[p]); c < 2.5 {
+			t.Errorf("problem %s on %.1f%% of hosts, want a typical share (>= 2.5%%)", p, c)
+		}
+	}
+	if status[StatusAuthFailed] == 0 || status[StatusTimeout] == 0 {
+		t.Errorf("default mix lacks wrong-password or hung hosts: %v", status)
+	}
+}
+
+var (
+	protectorIDRe = regexp.MustCompile(`^\{[0-9A-F]{8}-[0-9A-F]{4}-4[0-9A-F]{3}-[89AB][0-9A-F]{3}-[0-9A-F]{12}\}$`)
+	deviceIDRe    = regexp.MustCompile(`^\\\\\?\\Volume\{[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\}\\$`)
+	nameRe        = regexp.MustCompile(`^(LT|WS|SRV)-\d{4,}$`)
+)
+
+// TestProfilesHonest builds every profile many times and checks that the
+// profile's expectation follows from the machine state alone, judged by
+// an evaluator written here independently of the profile definitions.
+func TestProfilesHonest(t *testing.T) {
+	for _, name := range ProfileNames() {
+		t.Run(name, func(t *testing.T) {
+			count := 60
+			spec := &Spec{Seed: 3, Profiles: []ProfileMix{{Name: name, Count: &count}}}
+			hosts, err := Build(spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, h := range hosts {
+				checkWellFormed(t, h.Machine)
+				got := evaluate(h.Machine)
+				if d := cmp.Diff(h.Expect, got, cmpopts.EquateEmpty()); d != "" {
+					t.Errorf("%s: expectation does not follow from state (-profile +evaluated):\n%s", h.Machine.ComputerName, d)
+				}
+			}
+		})
+	}
+}
+
+func checkWellFormed(t *testing.T, m *windows.Machine) {
+	t.Helper()
+	if !nameRe.MatchString(m.ComputerName) {
+		t.Errorf("computer name %q", m.ComputerName)
+	}
+	if m.OS.Version != "10.0."+m.OS.BuildNumber {
+		t.Errorf("%s: OS %+v", m.ComputerName, m.OS)
+	}
+	if m.Join.AzureAdJoined && (m.Join.DeviceID != strings.ToLower(m.Join.DeviceID) || len(m.Join.DeviceID) != 36) {
+		t.Errorf("%s: Entra deviceId %q", m.ComputerName, m.Join.DeviceID)
+	}
+	for _, v := range m.Volumes {
+		if !deviceIDRe.MatchString(v.DeviceID) {
+			t.Errorf("%s: volume DeviceID %q", m.ComputerName, v.DeviceID)
+		}
+		for _, p := range v.Protectors {
+			if !protectorIDRe.MatchString(p.ID) {
+				t.Errorf("%s: protector ID %q", m.ComputerName, p.ID)
+			}
+			if (p.Type == protRecoveryPassword) != (p.RecoveryPassword != "") {
+				t.Errorf("%s: protector type %d with recovery password set=%v", m.ComputerName, p.Type, p.RecoveryPassword != "")
+			}
+			if p.RecoveryPassword != "" {
+				if err := validRecoveryPassword(p.RecoveryPassword); err != nil {
+					t.Errorf("%s: %v", m.ComputerName, err) // never print the value
+				}
+			}
+		}
+	}
+	for i := 1; i < len(m.Events); i++ {
+		if m.Events[i].Time.Before(m.Events[i-1].Time) || m.Events[i].RecordID <= m.Events[i-1].RecordID {
+			t.Errorf("%s: event log out of order at %d", m.ComputerName, i)
+		}
+	}
+}
+
+func validRecoveryPassword(s string) error {
+	groups := strings.Split(s, "-")
+	if len(groups) != 8 {
+		return fmt.Errorf("recovery password has %d groups, want 8", len(groups))
+	}
+	for i, g := range groups {
+		n, err := strconv.Atoi(g)
+		if len(g) != 6 || err != nil || n%11 != 0 || n > 720885 {
+			return fmt.Errorf("recovery password group %d is not six digits, a multiple of 11, at most 720885", i+1)
+		}
+	}
+	return nil
+}
+
+// evaluate judges a machine under the default policy described in the
+// package: OS and fixed data volumes fully encrypted with XTS-AES and
+// protection on, each recovery password held where the join state sends it.
+func evaluate(m *windows.Machine) Expectation {
+	var problems []string
+	add := func(p string) {
+		if !slices.Contains(problems, p) {
+			problems = append(problems, p)
+		}
+	}
+	held := func(keys []windows.EscrowedKey, id string) bool {
+		return slices.ContainsFunc(keys, func(k windows.EscrowedKey) bool { return k.ProtectorID == id })
+	}
+	claimed := func(id string) bool {
+		return slices.ContainsFunc(m.Events, func(e windows.Event) bool {
+			return (e.ID == 784 || e.ID == 845) && slices.Contains(e.Data, windows.EventData{Name: "ProtectorGUID", Value: id})
+		})
+	}
+	var sources [][]windows.EscrowedKey
+	if m.Join.DomainJoined {
+		sources = append(sources, m.Escrow.AD)
+	}
+	if m.Join.AzureAdJoined {
+		sources = append(sources, m.Escrow.Entra)
+	}
+	if !m.Join.DomainJoined && !m.Join.AzureAdJoined {
+		sources = append(sources, m.Escrow.ExternalFiles)
+	}
+	current := map[string]bool{}
+	for _, v := range m.Volumes {
+		if v.VolumeType == volRemovable {
+			continue
+		}
+		switch {
+		case v.ConversionStatus == 0 && v.VolumeType == volOS:
+			add(ProblemOSVolumeDecrypted)
+			continue
+		case v.ConversionStatus == 0:
+			add(ProblemDataVolumeDecrypted)
+			continue
+		case v.ConversionStatus == 2:
+			add(ProblemEncryptionInProgress)
+		}
+		if v.EncryptionMethod != methodXTSAES128 && v.EncryptionMethod != methodXTSAES256 {
+			add(ProblemWeakEncryptionMethod)
+		}
+		if len(v.Protectors) == 0 {
+			add(ProblemNoProtectors)
+			continue
+		}
+		switch {
+		case v.ProtectionStatus == 0 && v.SuspendCount > 0:
+			add(ProblemProtectionSuspended)
+		case v.ProtectionStatus == 0:
+			add(ProblemProtectionOff)
+		}
+		hasRP := false
+		for _, p := range v.Protectors {
+			current[p.ID] = true
+			if p.Type != protRecoveryPassword {
+				continue
+			}
+			hasRP = true
+			for _, src := range sources {
+				if !held(src, p.ID) {
+					if claimed(p.ID) {
+						add(ProblemEscrowClaimedNotFound)
+					} else {
+						add(ProblemEscrowMissing)
+					}
+				}
+			}
+		}
+		if !hasRP {
+			add(ProblemNoRecoveryPassword)
+		}
+	}
+	for _, src := range sources {
+		for _, k := range src {
+			if !current[k.ProtectorID] {
+				add(ProblemStaleEscrow)
+			}
+		}
+	}
+	if len(problems) == 0 {
+		return Expectation{Status: StatusCompliant}
+	}
+	return Expectation{Status: StatusNoncompliant, Problems: problems}
+}

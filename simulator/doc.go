@@ -1,0 +1,108 @@
+// Package simulator runs a fleet of simulated Windows hosts on loopback
+// that speak WS-Management as Windows does, for bitaudit's tests,
+// benchmarks, `bitaudit demo` and `bitaudit simulate`.
+//
+// Each host is a windows.Machine (its BitLocker state, join state, event
+// log and escrow truth) served by its own WS-Management listener on its own
+// loopback address. The fleet is described by a [Spec], read from YAML by
+// [LoadSpec] or made by [DefaultSpec]; [Build] turns a spec into hosts and
+// [Start] serves them. The same spec and seed always build the same fleet.
+//
+// The package imports nothing of bitaudit outside simulator/, so it cannot
+// agree with bitaudit's collector merely by sharing code.
+//
+// # Fleet spec
+//
+// A spec is YAML, decoded strictly: unknown keys, wrong types and invalid
+// values are rejected with "file:line: message". See
+// testdata/fleet-example.yaml.
+//
+//	seed: 42                  # any integer; same seed, same fleet
+//	hosts: 200                # fleet size; optional when every profile has a count
+//	domain:                   # optional; these are the defaults
+//	  dns: corp.example.test
+//	  netbios: CORP
+//	  tenant_id: 6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b
+//	  tenant_name: Example Corp
+//	latency: 200ms            # or {min: 20ms, max: 120ms} or {mean: 300ms, stddev: 50ms}
+//	profiles:                 # counts first; the rest is split by share
+//	  - name: domain-laptop
+//	    share: 0.7
+//	  - name: domain-server
+//	    count: 10
+//	    os: server2022        # optional override (see OSNames)
+//	    prefix: SRV-          # optional computer-name prefix
+//	    latency: 50ms         # optional override
+//	faults:                   # share is a fraction of all hosts
+//	  - kind: refused
+//	    share: 0.03
+//	  - kind: slow
+//	    count: 2
+//	    delay: 3s             # slow only (default 3s)
+//	  - kind: huge
+//	    count: 1
+//	    size_mib: 32          # huge only (default 32)
+//
+// Latency is drawn once per host from the host's own seeded source and
+// added before every command's output. Hosts are named PREFIX-NNNN after
+// their position in the fleet (LT-0001, WS-0002, SRV-0003).
+//
+// # Host profiles
+//
+// Each built-in profile is grounded in a capture in shared/samples or a
+// section of bitlocker.md (named in profiles.go). Compliant under the
+// default policy described at [ProblemNoRecoveryPassword]:
+//
+//	domain-laptop          AD-joined, OS XTS-AES 128/256, TPM + recovery password, AD holds it, event 784
+//	domain-desktop         as domain-laptop, named WS-
+//	domain-server          Server 2019/2022, XTS-AES 256 OS and data volume (auto-unlock), both in AD
+//	entra-laptop           Entra-joined, Entra ID holds the key, event 845
+//	hybrid-laptop          hybrid-joined, AD and Entra ID hold the key, events 784 and 845
+//	data-autounlock        data volume with recovery password and auto-unlock external key
+//	used-space-only        OS and data volume encrypted used-space-only (EncryptionFlags 0x1)
+//	tpm-pin                TPM+PIN protector plus a recovery password
+//	data-locked            locked data volume (ProtectionStatus 2, LockStatus 1), key escrowed
+//	workgroup              not joined; recovery key in the external key store
+//	removable-unencrypted  compliant host with an unencrypted removable drive
+//
+// Noncompliant, with the problems in [Expectation.Problems]:
+//
+//	tpm-only               TPM only, no recovery password           no_recovery_password
+//	never-escrowed         recovery password, no event, no key      escrow_missing
+//	escrow-lost            784/845 logged, the source lost the key  escrow_claimed_not_found
+//	stale-escrow           AD holds only a removed protector's key  escrow_missing, stale_escrow
+//	two-passwords          two recovery passwords, one escrowed     escrow_missing
+//	suspended              protection suspended, 1-3 reboots left   protection_suspended
+//	encrypting             encryption in progress at 99%            encryption_in_progress, protection_off
+//	data-decrypted         fixed data volume fully decrypted        data_volume_decrypted
+//	os-decrypted           OS volume fully decrypted                os_volume_decrypted
+//	clear-key              encrypted, no protectors (clear key)     no_protectors
+//	legacy-aes128          AES-CBC 128 (pre-XTS)                    weak_encryption_method
+//
+// FVE policy varies within profiles: OSRequireActiveDirectoryBackup=1, a
+// policy without it, or no FVE key at all. Recovery passwords are fake but
+// format-valid (eight groups of six digits, each a multiple of 11, at most
+// 720885); protector IDs are upper-case GUIDs in braces.
+//
+// # Faults
+//
+// Fault kinds and what they do (winrm.md §6.4), with the status an auditor
+// should then report:
+//
+//	slow            delay before each command's output             (profile's own status)
+//	hung            commands never finish                          timeout
+//	stall           partial response body, then silence            timeout
+//	reset           TCP reset mid-exchange                         unreachable
+//	refused         nothing listens at the host's address          unreachable
+//	truncated       XML body cut short                             protocol_error
+//	garbled         corrupt base64 in the output stream            protocol_error
+//	huge            tens of MiB of output before the real output   protocol_error
+//	quota           shell quota fault (2150859173) on Create       protocol_error
+//	nonsoap         an HTML error page instead of SOAP             protocol_error
+//	wrong_password  the host accepts a different password          auth_failed
+//
+// slow, hung and huge wrap the host's command runner; wrong_password
+// changes the password the host accepts; reset, stall, truncated, garbled,
+// quota and nonsoap are injected by the WS-Management layer; refused hosts
+// get an address but no listener.
+package simulator

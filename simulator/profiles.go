@@ -1,0 +1,329 @@
+package simulator
+
+import (
+	"github.com/bitaudit/bitaudit/simulator/windows"
+)
+
+// An Expectation is what an auditor should conclude about a host, derived
+// from the definition of its profile and faults (never from running a
+// client). Status is one of the Status* values. Problems lists the
+// problems the profile was built to exhibit (the Problem* values); an
+// auditor may report more, derived from these (a suspended volume is also
+// unprotected), but must report these.
+type Expectation struct {
+	Status   string
+	Problems []string
+}
+
+// Host statuses, spelled as bitaudit's result document spells them.
+const (
+	StatusCompliant     = "compliant"
+	StatusNoncompliant  = "noncompliant"
+	StatusUnreachable   = "unreachable"
+	StatusAuthFailed    = "auth_failed"
+	StatusTimeout       = "timeout"
+	StatusProtocolError = "protocol_error"
+)
+
+// Problems a host profile is built to exhibit. A default policy is assumed:
+// OS and fixed data volumes fully encrypted with XTS-AES and protection on,
+// each with a recovery password held at the source the join state implies
+// (AD DS, Entra ID, both for hybrid, the external key store for
+// workgroup machines); removable drives are not required.
+const (
+	ProblemNoRecoveryPassword    = "no_recovery_password"     // a volume has no recovery-password protector
+	ProblemEscrowMissing         = "escrow_missing"           // a recovery password is held by no source and no event claims it
+	ProblemEscrowClaimedNotFound = "escrow_claimed_not_found" // event 784/845 claims a backup the source does not hold
+	ProblemStaleEscrow           = "stale_escrow"             // the source holds only keys of removed protectors
+	ProblemProtectionSuspended   = "protection_suspended"     // encrypted, protection off, reboots counting down
+	ProblemEncryptionInProgress  = "encryption_in_progress"   // conversion not finished
+	ProblemProtectionOff         = "protection_off"           // protection off while encrypting
+	ProblemOSVolumeDecrypted     = "os_volume_decrypted"      // the OS volume is not encrypted
+	ProblemDataVolumeDecrypted   = "data_volume_decrypted"    // a fixed data volume is not encrypted
+	ProblemNoProtectors          = "no_protectors"            // encrypted with a clear key, no protectors at all
+	ProblemWeakEncryptionMethod  = "weak_encryption_method"   // AES-CBC instead of XTS-AES
+)
+
+// A profile is one built-in kind of host. build fills the machine from the
+// generator and returns what an auditor should conclude.
+type profile struct {
+	name   string
+	prefix string   // computer-name prefix
+	os     []string // releases drawn from
+	build  func(g *gen) Expectation
+}
+
+var (
+	clients = []string{"win10-22h2", "win11-23h2", "win11-23h2", "win11-24h2"}
+	servers = []string{"server2019", "server2022"}
+)
+
+func compliant() Expectation { return Expectation{Status: StatusCompliant} }
+
+func noncompliant(problems ...string) Expectation {
+	return Expectation{Status: StatusNoncompliant, Problems: problems}
+}
+
+// osTPMRecovery adds the usual OS volume: XTS-AES, TPM plus one recovery
+// password (sample manage-bde-protectors-get_os_tpm-legacy-pcr_numerical-password,
+// Get-BitLockerVolume_ConvertTo-Json_ps51_WIN-VM C:).
+func osTPMRecovery(g *gen) (*windows.Volume, *windows.Protector) {
+	v := g.volume("C:", volOS, g.xts())
+	g.protector(v, protTPM)
+	return v, g.protector(v, protRecoveryPassword)
+}
+
+// profiles lists the built-in host profiles. Each comment names the sample
+// in shared/samples or the section of bitlocker.md it is grounded in.
+var profiles = []profile{
+	// Domain-joined laptop, escrowed to AD with event 784 (bitlocker.md §3, §4;
+	// samples manage-bde-protectors-get_os_tpm-legacy-pcr, DELL7390 Select-Object *).
+	{"domain-laptop", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return compliant()
+	}},
+	// Domain-joined desktop: as the laptop, named WS-.
+	{"domain-desktop", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return compliant()
+	}},
+	// Domain member server, XTS-AES 256 OS and data volume, both escrowed.
+	{"domain-server", "SRV-", servers, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v := g.volume("C:", volOS, methodXTSAES256)
+		g.protector(v, protTPM)
+		g.escrow(v, g.protector(v, protRecoveryPassword))
+		d := g.volume("D:", volFixed, methodXTSAES256)
+		rp := g.protector(d, protRecoveryPassword)
+		ek := g.protector(d, protExternalKey)
+		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
+		g.escrow(d, rp)
+		return compliant()
+	}},
+	// Entra-joined laptop escrowed to Entra ID with event 845 (bitlocker.md §3, §5;
+	// sample graph_bitlocker_recoveryKeys_list).
+	{"entra-laptop", "LT-", clients, func(g *gen) Expectation {
+		g.joinEntra()
+		g.policy(g.r.IntN(2) == 0)
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return compliant()
+	}},
+	// Hybrid-joined laptop, escrowed to AD (784) and Entra ID (845)
+	// (sample dsregcmd-status_hybrid-joined_fragment).
+	{"hybrid-laptop", "LT-", clients, func(g *gen) Expectation {
+		g.joinHybrid()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return compliant()
+	}},
+	// Data volume with recovery password and an auto-unlock external key
+	// (sample manage-bde-protectors-get_datavolume_numpw_externalkey_autounlock).
+	{"data-autounlock", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		d := g.volume("E:", volFixed, methodXTSAES128)
+		drp := g.protector(d, protRecoveryPassword)
+		ek := g.protector(d, protExternalKey)
+		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
+		g.escrow(d, drp)
+		return compliant()
+	}},
+	// Used-space-only encryption on OS and data volume
+	// (sample manage-bde-status_win11pro_3vols_usedspace_autounlock_decrypted C:, D:).
+	{"used-space-only", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		v.EncryptionMethod, v.EncryptionFlags = methodXTSAES128, 0x1
+		g.escrow(v, rp)
+		d := g.volume("D:", volFixed, methodXTSAES128)
+		d.EncryptionFlags = 0x1
+		drp := g.protector(d, protRecoveryPassword)
+		ek := g.protector(d, protExternalKey)
+		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
+		g.escrow(d, drp)
+		return compliant()
+	}},
+	// TPM+PIN pre-boot authentication plus a recovery password (bitlocker.md §1.4 type 4).
+	{"tpm-pin", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v := g.volume("C:", volOS, g.xts())
+		g.protector(v, protTPMPIN)
+		g.escrow(v, g.protector(v, protRecoveryPassword))
+		return compliant()
+	}},
+	// Locked fixed data volume unlocked by a password: protection status
+	// unknown (2), lock status 1; its recovery password is escrowed, so
+	// nothing is missing (bitlocker.md §1.2, §1.3).
+	{"data-locked", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		d := g.volume("E:", volFixed, methodXTSAES128)
+		d.ProtectionStatus, d.LockStatus = 2, 1
+		g.escrow(d, g.protector(d, protRecoveryPassword))
+		g.protector(d, protPassword)
+		return compliant()
+	}},
+	// Workgroup machine: recovery password saved to the external key store
+	// ("BitLocker Recovery Key <ID>.TXT"), the only escrow it can have.
+	{"workgroup", "WS-", clients, func(g *gen) Expectation {
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return compliant()
+	}},
+	// Unencrypted removable drive next to a compliant OS volume; removable
+	// drives are outside the default policy (VolumeType 2, bitlocker.md §1.1).
+	{"removable-unencrypted", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		g.volume("F:", volRemovable, methodNone).Label = "USB DISK"
+		return compliant()
+	}},
+
+	// TPM-only OS volume, no recovery password (sample
+	// manage-bde-protectors-get_tpm-only-type_pcr7-secureboot_fragment; no policy requiring one).
+	{"tpm-only", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		v := g.volume("C:", volOS, g.xts())
+		g.protector(v, protTPM)
+		return noncompliant(ProblemNoRecoveryPassword)
+	}},
+	// Recovery password never escrowed: no 784, nothing in AD; backup not required by policy.
+	{"never-escrowed", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		if g.r.IntN(2) == 0 {
+			g.policy(false)
+		}
+		osTPMRecovery(g)
+		return noncompliant(ProblemEscrowMissing)
+	}},
+	// Event 784 (or 845 when Entra-joined) claims the backup, but the
+	// source lost it (bitlocker.md §3: "keys can be deleted later").
+	{"escrow-lost", "LT-", clients, func(g *gen) Expectation {
+		entra := g.r.IntN(3) == 0
+		if entra {
+			g.joinEntra()
+		} else {
+			g.joinDomain()
+		}
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		if entra {
+			g.backupEntra(v, rp, false)
+		} else {
+			g.backupAD(v, rp, false)
+		}
+		return noncompliant(ProblemEscrowClaimedNotFound)
+	}},
+	// Protector rotated: AD holds only the removed protector's key; the
+	// current recovery password was never backed up (bitlocker.md §4 History).
+	{"stale-escrow", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, _ := osTPMRecovery(g)
+		old := &windows.Protector{ID: "{" + g.guid() + "}", Type: protRecoveryPassword}
+		g.backupAD(v, old, true)
+		return noncompliant(ProblemEscrowMissing, ProblemStaleEscrow)
+	}},
+	// Two recovery passwords (Add-BitLockerKeyProtector run twice,
+	// bitlocker.md §2.3); only the first is escrowed.
+	{"two-passwords", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		g.protector(v, protRecoveryPassword)
+		return noncompliant(ProblemEscrowMissing)
+	}},
+	// Protection suspended with 1..3 reboots left (sample
+	// Win32_EncryptableVolume-derived_C3-Protect_suspended).
+	{"suspended", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		v.ProtectionStatus, v.SuspendCount = 0, uint32(1+g.r.IntN(3))
+		g.event(773, windows.EventData{Name: "VolumeMountPoint", Value: "C:"})
+		return noncompliant(ProblemProtectionSuspended)
+	}},
+	// Encryption in progress at 99%, protection off until it finishes
+	// (sample manage-bde-status_win11_encryption-in-progress_99pct).
+	{"encrypting", "LT-", []string{"win11-24h2"}, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		v.EncryptionMethod = methodXTSAES128
+		v.ConversionStatus, v.EncryptionPercentage, v.ProtectionStatus = 2, 99, 0
+		g.escrow(v, rp)
+		return noncompliant(ProblemEncryptionInProgress, ProblemProtectionOff)
+	}},
+	// Encrypted OS volume, fully decrypted fixed data volume with no
+	// protectors (sample Get-BitLockerVolume_ConvertTo-Json_ps51_WIN-VM E:).
+	{"data-decrypted", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		g.volume("E:", volFixed, methodNone)
+		return noncompliant(ProblemDataVolumeDecrypted)
+	}},
+	// Fully decrypted OS volume, no protectors (sample
+	// Get-BitLockerVolume_FormatList_WIN10-BOOK-2_decrypted).
+	{"os-decrypted", "LT-", []string{"win10-22h2"}, func(g *gen) Expectation {
+		g.joinDomain()
+		g.volume("C:", volOS, methodNone)
+		return noncompliant(ProblemOSVolumeDecrypted)
+	}},
+	// Device-encryption clear key: used-space encrypted, protection off,
+	// no protectors (sample manage-bde-status_clearkey_no-protectors).
+	{"clear-key", "LT-", []string{"win11-23h2", "win11-24h2"}, func(g *gen) Expectation {
+		g.joinEntra()
+		v := g.volume("C:", volOS, methodXTSAES128)
+		v.EncryptionFlags, v.ProtectionStatus = 0x1, 0
+		return noncompliant(ProblemNoProtectors)
+	}},
+	// Pre-XTS AES-CBC 128 (method 3), kept from a Windows 8.1 era
+	// encryption (bitlocker.md §1.3 defaults); escrowed.
+	{"legacy-aes128", "WS-", []string{"win10-22h2"}, func(g *gen) Expectation {
+		g.joinDomain()
+		g.somePolicy()
+		v, rp := osTPMRecovery(g)
+		v.EncryptionMethod = methodAES128
+		g.escrow(v, rp)
+		return noncompliant(ProblemWeakEncryptionMethod)
+	}},
+}
+
+// ProfileNames lists the built-in host profiles in documentation order.
+func ProfileNames() []string {
+	names := make([]string, len(profiles))
+	for i, p := range profiles {
+		names[i] = p.name
+	}
+	return names
+}
+
+func profileByName(name string) (profile, bool) {
+	for _, p := range profiles {
+		if p.name == name {
+			return p, true
+		}
+	}
+	return profile{}, false
+}
