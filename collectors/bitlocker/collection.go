@@ -202,4 +202,3 @@ func known(name string) bool {
 	}
 	return false
 }
-
