@@ -1,0 +1,130 @@
+package wsman
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"strconv"
+	"time"
+)
+
+// minEnvelope is the smallest MaxEnvelopeSize honoured (MS-WSMV requires
+// at least 8192); smaller requests are served as if they asked for it.
+const minEnvelope = 8192
+
+// receive is the long-poll of docs/winrm.md §6.2: it waits for the command
+// to finish for at most min(OperationTimeout, MaxTimeout), then answers the
+// TimedOut fault, so a polling client never spins.
+func (h *Host) receive(ctx context.Context, req *request, s *shell) reply {
+	h.stats.receives.Add(1)
+	id := req.Body.child(nsShell, "Receive").child(nsShell, "DesiredStream").attr("CommandId")
+	c := h.lookup(s, id)
+	if c == nil {
+		return h.faultReply(faultCommandNotFound(id), req.MessageID)
+	}
+	wait := h.cfg.MaxTimeout
+	if req.OperationTimeout > 0 && req.OperationTimeout < wait {
+		wait = req.OperationTimeout
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-c.finished:
+	case <-t.C:
+		h.stats.receiveTimeouts.Add(1)
+		return h.faultReply(faultTimedOut(), req.MessageID)
+	case <-ctx.Done():
+		return h.faultReply(faultTimedOut(), req.MessageID) // nobody reads it
+	case <-h.closed:
+		return h.faultReply(faultTimedOut(), req.MessageID)
+	}
+	limit := req.MaxEnvelopeSize
+	if limit == 0 {
+		limit = h.cfg.MaxEnvelopeSize
+	}
+	limit = max(limit, minEnvelope)
+	rep := okReply(nsShell+"/ReceiveResponse", req.MessageID, h.receiveBody(c, limit))
+	rep.cmd = c
+	return rep
+}
+
+// envelopeSlack covers the response envelope around the rsp:ReceiveResponse
+// body (header, IDs, namespaces: about 900 bytes) with margin.
+const envelopeSlack = 1500
+
+// receiveBody delivers the next part of a finished command's output: as
+// much stdout, then stderr, as fits limit once base64-encoded, and Done
+// with the exit code when everything has been sent. Only the first Done
+// carries the real exit code; later ones report 0, as Windows does.
+func (h *Host) receiveBody(c *command, limit int) []byte {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	const (
+		streamTag = `<rsp:Stream Name="stdout" CommandId="00000000-0000-0000-0000-000000000000" End="true"></rsp:Stream>`
+		stateTag  = `<rsp:CommandState CommandId="00000000-0000-0000-0000-000000000000" State="` + stateRunning +
+			`"><rsp:ExitCode>-2147483648</rsp:ExitCode></rsp:CommandState>`
+	)
+	budget := limit - envelopeSlack - len("<rsp:ReceiveResponse></rsp:ReceiveResponse>") - 2*len(streamTag) - len(stateTag)
+	capacity := max(budget/4*3, 3)
+
+	var b bytes.Buffer
+	b.WriteString("<rsp:ReceiveResponse>")
+	stream := func(name string, data []byte, off *int) {
+		rest := data[*off:]
+		if len(rest) == 0 || capacity == 0 {
+			return
+		}
+		n := min(len(rest), capacity)
+		chunk := rest[:n]
+		*off += n
+		capacity -= n
+		capacity -= capacity % 3 // keep every chunk a whole number of base64 quanta
+		b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `"`)
+		if *off == len(data) {
+			b.WriteString(` End="true"`)
+		}
+		b.WriteString(">")
+		enc := base64.StdEncoding.EncodeToString(chunk)
+		if h.cfg.Fault == FaultGarbled && name == "stdout" {
+			enc = garble(enc)
+		}
+		b.WriteString(enc)
+		b.WriteString("</rsp:Stream>")
+	}
+	stream("stdout", c.out.Stdout, &c.stdoutOff)
+	stream("stderr", c.out.Stderr, &c.stderrOff)
+	b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="`)
+	if c.stdoutOff < len(c.out.Stdout) || c.stderrOff < len(c.out.Stderr) {
+		b.WriteString(stateRunning + `"></rsp:CommandState>`)
+	} else {
+		code := c.out.ExitCode
+		if c.doneSent {
+			code = 0
+		}
+		c.doneSent = true
+		b.WriteString(stateDone + `"><rsp:ExitCode>` + strconv.Itoa(code) + `</rsp:ExitCode></rsp:CommandState>`)
+	}
+	b.WriteString("</rsp:ReceiveResponse>")
+	return b.Bytes()
+}
+
+// garble corrupts base64 in the middle, where a decoder must fail: the
+// client then sees the output cut short (docs/winrm.md §6.4).
+func garble(enc string) string {
+	if len(enc) < 4 {
+		return "*"
+	}
+	b := []byte(enc)
+	b[len(b)/2] = '*'
+	return string(b)
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func pad3(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	for len(s) < 3 {
+		s = "0" + s
+	}
+	return s
+}
