@@ -1,0 +1,447 @@
+package entra
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bitaudit/bitaudit/simulator/windows"
+)
+
+// Options configure the simulated Entra ID.
+type Options struct {
+	// Addr is the listen address; default 127.0.0.1:0 (loopback only).
+	Addr string
+	// TLS holds the server certificate (required: MSAL accepts only https).
+	TLS *tls.Config
+	// TenantID and ClientID identify the one application that can sign in,
+	// with ClientSecret or, when set, a certificate assertion signed by the
+	// key of ClientCertificate.
+	TenantID          string
+	ClientID          string
+	ClientSecret      string
+	ClientCertificate *x509.Certificate
+	Machines          []*windows.Machine
+	// PageSize is the number of keys per page (default 2).
+	PageSize int
+	// ThrottleEvery answers every Nth Graph request with 429 (0: never),
+	// with a Retry-After of RetryAfter seconds.
+	ThrottleEvery int
+	RetryAfter    int
+}
+
+// A Server is a running Entra ID stand-in.
+type Server struct {
+	// URL is https://127.0.0.1:port; it is both the authority host and the
+	// Graph endpoint.
+	URL string
+	// GraphRequests counts Graph requests, Throttled those answered 429,
+	// Tokens the tokens issued.
+	GraphRequests, Throttled, Tokens counter
+
+	opts Options
+	srv  *http.Server
+
+	byDevice map[string]*windows.Machine   // lower-case deviceId -> machine
+	foreign  map[string][]*windows.Machine // deviceId of another device object -> machines with keys there
+
+	mu     sync.Mutex
+	tokens map[string]bool
+}
+
+type counter struct {
+	mu sync.Mutex
+	n  int
+}
+
+// Load returns the count.
+func (c *counter) Load() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
+
+func (c *counter) add() int { c.mu.Lock(); defer c.mu.Unlock(); c.n++; return c.n }
+
+// Start serves the simulated Entra ID until ctx ends or Close is called.
+func Start(ctx context.Context, o Options) (*Server, error) {
+	if o.TLS == nil {
+		return nil, errors.New("entra: a TLS configuration is required")
+	}
+	if o.Addr == "" {
+		o.Addr = "127.0.0.1:0"
+	}
+	host, _, err := net.SplitHostPort(o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return nil, fmt.Errorf("entra: listen address %s is not loopback", o.Addr)
+	}
+	s := NewServer(o)
+	l, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("entra: %w", err)
+	}
+	s.URL = "https://" + l.Addr().String()
+	s.srv = &http.Server{Handler: s, TLSConfig: o.TLS, ReadHeaderTimeout: 10 * time.Second}
+	go s.srv.ServeTLS(l, "", "")
+	context.AfterFunc(ctx, func() { s.Close() })
+	return s, nil
+}
+
+// NewServer returns the handler without a listener (set URL before use,
+// as httptest does).
+func NewServer(o Options) *Server {
+	if o.PageSize <= 0 {
+		o.PageSize = 2
+	}
+	s := &Server{
+		opts:     o,
+		byDevice: map[string]*windows.Machine{},
+		foreign:  map[string][]*windows.Machine{},
+		tokens:   map[string]bool{},
+	}
+	for _, m := range o.Machines {
+		m.Mu.Lock()
+		if m.Join.AzureAdJoined && m.Join.DeviceID != "" {
+			s.byDevice[strings.ToLower(m.Join.DeviceID)] = m
+		}
+		for _, k := range m.Escrow.Entra {
+			if k.DeviceObject != "" {
+				d := DeviceIDFor(k.DeviceObject)
+				if !contains(s.foreign[d], m) {
+					s.foreign[d] = append(s.foreign[d], m)
+				}
+			}
+		}
+		m.Mu.Unlock()
+	}
+	return s
+}
+
+func contains(ms []*windows.Machine, m *windows.Machine) bool {
+	for _, x := range ms {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// DeviceIDFor returns the deviceId of a DeviceObject: itself when it is a
+// GUID, else a GUID derived from the name.
+func DeviceIDFor(obj string) string {
+	o := strings.ToLower(strings.Trim(obj, "{}"))
+	if guidRE.MatchString(o) {
+		return o
+	}
+	h := sha1.Sum([]byte(obj))
+	x := hex.EncodeToString(h[:16])
+	return x[0:8] + "-" + x[8:12] + "-" + x[12:16] + "-" + x[16:20] + "-" + x[20:32]
+}
+
+var guidRE = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+
+// Close stops the server.
+func (s *Server) Close() error {
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.Close()
+}
+
+const keysPath = "/v1.0/informationProtection/bitlocker/recoveryKeys"
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p := r.URL.Path
+	switch {
+	case p == "/"+s.opts.TenantID+"/v2.0/.well-known/openid-configuration" && r.Method == http.MethodGet:
+		s.discovery(w)
+	case p == "/"+s.opts.TenantID+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
+		s.token(w, r)
+	case p == keysPath || strings.HasPrefix(p, keysPath+"/"):
+		s.graph(w, r)
+	default:
+		graphError(w, http.StatusNotFound, "NotFound", "no such resource")
+	}
+}
+
+// discovery serves the OpenID configuration MSAL resolves the token
+// endpoint from (apps/internal/oauth/resolvers.go: "{authority}v2.0/.well-known/openid-configuration";
+// the issuer must share the authority's scheme and host).
+func (s *Server) discovery(w http.ResponseWriter) {
+	base := s.URL + "/" + s.opts.TenantID
+	writeJSON(w, http.StatusOK, map[string]any{
+		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
+		"token_endpoint":                        base + "/oauth2/v2.0/token",
+		"issuer":                                base + "/v2.0",
+		"token_endpoint_auth_methods_supported": []string{"client_secret_post", "private_key_jwt", "client_secret_basic"},
+		"tenant_region_scope":                   "NA",
+	})
+}
+
+func tokenError(w http.ResponseWriter, status int, code, desc string) {
+	writeJSON(w, status, map[string]any{"error": code, "error_description": desc})
+}
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		tokenError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: malformed body")
+		return
+	}
+	f := r.PostForm
+	if f.Get("grant_type") != "client_credentials" {
+		tokenError(w, http.StatusBadRequest, "unsupported_grant_type", "AADSTS70003: only client_credentials")
+		return
+	}
+	if f.Get("client_id") != s.opts.ClientID {
+		tokenError(w, http.StatusBadRequest, "unauthorized_client", "AADSTS700016: application not found in the directory")
+		return
+	}
+	if scope := f.Get("scope"); scope != s.URL+"/.default" {
+		tokenError(w, http.StatusBadRequest, "invalid_scope", "AADSTS70011: scope "+strconv.Quote(scope)+" is not valid")
+		return
+	}
+	switch {
+	case f.Get("client_secret") != "":
+		if s.opts.ClientSecret == "" || f.Get("client_secret") != s.opts.ClientSecret {
+			tokenError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000215: Invalid client secret provided.")
+			return
+		}
+	case f.Get("client_assertion") != "":
+		if err := s.checkAssertion(f.Get("client_assertion"), s.URL+"/"+s.opts.TenantID+"/oauth2/v2.0/token"); err != nil {
+			tokenError(w, http.StatusUnauthorized, "invalid_client", "AADSTS700027: client assertion: "+err.Error())
+			return
+		}
+	default:
+		tokenError(w, http.StatusUnauthorized, "invalid_client", "AADSTS7000216: client_assertion or client_secret is required")
+		return
+	}
+	b := make([]byte, 24)
+	rand.Read(b)
+	tok := base64.RawURLEncoding.EncodeToString(b)
+	s.mu.Lock()
+	s.tokens[tok] = true
+	s.mu.Unlock()
+	s.Tokens.add()
+	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": 3599, "ext_expires_in": 3599, "access_token": tok})
+}
+
+// checkAssertion verifies a client assertion JWT (RS256 or PS256) against
+// the configured certificate: signature, audience, issuer, expiry.
+func (s *Server) checkAssertion(jwt, audience string) error {
+	if s.opts.ClientCertificate == nil {
+		return errors.New("no certificate registered")
+	}
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		return errors.New("not a JWT")
+	}
+	hdrJSON, err1 := base64.RawURLEncoding.DecodeString(parts[0])
+	claimsJSON, err2 := base64.RawURLEncoding.DecodeString(parts[1])
+	sig, err3 := base64.RawURLEncoding.DecodeString(parts[2])
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return errors.New("bad encoding")
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	var claims struct {
+		Aud any    `json:"aud"`
+		Iss string `json:"iss"`
+		Sub string `json:"sub"`
+		Exp int64  `json:"exp"`
+		JTI string `json:"jti"`
+	}
+	if json.Unmarshal(hdrJSON, &hdr) != nil || json.Unmarshal(claimsJSON, &claims) != nil {
+		return errors.New("bad JSON")
+	}
+	pub, ok := s.opts.ClientCertificate.PublicKey.(*rsa.PublicKey)
+	if !ok {
+		return errors.New("certificate key is not RSA")
+	}
+	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
+	switch hdr.Alg {
+	case "RS256":
+		err1 = rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig)
+	case "PS256":
+		err1 = rsa.VerifyPSS(pub, crypto.SHA256, sum[:], sig, nil)
+	default:
+		return fmt.Errorf("alg %q not supported", hdr.Alg)
+	}
+	if err1 != nil {
+		return errors.New("signature does not verify")
+	}
+	aud, _ := claims.Aud.(string)
+	if !strings.EqualFold(aud, audience) || claims.Iss != s.opts.ClientID || claims.Sub != s.opts.ClientID {
+		return errors.New("wrong audience, issuer or subject")
+	}
+	if time.Unix(claims.Exp, 0).Before(time.Now()) {
+		return errors.New("expired")
+	}
+	return nil
+}
+
+// A recoveryKey is Graph's bitlockerRecoveryKey, v1.0 shape (volumeType a string).
+type recoveryKey struct {
+	ID         string `json:"id"`
+	Created    string `json:"createdDateTime"`
+	DeviceID   string `json:"deviceId"`
+	VolumeType string `json:"volumeType"`
+	Key        string `json:"key,omitempty"`
+}
+
+var filterRE = regexp.MustCompile(`^\s*deviceId\s+eq\s+'([^']*)'\s*$`)
+
+func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
+	n := s.GraphRequests.add()
+	if r.Method != http.MethodGet {
+		graphError(w, http.StatusMethodNotAllowed, "Request_BadRequest", "method not allowed")
+		return
+	}
+	auth, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	s.mu.Lock()
+	valid := ok && s.tokens[auth]
+	s.mu.Unlock()
+	if !valid {
+		graphError(w, http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty or invalid.")
+		return
+	}
+	if s.opts.ThrottleEvery > 0 && n%s.opts.ThrottleEvery == 0 {
+		s.Throttled.add()
+		w.Header().Set("Retry-After", strconv.Itoa(s.opts.RetryAfter))
+		graphError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+		return
+	}
+	q := r.URL.Query()
+	if strings.Contains(strings.ToLower(q.Get("$select")), "key") {
+		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return
+	}
+	if id, ok := strings.CutPrefix(r.URL.Path, keysPath+"/"); ok {
+		k, found := s.keyByID(strings.ToLower(id))
+		if !found {
+			graphError(w, http.StatusNotFound, "Request_ResourceNotFound", "Resource '"+id+"' does not exist.")
+			return
+		}
+		writeJSON(w, http.StatusOK, k)
+		return
+	}
+	var keys []recoveryKey
+	if f := q.Get("$filter"); f != "" {
+		m := filterRE.FindStringSubmatch(f)
+		if m == nil {
+			graphError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for property 'deviceId' of resource 'BitlockerRecoveryKey'.")
+			return
+		}
+		keys = s.deviceKeys(strings.ToLower(m[1]))
+	} else {
+		keys = s.allKeys()
+	}
+	if keys == nil {
+		keys = []recoveryKey{}
+	}
+	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	if skip < 0 || skip > len(keys) {
+		skip = len(keys)
+	}
+	end := min(skip+s.opts.PageSize, len(keys))
+	page := map[string]any{
+		"@odata.context": s.URL + "/v1.0/$metadata#informationProtection/bitlocker/recoveryKeys",
+		"value":          keys[skip:end],
+	}
+	if end < len(keys) {
+		next := url.Values{}
+		if f := q.Get("$filter"); f != "" {
+			next.Set("$filter", f)
+		}
+		next.Set("$skiptoken", strconv.Itoa(end))
+		page["@odata.nextLink"] = s.URL + keysPath + "?" + next.Encode()
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (s *Server) machineKeys(m *windows.Machine, device string) []recoveryKey {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	var out []recoveryKey
+	for _, k := range m.Escrow.Entra {
+		d := strings.ToLower(m.Join.DeviceID)
+		if k.DeviceObject != "" {
+			d = DeviceIDFor(k.DeviceObject)
+		}
+		if d == "" || device != "" && d != device {
+			continue
+		}
+		out = append(out, recoveryKey{
+			ID:         strings.ToLower(strings.Trim(k.ProtectorID, "{}")),
+			Created:    k.Created.UTC().Format(time.RFC3339),
+			DeviceID:   d,
+			VolumeType: strconv.Itoa(k.VolumeType),
+		})
+	}
+	return out
+}
+
+func (s *Server) deviceKeys(device string) []recoveryKey {
+	var out []recoveryKey
+	if m := s.byDevice[device]; m != nil {
+		out = append(out, s.machineKeys(m, device)...)
+	}
+	for _, m := range s.foreign[device] {
+		if m != s.byDevice[device] {
+			out = append(out, s.machineKeys(m, device)...)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *Server) allKeys() []recoveryKey {
+	var out []recoveryKey
+	for _, m := range s.opts.Machines {
+		out = append(out, s.machineKeys(m, "")...)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+func (s *Server) keyByID(id string) (recoveryKey, bool) {
+	for _, m := range s.opts.Machines {
+		for _, k := range s.machineKeys(m, "") {
+			if k.ID == id {
+				return k, true
+			}
+		}
+	}
+	return recoveryKey{}, false
+}
+
+func graphError(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]any{"error": map[string]any{
+		"code": code, "message": msg,
+		"innerError": map[string]any{"date": "2026-01-01T00:00:00", "request-id": "00000000-0000-0000-0000-000000000000"},
+	}})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
