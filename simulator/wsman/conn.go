@@ -21,8 +21,8 @@ type connKey struct{}
 // progress, then the authenticated session. It dies with the connection.
 //
 // Every request body is decoded by readBody and every SOAP reply encoded by
-// encodeBody, both with the NTLM session at hand, so message sealing
-// (MS-WSMV 2.2.9.1) can be added in these two places.
+// encodeBody, both with the NTLM session at hand: sealing.go unseals and
+// seals there (MS-WSMV 2.2.9.1 message encryption).
 type connState struct {
 	conn net.Conn
 
@@ -47,13 +47,8 @@ func (c *connState) readBody(r *http.Request, limit int) ([]byte, error) {
 		drain(r)
 		return nil, errTooLarge
 	}
-	// Sealed bodies (multipart/encrypted) are not implemented yet: every
-	// body is plain.
-	return b, errUnencrypted
+	return c.unseal(r, b) // sealing.go
 }
-
-// encodeBody returns the bytes to send for a SOAP reply on this connection.
-func (c *connState) encodeBody(b []byte) []byte { return b }
 
 // authenticate checks the request's credentials. When it returns false it
 // has already answered (401, possibly with an NTLM challenge).
@@ -148,6 +143,7 @@ func (h *Host) ntlmStep(w http.ResponseWriter, r *http.Request, c *connState, sc
 		if err != nil {
 			break
 		}
+		s.sealer = newSealer(m, s) // sealing.go
 		c.session = s
 		return s.User, true
 	}

@@ -262,6 +262,9 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := c.readBody(r, h.cfg.MaxEnvelopeSize)
+	if h.answerSealing(w, err) {
+		return
+	}
 	if errors.Is(err, errUnencrypted) && h.cfg.RequireEncryption && r.TLS == nil {
 		// AllowUnencrypted=false: Windows answers a bare 401 (packer#6205).
 		h.unauthorized(w, r)
@@ -284,8 +287,8 @@ func (h *Host) write(w http.ResponseWriter, r *http.Request, c *connState, rep r
 	if rep.cmd != nil && h.inject(w, r, rep) {
 		return
 	}
-	body := c.encodeBody(rep.body)
-	w.Header().Set("Content-Type", contentTypeSOAP)
+	ct, body := c.encodeBody(r, rep.body)
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(body) // a write error means the client is gone

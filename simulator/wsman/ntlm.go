@@ -13,6 +13,8 @@ import (
 	"unicode/utf16"
 
 	"golang.org/x/crypto/md4"
+
+	"github.com/bitaudit/bitaudit/simulator/ntlmsession"
 )
 
 // NTLM message layout and algorithms follow MS-NLMP 2.2.1 and 3.3.2, as
@@ -206,6 +208,7 @@ type ntlmSession struct {
 	User, Domain   string
 	Flags          uint32
 	SessionBaseKey [16]byte
+	sealer         *ntlmsession.Session // message encryption, nil without SEAL (sealing.go)
 }
 
 // minBlob is the fixed part of an NTLMv2 client blob (MS-NLMP 2.2.2.7):
