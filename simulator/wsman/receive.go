@@ -52,57 +52,57 @@ func (h *Host) receive(ctx context.Context, req *request, s *shell) reply {
 // body (header, IDs, namespaces: about 900 bytes) with margin.
 const envelopeSlack = 1500
 
-// receiveBody delivers the next part of a finished command's output: as
-// much stdout, then stderr, as fits limit once base64-encoded, and Done
-// with the exit code when everything has been sent. Only the first Done
-// carries the real exit code; later ones report 0, as Windows does.
+// receiveBody delivers the next part of a finished command's output as
+// Windows does (testdata/windows/receiveDoneWithStreams.xml): data streams (stdout, then stderr) as far as they fit limit
+// once base64-encoded, with CommandState Running while data remains; the
+// response that completes the output adds empty End="true" streams and
+// CommandState Done with the exit code. Only the first Done carries the
+// real exit code; later ones report 0 without streams, as Windows does
+// (masterzen's doneCommandExitCode0Response fixture).
 func (h *Host) receiveBody(c *command, limit int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	var b bytes.Buffer
+	b.WriteString("<rsp:ReceiveResponse>")
+	if c.doneSent {
+		b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="` + stateDone +
+			`"><rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse>`)
+		return b.Bytes()
+	}
 	const (
 		streamTag = `<rsp:Stream Name="stdout" CommandId="00000000-0000-0000-0000-000000000000" End="true"></rsp:Stream>`
 		stateTag  = `<rsp:CommandState CommandId="00000000-0000-0000-0000-000000000000" State="` + stateRunning +
 			`"><rsp:ExitCode>-2147483648</rsp:ExitCode></rsp:CommandState>`
 	)
-	budget := limit - envelopeSlack - len("<rsp:ReceiveResponse></rsp:ReceiveResponse>") - 2*len(streamTag) - len(stateTag)
+	// Room for two data streams, two End markers and the state.
+	budget := limit - envelopeSlack - len("<rsp:ReceiveResponse></rsp:ReceiveResponse>") - 4*len(streamTag) - len(stateTag)
 	capacity := max(budget/4*3, 3)
-
-	var b bytes.Buffer
-	b.WriteString("<rsp:ReceiveResponse>")
 	stream := func(name string, data []byte, off *int) {
 		rest := data[*off:]
 		if len(rest) == 0 || capacity == 0 {
 			return
 		}
 		n := min(len(rest), capacity)
-		chunk := rest[:n]
 		*off += n
 		capacity -= n
-		capacity -= capacity % 3 // keep every chunk a whole number of base64 quanta
-		b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `"`)
-		if *off == len(data) {
-			b.WriteString(` End="true"`)
-		}
-		b.WriteString(">")
-		enc := base64.StdEncoding.EncodeToString(chunk)
+		capacity -= capacity % 3 // each chunk's base64 stays within its share
+		enc := base64.StdEncoding.EncodeToString(rest[:n])
 		if h.cfg.Fault == FaultGarbled && name == "stdout" {
 			enc = garble(enc)
 		}
-		b.WriteString(enc)
-		b.WriteString("</rsp:Stream>")
+		b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `">` + enc + `</rsp:Stream>`)
 	}
 	stream("stdout", c.out.Stdout, &c.stdoutOff)
 	stream("stderr", c.out.Stderr, &c.stderrOff)
-	b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="`)
 	if c.stdoutOff < len(c.out.Stdout) || c.stderrOff < len(c.out.Stderr) {
-		b.WriteString(stateRunning + `"></rsp:CommandState>`)
+		b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="` + stateRunning + `"></rsp:CommandState>`)
 	} else {
-		code := c.out.ExitCode
-		if c.doneSent {
-			code = 0
-		}
 		c.doneSent = true
-		b.WriteString(stateDone + `"><rsp:ExitCode>` + strconv.Itoa(code) + `</rsp:ExitCode></rsp:CommandState>`)
+		for _, name := range []string{"stdout", "stderr"} {
+			b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `" End="true"></rsp:Stream>`)
+		}
+		b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="` + stateDone + `"><rsp:ExitCode>` +
+			strconv.Itoa(c.out.ExitCode) + `</rsp:ExitCode></rsp:CommandState>`)
 	}
 	b.WriteString("</rsp:ReceiveResponse>")
 	return b.Bytes()
