@@ -1,0 +1,40 @@
+// Package rules turns collected BitLocker facts into findings under a policy.
+//
+// Built-in rules are data ([Builtin] lists them explicitly; their IDs are
+// stable and documented in the table below). A [Policy] is read from a strict
+// YAML file ([LoadPolicy]) or taken from [DefaultPolicy]; it chooses the
+// accepted backup locations by join state and volume type, the allowed
+// encryption methods, the volume types that must be encrypted, severity
+// overrides, disabled rules, waivers with a required expiry, and custom rules
+// written in CEL. An [Engine] applies a policy to one host at a time
+// ([Engine.Evaluate]) and is safe for concurrent use.
+//
+// The package is pure: it reads a policy from an [io.Reader] and nothing
+// else, and the clock is always passed in. It imports only model.
+//
+// # Rule IDs
+//
+// IDs are dotted, lower case and stable; policy files, waivers and --fix refer
+// to them:
+//
+//	host.not-audited            the host could not be audited
+//	volume.not-encrypted        a volume of a required type is fully decrypted
+//	volume.protection-off       protection suspended (the clear key is on disk)
+//	volume.clear-key            encrypted, protection off, no protectors at all
+//	volume.conversion-incomplete encryption/decryption in progress or paused
+//	volume.locked               locked, could not be evaluated
+//	volume.weak-method          encryption method not allowed by policy
+//	volume.used-space-only      used-space-only where policy requires full
+//	volume.tpm-only             TPM-only OS volume where policy requires a PIN
+//	recovery.no-password        encrypted volume without a recovery password
+//	escrow.missing              recovery password not backed up at an accepted location
+//	escrow.unverified           backup could not be verified at any accepted location
+//	escrow.claimed-missing      host event claims a backup the source does not hold
+//	escrow.stale-only           the source holds only keys that match no current protector
+//	escrow.partial              some, not all, recovery passwords backed up
+//	policy.backup-not-required  FVE policy lets BitLocker start before the key is in AD DS
+//	waiver.expired              an expired waiver would have covered a finding
+//
+// Custom rules from a policy file carry the IDs their authors give them,
+// which must not collide with these.
+package rules
