@@ -1,0 +1,731 @@
+package reports
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-pdf/fpdf"
+	"golang.org/x/image/font/gofont/gobold"
+	"golang.org/x/image/font/gofont/goregular"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// Page geometry in millimetres.
+const (
+	margin     = 15.0
+	footerZone = 16.0 // space kept free above the bottom edge for the footer
+	lineH      = 3.6  // table text line height at 7.5 pt
+	cellPad    = 0.9
+	maxLines   = 30 // a cell taller than this is cut with an ellipsis
+)
+
+type rgb struct{ r, g, b int }
+
+var (
+	black      = rgb{20, 20, 20}
+	grey       = rgb{110, 110, 110}
+	lineGrey   = rgb{200, 200, 200}
+	headerFill = rgb{225, 229, 235}
+	accent     = rgb{31, 73, 125}
+)
+
+// severityColour is the fill for a severity, and whether text on it is white.
+func severityColour(s model.Severity) (rgb, bool) {
+	switch s {
+	case model.SeverityCritical:
+		return rgb{128, 0, 0}, true
+	case model.SeverityHigh:
+		return rgb{214, 58, 46}, true
+	case model.SeverityMedium:
+		return rgb{242, 163, 41}, false
+	case model.SeverityLow:
+		return rgb{246, 221, 102}, false
+	case model.SeverityInfo:
+		return rgb{160, 196, 230}, false
+	}
+	return rgb{255, 255, 255}, false
+}
+
+var statusColours = map[model.Status]rgb{
+	model.StatusCompliant:     {46, 139, 87},
+	model.StatusNoncompliant:  {214, 58, 46},
+	model.StatusUnreachable:   {140, 140, 140},
+	model.StatusAuthFailed:    {230, 140, 30},
+	model.StatusTimeout:       {150, 110, 190},
+	model.StatusProtocolError: {130, 95, 60},
+	model.StatusInterrupted:   {80, 125, 185},
+}
+
+// backupFill is the light fill for a backup state cell.
+func backupFill(state string) *rgb {
+	switch {
+	case strings.HasPrefix(state, string(model.BackupVerified)):
+		return &rgb{214, 240, 222}
+	case strings.HasPrefix(state, string(model.BackupClaimed)):
+		return &rgb{253, 236, 200}
+	case strings.HasPrefix(state, string(model.BackupMissing)):
+		return &rgb{248, 210, 206}
+	case strings.HasPrefix(state, string(model.BackupUnknown)):
+		return &rgb{232, 232, 232}
+	}
+	return nil
+}
+
+// pdfDoc is the PDF being written and the result it renders.
+type pdfDoc struct {
+	*fpdf.Fpdf
+	r *model.Result
+}
+
+// WritePDF renders the report as PDF: cover block, executive summary with
+// charts, findings by rule, non-compliant hosts and volumes, hosts not
+// audited, waivers, the remediation log and a per-host appendix. Dates and
+// ordering come from the result, so the same result gives the same PDF.
+func WritePDF(w io.Writer, r *model.Result) error {
+	if r == nil {
+		return errNilResult
+	}
+	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r}
+	d.setup()
+	d.cover()
+	d.executiveSummary()
+	d.findingsByRule()
+	d.nonCompliant()
+	d.notAudited()
+	d.waivers()
+	d.remediation()
+	d.appendix()
+	if err := d.Error(); err != nil {
+		return fmt.Errorf("render pdf: %w", err)
+	}
+	ew := &errWriter{w: w}
+	if err := d.Output(ew); err != nil {
+		return fmt.Errorf("write pdf: %w", err)
+	}
+	return ew.err
+}
+
+func (d *pdfDoc) setup() {
+	r := d.r
+	d.SetCatalogSort(true)
+	// fpdf writes these dates without an offset and uses the clock for a
+	// zero time; give it the run's finish in UTC, or the epoch.
+	created := r.Run.Finished
+	if created.IsZero() {
+		created = r.Run.Started
+	}
+	if created.IsZero() {
+		created = time.Unix(0, 0)
+	}
+	d.SetCreationDate(created.UTC())
+	d.SetModificationDate(created.UTC())
+	d.SetCompression(true)
+	d.SetTitle("BitLocker key-escrow audit "+r.Run.ID, true)
+	d.SetAuthor(orDefault(r.Run.Organisation, "bitaudit"), true)
+	d.SetSubject("BitLocker encryption and recovery-key backup audit", true)
+	d.SetCreator("bitaudit "+r.Run.ToolVersion, true)
+	d.SetProducer("bitaudit "+r.Run.ToolVersion, true)
+	d.AddUTF8FontFromBytes("go", "", goregular.TTF)
+	d.AddUTF8FontFromBytes("go", "B", gobold.TTF)
+	d.SetMargins(margin, margin, margin)
+	d.SetAutoPageBreak(false, footerZone)
+	d.SetCellMargin(cellPad)
+	d.AliasNbPages("{nb}")
+	d.SetHeaderFuncMode(func() {
+		if d.PageNo() == 1 {
+			return
+		}
+		d.SetFont("go", "", 7.5)
+		d.colour(grey)
+		w, _ := d.GetPageSize()
+		d.SetXY(margin, 7)
+		d.CellFormat(w-2*margin, 4, "BitLocker key-escrow audit · "+orDefault(r.Run.Organisation, "bitaudit")+" · "+stamp(r.Run.Started), "", 0, "L", false, 0, "")
+		d.SetDrawColor(lineGrey.r, lineGrey.g, lineGrey.b)
+		d.Line(margin, 11.5, w-margin, 11.5)
+		d.SetY(margin)
+	}, true)
+	d.SetFooterFunc(func() {
+		w, h := d.GetPageSize()
+		d.SetDrawColor(lineGrey.r, lineGrey.g, lineGrey.b)
+		d.Line(margin, h-12, w-margin, h-12)
+		d.SetFont("go", "", 7.5)
+		d.colour(grey)
+		d.SetXY(margin, h-11)
+		d.CellFormat((w-2*margin)*0.75, 4, "Run "+r.Run.ID+" · Contains no recovery key material", "", 0, "L", false, 0, "")
+		d.CellFormat((w-2*margin)*0.25, 4, fmt.Sprintf("Page %d of {nb}", d.PageNo()), "", 0, "R", false, 0, "")
+	})
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func (d *pdfDoc) colour(c rgb) { d.SetTextColor(c.r, c.g, c.b) }
+func (d *pdfDoc) fill(c rgb)   { d.SetFillColor(c.r, c.g, c.b) }
+
+// pageBottom is the lowest y content may reach on the current page.
+func (d *pdfDoc) pageBottom() float64 {
+	_, h := d.GetPageSize()
+	return h - footerZone
+}
+
+// ensure starts a new page (in the current orientation) unless h mm fit.
+func (d *pdfDoc) ensure(h float64) bool {
+	if d.GetY()+h <= d.pageBottom() {
+		return false
+	}
+	d.AddPageFormat(d.orientation(), d.GetPageSizeStr("A4"))
+	return true
+}
+
+func (d *pdfDoc) orientation() string {
+	w, h := d.GetPageSize()
+	if w > h {
+		return "L"
+	}
+	return "P"
+}
+
+// section starts a top-level section with a heading and an outline entry.
+func (d *pdfDoc) section(title string) {
+	d.ensure(30)
+	if d.GetY() > margin+1 {
+		d.Ln(4)
+	}
+	d.Bookmark(title, 0, -1)
+	d.SetFont("go", "B", 13)
+	d.colour(accent)
+	d.CellFormat(0, 7, title, "", 1, "L", false, 0, "")
+	d.Ln(1)
+	d.colour(black)
+}
+
+// subheading writes a small bold line kept with at least minFollow mm after it.
+func (d *pdfDoc) subheading(text string, minFollow float64) {
+	d.ensure(6 + minFollow)
+	d.SetFont("go", "B", 9.5)
+	d.colour(black)
+	d.MultiCell(0, 4.6, text, "", "L", false)
+	d.Ln(0.5)
+}
+
+// para writes wrapped body text.
+func (d *pdfDoc) para(text string) {
+	d.SetFont("go", "", 9)
+	d.colour(black)
+	w, _ := d.GetPageSize()
+	lines := d.SplitText(text, w-2*margin)
+	d.ensure(float64(len(lines)) * 4.4)
+	for _, l := range lines {
+		d.CellFormat(0, 4.4, l, "", 1, "L", false, 0, "")
+	}
+	d.Ln(1.5)
+}
+
+// A column of a table: title, width in mm, alignment (L, C, R).
+type column struct {
+	title string
+	w     float64
+	align string
+}
+
+// A cell of a table row; fill is optional, white text when light is set.
+type cell struct {
+	text  string
+	fill  *rgb
+	light bool
+	bold  bool
+}
+
+func txt(s string) cell { return cell{text: s} }
+
+// table draws rows that wrap long values and repeat the header on each page.
+type table struct {
+	d    *pdfDoc
+	cols []column
+	size float64
+}
+
+func (d *pdfDoc) newTable(size float64, cols ...column) *table {
+	t := &table{d: d, cols: cols, size: size}
+	d.ensure(2 * (lineH + 2*cellPad) * 2)
+	t.header()
+	return t
+}
+
+func (t *table) header() {
+	cells := make([]cell, len(t.cols))
+	for i, c := range t.cols {
+		cells[i] = cell{text: c.title, fill: &headerFill, bold: true}
+	}
+	t.draw(cells)
+}
+
+// row adds one row, starting a new page (and repeating the header) when it does not fit.
+func (t *table) row(cells ...cell) {
+	lines, h := t.layout(cells)
+	if t.d.GetY()+h > t.d.pageBottom() {
+		t.d.AddPageFormat(t.d.orientation(), t.d.GetPageSizeStr("A4"))
+		t.header()
+	}
+	t.drawLines(cells, lines, h)
+}
+
+func (t *table) layout(cells []cell) ([][]string, float64) {
+	lines := make([][]string, len(cells))
+	n := 1
+	for i, c := range cells {
+		t.d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
+		ls := t.d.SplitText(c.text, t.cols[i].w)
+		if len(ls) > maxLines {
+			ls = append(ls[:maxLines-1], "…")
+		}
+		lines[i] = ls
+		n = max(n, len(ls))
+	}
+	return lines, float64(n)*lineH + 2*cellPad
+}
+
+func (t *table) draw(cells []cell) {
+	lines, h := t.layout(cells)
+	t.drawLines(cells, lines, h)
+}
+
+func (t *table) drawLines(cells []cell, lines [][]string, h float64) {
+	d := t.d
+	x0, y := margin, d.GetY()
+	x := x0
+	d.SetDrawColor(lineGrey.r, lineGrey.g, lineGrey.b)
+	d.SetLineWidth(0.15)
+	for i, c := range cells {
+		w := t.cols[i].w
+		if c.fill != nil {
+			d.fill(*c.fill)
+			d.Rect(x, y, w, h, "FD")
+		} else {
+			d.Rect(x, y, w, h, "D")
+		}
+		if c.light {
+			d.SetTextColor(255, 255, 255)
+		} else {
+			d.colour(black)
+		}
+		d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
+		for k, l := range lines[i] {
+			d.SetXY(x, y+cellPad+float64(k)*lineH)
+			d.CellFormat(w, lineH, l, "", 0, t.cols[i].align, false, 0, "")
+		}
+		x += w
+	}
+	d.colour(black)
+	d.SetXY(x0, y+h)
+}
+
+func sevCell(s model.Severity) cell {
+	c, light := severityColour(s)
+	return cell{text: s.String(), fill: &c, light: light}
+}
+
+func statusCell(s model.Status) cell {
+	c := statusColours[s]
+	return cell{text: statusLabel(s), fill: &c, light: true}
+}
+
+func (d *pdfDoc) cover() {
+	r := d.r
+	d.AddPage()
+	d.SetFillColor(accent.r, accent.g, accent.b)
+	w, _ := d.GetPageSize()
+	d.Rect(0, 0, w, 38, "F")
+	d.SetXY(margin, 11)
+	d.SetTextColor(255, 255, 255)
+	d.SetFont("go", "B", 22)
+	d.CellFormat(0, 10, "BitLocker key-escrow audit", "", 1, "L", false, 0, "")
+	d.SetFont("go", "", 12)
+	d.CellFormat(0, 7, orDefault(r.Run.Organisation, "Organisation not set in the policy"), "", 1, "L", false, 0, "")
+	d.SetY(46)
+	d.colour(black)
+
+	notAudited := r.NotAudited()
+	scope := fmt.Sprintf("%d targets; %d audited, %d not audited", r.Run.TargetCount, r.Summary.HostsAudited, notAudited)
+	if n := len(r.Run.Duplicates); n > 0 {
+		scope += fmt.Sprintf("; %d duplicate target lines audited once", n)
+	}
+	policy := r.Run.Policy.Source
+	if r.Run.Policy.Default {
+		policy += " (built-in default)"
+	}
+	var opts []string
+	for _, k := range sortedKeys(r.Run.Options) {
+		opts = append(opts, k+"="+r.Run.Options[k])
+	}
+	rows := [][2]string{
+		{"Run ID", r.Run.ID},
+		{"Started", stamp(r.Run.Started)},
+		{"Finished", stamp(r.Run.Finished)},
+		{"Scope", scope},
+		{"Tool version", "bitaudit " + r.Run.ToolVersion},
+		{"Policy", policy},
+		{"Policy SHA-256", r.Run.Policy.SHA256},
+		{"Run options", strings.Join(opts, ", ")},
+	}
+	if r.Run.Interrupted {
+		rows = append(rows, [2]string{"Interrupted", "Yes: the run was stopped before every host finished; unfinished hosts are listed as interrupted."})
+	}
+	t := &table{d: d, size: 9, cols: []column{{"", 38, "L"}, {"", w - 2*margin - 38, "L"}}}
+	for _, kv := range rows {
+		t.draw([]cell{{text: kv[0], bold: true, fill: &headerFill}, txt(kv[1])})
+	}
+}
+
+func (d *pdfDoc) executiveSummary() {
+	s := d.r.Summary
+	d.section("Executive summary")
+	d.para(fmt.Sprintf("%d of %d hosts were audited; %d could not be audited and count against compliance as unknown, never as compliant. "+
+		"%d of %d audited hosts are compliant: %s with waivers applied, %s without. "+
+		"%d of %d recovery passwords (%s) are backed up and verified at an accepted location.",
+		s.HostsAudited, s.Hosts, d.r.NotAudited(), s.HostsByStatus[model.StatusCompliant], s.HostsAudited,
+		percent(s.CompliantShare), percent(s.CompliantShareWithoutWaivers), s.BackedUp, s.RecoveryPasswords, percent(s.BackupCoverage)))
+
+	y := d.GetY()
+	d.ensure(62)
+	if d.GetY() != y {
+		y = d.GetY()
+	}
+	d.hostDonut(margin, y)
+	d.severityBars(margin+92, y)
+	d.SetXY(margin, y+60)
+
+	w, _ := d.GetPageSize()
+	t := d.newTable(8.5, column{"Figure", 100, "L"}, column{"Value", w - 2*margin - 100, "R"})
+	t.row(txt("Hosts in scope"), txt(strconv.Itoa(s.Hosts)))
+	t.row(txt("Hosts audited"), txt(strconv.Itoa(s.HostsAudited)))
+	t.row(txt("Hosts not audited"), txt(strconv.Itoa(d.r.NotAudited())))
+	for _, st := range model.Statuses {
+		t.row(txt("  Hosts "+statusLabel(st)), txt(strconv.Itoa(s.HostsByStatus[st])))
+	}
+	t.row(txt("Compliant share of audited hosts, waivers applied"), cell{text: percent(s.CompliantShare), bold: true})
+	t.row(txt("Compliant share of audited hosts, without waivers"), txt(percent(s.CompliantShareWithoutWaivers)))
+	t.row(txt("Volumes on audited hosts"), txt(strconv.Itoa(s.Volumes)))
+	for _, k := range sortedKeys(s.VolumesByState) {
+		t.row(txt("  Volumes "+label(k)), txt(strconv.Itoa(s.VolumesByState[k])))
+	}
+	t.row(txt("Recovery passwords"), txt(strconv.Itoa(s.RecoveryPasswords)))
+	t.row(txt("Recovery passwords backed up (verified at an accepted location)"), txt(strconv.Itoa(s.BackedUp)))
+	t.row(txt("Recovery-key backup coverage"), cell{text: percent(s.BackupCoverage), bold: true})
+	for _, k := range sortedKeys(s.BackupByState) {
+		loc, st, _ := strings.Cut(k, ":")
+		t.row(txt("  Backup evidence "+loc+": "+st), txt(strconv.Itoa(s.BackupByState[k])))
+	}
+	for _, sev := range model.Severities {
+		t.row(txt("Open findings, "+sev.String()), txt(strconv.Itoa(s.FindingsBySeverity[sev])))
+	}
+	t.row(txt("Findings waived (not counted above)"), txt(strconv.Itoa(s.Waived)))
+}
+
+// hostDonut draws hosts by status as a donut with a legend, in an 88×58 mm box at (x, y).
+func (d *pdfDoc) hostDonut(x, y float64) {
+	s := d.r.Summary
+	d.SetFont("go", "B", 9)
+	d.SetXY(x, y)
+	d.CellFormat(88, 5, "Hosts by status", "", 0, "L", false, 0, "")
+	cx, cy, R := x+22, y+30, 20.0
+	a := 90.0
+	for _, st := range model.Statuses {
+		n := s.HostsByStatus[st]
+		if n == 0 || s.Hosts == 0 {
+			continue
+		}
+		sweep := 360 * float64(n) / float64(s.Hosts)
+		d.fill(statusColours[st])
+		d.MoveTo(cx, cy)
+		d.ArcTo(cx, cy, R, R, 0, a-sweep, a)
+		d.ClosePath()
+		d.DrawPath("F")
+		a -= sweep
+	}
+	if s.Hosts == 0 {
+		d.SetDrawColor(lineGrey.r, lineGrey.g, lineGrey.b)
+		d.Circle(cx, cy, R, "D")
+	}
+	d.SetFillColor(255, 255, 255)
+	d.Circle(cx, cy, R*0.58, "F")
+	d.SetFont("go", "B", 12)
+	d.colour(black)
+	d.SetXY(cx-12, cy-5)
+	d.CellFormat(24, 6, strconv.Itoa(s.Hosts), "", 0, "C", false, 0, "")
+	d.SetFont("go", "", 7)
+	d.SetXY(cx-12, cy+0.5)
+	d.CellFormat(24, 4, "hosts", "", 0, "C", false, 0, "")
+	ly := y + 10
+	for _, st := range model.Statuses {
+		d.fill(statusColours[st])
+		d.Rect(x+46, ly+0.8, 3, 3, "F")
+		d.SetFont("go", "", 7.5)
+		d.SetXY(x+50, ly)
+		d.CellFormat(28, 4.5, statusLabel(st), "", 0, "L", false, 0, "")
+		d.CellFormat(10, 4.5, strconv.Itoa(s.HostsByStatus[st]), "", 0, "R", false, 0, "")
+		ly += 5.5
+	}
+}
+
+// severityBars draws open findings by severity as horizontal bars, plus a
+// backup-coverage gauge, in an 88×58 mm box at (x, y).
+func (d *pdfDoc) severityBars(x, y float64) {
+	s := d.r.Summary
+	d.SetFont("go", "B", 9)
+	d.SetXY(x, y)
+	d.CellFormat(88, 5, "Open findings by severity", "", 0, "L", false, 0, "")
+	most := 0
+	for _, sev := range model.Severities {
+		most = max(most, s.FindingsBySeverity[sev])
+	}
+	barX, barW, by := x+18, 58.0, y+8
+	for _, sev := range model.Severities {
+		n := s.FindingsBySeverity[sev]
+		d.SetFont("go", "", 7.5)
+		d.colour(black)
+		d.SetXY(x, by)
+		d.CellFormat(18, 5, sev.String(), "", 0, "L", false, 0, "")
+		if n > 0 {
+			c, _ := severityColour(sev)
+			d.fill(c)
+			d.Rect(barX, by+0.6, math.Max(0.6, barW*float64(n)/float64(most)), 3.8, "F")
+		}
+		d.SetXY(barX+barW+1, by)
+		d.CellFormat(10, 5, strconv.Itoa(n), "", 0, "L", false, 0, "")
+		by += 6
+	}
+	// Backup coverage gauge.
+	by += 3
+	d.SetFont("go", "B", 9)
+	d.SetXY(x, by)
+	d.CellFormat(88, 5, "Recovery-key backup coverage", "", 0, "L", false, 0, "")
+	by += 6
+	d.fill(rgb{248, 210, 206})
+	d.Rect(x, by, 76, 5, "F")
+	d.fill(statusColours[model.StatusCompliant])
+	d.Rect(x, by, 76*math.Min(1, math.Max(0, s.BackupCoverage)), 5, "F")
+	d.SetFont("go", "", 7.5)
+	d.SetXY(x, by+5.5)
+	d.CellFormat(88, 4, fmt.Sprintf("%s: %d of %d recovery passwords verified", percent(s.BackupCoverage), s.BackedUp, s.RecoveryPasswords), "", 0, "L", false, 0, "")
+}
+
+func (d *pdfDoc) findingsByRule() {
+	d.section("Findings by rule")
+	rows := rulesBySeverity(d.r)
+	if len(rows) == 0 {
+		d.para("No open findings.")
+		return
+	}
+	d.para(fmt.Sprintf("Open findings on audited hosts, by rule. %d waived findings are not counted here; see Waivers.", d.r.Summary.Waived))
+	w, _ := d.GetPageSize()
+	t := d.newTable(8, column{"Rule", 18, "L"}, column{"Title", w - 2*margin - 18 - 22 - 24, "L"}, column{"Severity", 22, "L"}, column{"Findings", 24, "R"})
+	for _, r := range rows {
+		t.row(txt(r.ID), txt(r.Title), sevCell(r.Severity), txt(strconv.Itoa(r.Count)))
+	}
+}
+
+func (d *pdfDoc) nonCompliant() {
+	d.section("Non-compliant hosts and volumes")
+	d.para("Every open (unwaived) finding on an audited host, with what is wrong and how to fix it. Hosts are in target order, findings most severe first.")
+	t := d.newTable(7.5, column{"Host", 40, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 58, "L"}, column{"Fix", 48, "L"})
+	n := 0
+	for _, h := range sortedHosts(d.r) {
+		if !h.Status.Audited() {
+			continue
+		}
+		first := true
+		for _, f := range sortedFindings(h) {
+			if f.Waived() {
+				continue
+			}
+			host := cell{}
+			if first {
+				host = cell{text: h.Target + "\n" + h.Reason}
+				first = false
+			}
+			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(f.RuleID+" "+f.Title+": "+f.Message), txt(f.Remediation))
+			n++
+		}
+	}
+	if n == 0 {
+		t.row(txt("None"), txt(""), txt(""), txt(""), txt(""))
+	}
+}
+
+func (d *pdfDoc) notAudited() {
+	d.section("Hosts not audited")
+	d.para(fmt.Sprintf("%d hosts could not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", d.r.NotAudited()))
+	t := d.newTable(7.5, column{"Host", 62, "L"}, column{"Status", 24, "L"}, column{"Why", 94, "L"})
+	n := 0
+	for _, h := range sortedHosts(d.r) {
+		if h.Status.Audited() {
+			continue
+		}
+		t.row(txt(h.Target), statusCell(h.Status), txt(h.Reason))
+		n++
+	}
+	if n == 0 {
+		t.row(txt("None"), txt(""), txt(""))
+	}
+}
+
+func (d *pdfDoc) waivers() {
+	d.section("Waivers")
+	ws := sortedWaivers(d.r)
+	if len(ws) == 0 {
+		d.para("The policy has no waivers.")
+		return
+	}
+	d.para("Waivers in the policy and their state at run time. Expiring waivers end within 30 days; an expired waiver no longer covers its findings.")
+	t := d.newTable(7.5, column{"Waiver", 16, "L"}, column{"State", 18, "L"}, column{"Expires", 20, "L"}, column{"Owner / ticket", 38, "L"},
+		column{"Scope", 34, "L"}, column{"Matched", 14, "R"}, column{"Reason", 40, "L"})
+	for _, w := range ws {
+		state := txt(w.State)
+		switch w.State {
+		case "expiring":
+			state.fill = &rgb{253, 236, 200}
+		case "expired":
+			state.fill = &rgb{248, 210, 206}
+		}
+		t.row(txt(w.ID), state, txt(day(w.Expires)), txt(strings.TrimSpace(w.Owner+"\n"+w.Ticket)), txt(w.Scope), txt(strconv.Itoa(w.Matched)), txt(w.Reason))
+	}
+	d.Ln(3)
+	d.subheading("Waived findings", 12)
+	t = d.newTable(7.5, column{"Host", 50, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 66, "L"}, column{"Waiver", 30, "L"})
+	n := 0
+	for _, h := range sortedHosts(d.r) {
+		for _, f := range sortedFindings(h) {
+			if !f.Waived() {
+				continue
+			}
+			t.row(txt(h.Target), txt(f.Volume), sevCell(f.Severity), txt(f.RuleID+" "+f.Title+": "+f.Message), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
+			n++
+		}
+	}
+	if n == 0 {
+		t.row(txt("None"), txt(""), txt(""), txt(""), txt(""))
+	}
+}
+
+func (d *pdfDoc) remediation() {
+	es := sortedRemediation(d.r)
+	if len(es) == 0 {
+		return
+	}
+	d.section("Remediation log")
+	d.para("Actions taken by --fix during this run, and whether the result was verified at the source afterwards.")
+	t := d.newTable(7.5, column{"Time", 24, "L"}, column{"Host", 36, "L"}, column{"Volume / protector", 34, "L"}, column{"Action", 20, "L"},
+		column{"Outcome", 18, "L"}, column{"Verified", 14, "L"}, column{"Detail", 34, "L"})
+	for _, e := range es {
+		outcome := txt(e.Outcome)
+		if e.Outcome == "failed" {
+			outcome.fill = &rgb{248, 210, 206}
+		}
+		t.row(txt(stamp(e.Time)), txt(e.Target), txt(e.Volume+"\n"+e.ProtectorID), txt(e.Action+" to "+string(e.Location)), outcome, txt(yesNo(e.Verified)), txt(e.Detail))
+	}
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// appendix lists every host's volumes and protectors, with the backup state
+// per location, on landscape pages.
+func (d *pdfDoc) appendix() {
+	d.AddPageFormat("L", d.GetPageSizeStr("A4"))
+	d.section("Appendix: volumes and key protectors by host")
+	d.para("One row per key protector (a volume without protectors has one row). Backup states: verified at the source, claimed only by the host's event log, missing at a source that was checked, unknown when the source was not checked.")
+	cols := []column{{"Host", 49, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
+		{"Method", 18, "L"}, {"Protector", 56, "L"}, {"Protector type", 20, "L"}}
+	for _, loc := range model.Locations {
+		cols = append(cols, column{locationTitle(loc), 15, "L"})
+	}
+	t := d.newTable(7, cols...)
+	for _, h := range sortedHosts(d.r) {
+		var host strings.Builder
+		host.WriteString(h.Target)
+		host.WriteString("\n" + statusLabel(h.Status))
+		if h.Facts != nil {
+			host.WriteString(" · " + h.Facts.Hostname)
+			if j := hostJoin(h); j != "" {
+				host.WriteString("\n" + j)
+			}
+		}
+		if len(h.Volumes) == 0 {
+			why := "no volumes reported"
+			if !h.Status.Audited() {
+				why = "not audited: " + h.Reason
+			}
+			t.row(append([]cell{txt(host.String()), cell{text: why}}, make([]cell, len(cols)-2)...)...)
+			continue
+		}
+		first := true
+		for _, v := range sortedVolumes(h) {
+			ps := v.Protectors
+			if len(ps) == 0 {
+				ps = []model.Protector{{}}
+			}
+			for k := range ps {
+				p := &ps[k]
+				row := make([]cell, 0, len(cols))
+				if first {
+					row = append(row, txt(host.String()))
+					first = false
+				} else {
+					row = append(row, cell{})
+				}
+				if k == 0 {
+					conv := label(v.Conversion)
+					if v.Conversion != model.FullyEncrypted && v.Conversion != model.FullyDecrypted {
+						conv += fmt.Sprintf(" (%g %%)", v.EncryptionPercent)
+					}
+					prot := string(v.Protection)
+					if v.Locked {
+						prot += ", locked"
+					}
+					if v.SuspendCount != nil {
+						prot += fmt.Sprintf(" (%d reboots)", *v.SuspendCount)
+					}
+					row = append(row, txt(v.MountPoint), txt(string(v.Type)), txt(conv), txt(prot), txt(label(v.Method)))
+				} else {
+					row = append(row, cell{}, cell{}, cell{}, cell{}, cell{})
+				}
+				ptype := label(p.Type)
+				if p.Type == "" {
+					ptype = "none"
+				}
+				row = append(row, txt(p.ID), txt(ptype))
+				for _, loc := range model.Locations {
+					b := backupCell(p, loc)
+					row = append(row, cell{text: b, fill: backupFill(b)})
+				}
+				t.row(row...)
+			}
+		}
+	}
+}
+
+func locationTitle(l model.Location) string {
+	switch l {
+	case model.LocationAD:
+		return "AD DS"
+	case model.LocationEntra:
+		return "Entra ID"
+	case model.LocationExternal:
+		return "External"
+	}
+	return string(l)
+}

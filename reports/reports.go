@@ -1,0 +1,240 @@
+package reports
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// Format is an output format of [WriteAll].
+type Format string
+
+// The output formats. JSON (result.json) is always written by [WriteAll].
+const (
+	FormatJSON Format = "json"
+	FormatPDF  Format = "pdf"
+	FormatXLSX Format = "xlsx"
+	FormatCSV  Format = "csv"
+)
+
+// Formats lists every format, in the order files are written.
+var Formats = []Format{FormatJSON, FormatPDF, FormatXLSX, FormatCSV}
+
+// File names written into the output directory.
+const (
+	ResultFile   = "result.json"
+	PDFFile      = "report.pdf"
+	XLSXFile     = "report.xlsx"
+	CSVFile      = "report.csv"
+	ManifestName = "manifest.json"
+)
+
+// FileName returns the file name a format is written to.
+func (f Format) FileName() string {
+	switch f {
+	case FormatJSON:
+		return ResultFile
+	case FormatPDF:
+		return PDFFile
+	case FormatXLSX:
+		return XLSXFile
+	case FormatCSV:
+		return CSVFile
+	}
+	return ""
+}
+
+// ParseFormats parses a comma-separated list of formats ("pdf,xlsx"), or
+// "all". Names are case-insensitive; duplicates are dropped and the result
+// follows the order of [Formats].
+func ParseFormats(s string) ([]Format, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "all") {
+		return append([]Format(nil), Formats...), nil
+	}
+	want := map[Format]bool{}
+	for _, name := range strings.Split(s, ",") {
+		name = strings.ToLower(strings.TrimSpace(name))
+		if name == "" {
+			continue
+		}
+		if (Format(name)).FileName() == "" {
+			return nil, fmt.Errorf("unknown report format %q (want a comma-separated list of %s, or all)", name, validNames())
+		}
+		want[Format(name)] = true
+	}
+	if len(want) == 0 {
+		return nil, fmt.Errorf("no report format given (want a comma-separated list of %s, or all)", validNames())
+	}
+	var out []Format
+	for _, f := range Formats {
+		if want[f] {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+func validNames() string {
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return strings.Join(names, ", ")
+}
+
+// Options control [WriteAll].
+type Options struct {
+	// Formats to write besides result.json; nil means all.
+	Formats []Format
+	// SignKey, when set, signs the manifest with Ed25519.
+	SignKey ed25519.PrivateKey
+	// Logger receives one line per file written; nil discards.
+	Logger *slog.Logger
+}
+
+// WriteAll writes result.json (always), then report.pdf, report.xlsx and
+// report.csv as selected, then manifest.json with the SHA-256 of each into
+// dir, creating it if needed. Each file is written to a temporary name and
+// renamed into place, so a file under its final name is always complete.
+func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	formats := o.Formats
+	if formats == nil {
+		formats = Formats
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create report directory: %w", err)
+	}
+	m := newManifest(r)
+	write := func(name string, render func(io.Writer) error) error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		sum, size, err := writeFile(filepath.Join(dir, name), render)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", name, err)
+		}
+		m.add(name, sum, size)
+		log.Info("report written", "file", filepath.Join(dir, name), "bytes", size)
+		return nil
+	}
+	if err := write(ResultFile, func(w io.Writer) error { return WriteJSON(w, r) }); err != nil {
+		return err
+	}
+	m.ResultSHA256 = m.Files[0].SHA256
+	for _, f := range formats {
+		var render func(io.Writer, *model.Result) error
+		switch f {
+		case FormatJSON:
+			continue
+		case FormatPDF:
+			render = WritePDF
+		case FormatXLSX:
+			render = WriteXLSX
+		case FormatCSV:
+			render = WriteCSV
+		default:
+			return fmt.Errorf("unknown report format %q", f)
+		}
+		if err := write(f.FileName(), func(w io.Writer) error { return render(w, r) }); err != nil {
+			return err
+		}
+	}
+	if o.SignKey != nil {
+		if err := m.sign(o.SignKey); err != nil {
+			return err
+		}
+	}
+	b, err := m.encode()
+	if err != nil {
+		return err
+	}
+	if _, _, err := writeFile(filepath.Join(dir, ManifestName), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}); err != nil {
+		return fmt.Errorf("write %s: %w", ManifestName, err)
+	}
+	log.Info("manifest written", "file", filepath.Join(dir, ManifestName), "signed", o.SignKey != nil)
+	return nil
+}
+
+// writeFile renders into a temporary file beside path, syncs it and renames
+// it into place, returning the SHA-256 and size of what was written.
+func writeFile(path string, render func(io.Writer) error) (sum string, size int64, err error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return "", 0, err
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(tmp, h)}
+	if err := render(cw); err != nil {
+		return "", 0, err
+	}
+	if err := tmp.Sync(); err != nil {
+		return "", 0, err
+	}
+	if err := tmp.Close(); err != nil {
+		return "", 0, err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return "", 0, err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), cw.n, nil
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// errWriter remembers the first write error, for writers that do not return one.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}
+
+var errNilResult = errors.New("nil result")
+
+// hasher returns the hex SHA-256 of b.
+func hashBytes(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}

@@ -1,0 +1,207 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// The view: the sorted order and the wording every format shares, so the
+// PDF, XLSX and CSV list the same things in the same order. Nothing here
+// computes a figure; counts come from model.Summary.
+
+// sortedHosts returns pointers to the hosts ordered by target.
+func sortedHosts(r *model.Result) []*model.HostResult {
+	hs := make([]*model.HostResult, len(r.Hosts))
+	for i := range r.Hosts {
+		hs[i] = &r.Hosts[i]
+	}
+	slices.SortStableFunc(hs, func(a, b *model.HostResult) int { return strings.Compare(a.Target, b.Target) })
+	return hs
+}
+
+// sortedFindings returns a host's findings, most severe first, then by
+// rule, volume, protector and message.
+func sortedFindings(h *model.HostResult) []*model.Finding {
+	fs := make([]*model.Finding, len(h.Findings))
+	for i := range h.Findings {
+		fs[i] = &h.Findings[i]
+	}
+	slices.SortStableFunc(fs, func(a, b *model.Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity, a.Severity),
+			strings.Compare(a.RuleID, b.RuleID),
+			strings.Compare(a.Volume, b.Volume),
+			strings.Compare(a.ProtectorID, b.ProtectorID),
+			strings.Compare(a.Message, b.Message),
+		)
+	})
+	return fs
+}
+
+// sortedVolumes returns a host's volumes ordered by mount point.
+func sortedVolumes(h *model.HostResult) []*model.Volume {
+	vs := make([]*model.Volume, len(h.Volumes))
+	for i := range h.Volumes {
+		vs[i] = &h.Volumes[i]
+	}
+	slices.SortStableFunc(vs, func(a, b *model.Volume) int { return strings.Compare(a.MountPoint, b.MountPoint) })
+	return vs
+}
+
+// sortedWaivers orders waivers by expiry, then ID.
+func sortedWaivers(r *model.Result) []model.WaiverStatus {
+	ws := slices.Clone(r.Waivers)
+	slices.SortStableFunc(ws, func(a, b model.WaiverStatus) int {
+		return cmp.Or(a.Expires.Compare(b.Expires), strings.Compare(a.ID, b.ID))
+	})
+	return ws
+}
+
+// sortedRemediation orders the --fix log by time, then target, volume, protector.
+func sortedRemediation(r *model.Result) []model.RemediationEntry {
+	es := slices.Clone(r.Remediation)
+	slices.SortStableFunc(es, func(a, b model.RemediationEntry) int {
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.Target, b.Target),
+			strings.Compare(a.Volume, b.Volume), strings.Compare(a.ProtectorID, b.ProtectorID))
+	})
+	return es
+}
+
+// ruleRow is one rule of the summary's FindingsByRule.
+type ruleRow struct {
+	ID       string
+	Title    string
+	Severity model.Severity
+	Count    int
+}
+
+// rulesBySeverity lists the rules counted in the summary, most severe
+// first, with the title and severity their findings carry.
+func rulesBySeverity(r *model.Result) []ruleRow {
+	meta := map[string]ruleRow{}
+	for i := range r.Hosts {
+		for _, f := range r.Hosts[i].Findings {
+			if _, ok := meta[f.RuleID]; !ok {
+				meta[f.RuleID] = ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
+			}
+		}
+	}
+	rows := make([]ruleRow, 0, len(r.Summary.FindingsByRule))
+	for id, n := range r.Summary.FindingsByRule {
+		row := meta[id]
+		row.ID, row.Count = id, n
+		rows = append(rows, row)
+	}
+	slices.SortFunc(rows, func(a, b ruleRow) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.ID, b.ID))
+	})
+	return rows
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	ks := make([]K, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// stamp formats a time with its offset, the form every report prints.
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02 15:04:05 -07:00")
+}
+
+// day formats a date.
+func day(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format("2006-01-02")
+}
+
+// percent formats a 0..1 share.
+func percent(f float64) string { return fmt.Sprintf("%.1f %%", f*100) }
+
+// statusLabel is the human wording of a host status.
+func statusLabel(s model.Status) string {
+	switch s {
+	case model.StatusAuthFailed:
+		return "auth failed"
+	case model.StatusProtocolError:
+		return "protocol error"
+	}
+	return string(s)
+}
+
+// label turns a snake_case enum value into words.
+func label[S ~string](s S) string { return strings.ReplaceAll(string(s), "_", " ") }
+
+// backupCell is the state of a protector at one location, with the event
+// or object that supports it: "verified", "claimed (event 845)".
+func backupCell(p *model.Protector, loc model.Location) string {
+	for _, b := range p.Backups {
+		if b.Location != loc {
+			continue
+		}
+		s := string(b.State)
+		if b.Event != 0 {
+			s += fmt.Sprintf(" (event %d)", b.Event)
+		}
+		return s
+	}
+	return ""
+}
+
+// waiverNote describes a finding's waiver in a few words.
+func waiverNote(f *model.Finding) string {
+	if f.Waiver == nil {
+		return ""
+	}
+	return fmt.Sprintf("waived: %s until %s", f.Waiver.ID, day(f.Waiver.Expires))
+}
+
+// hostOS is the OS caption and build of a host, when known.
+func hostOS(h *model.HostResult) string {
+	if h.Facts == nil {
+		return ""
+	}
+	s := h.Facts.OS.Caption
+	if h.Facts.OS.Build != "" {
+		s = strings.TrimSpace(s + " (build " + h.Facts.OS.Build + ")")
+	}
+	return s
+}
+
+// hostJoin is a host's join state and domain.
+func hostJoin(h *model.HostResult) string {
+	if h.Facts == nil {
+		return ""
+	}
+	s := string(h.Facts.Join.State)
+	if h.Facts.Join.DomainName != "" {
+		s += " " + h.Facts.Join.DomainName
+	}
+	return s
+}
+
+// labelsText renders target labels as sorted key=value pairs.
+func labelsText(m map[string]string) string {
+	var b strings.Builder
+	for i, k := range sortedKeys(m) {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(k + "=" + m[k])
+	}
+	return b.String()
+}

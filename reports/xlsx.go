@@ -1,0 +1,593 @@
+package reports
+
+import (
+	"archive/zip"
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// Sheet names, in workbook order.
+const (
+	sheetSummary     = "Summary"
+	sheetFindings    = "Findings"
+	sheetHosts       = "Hosts"
+	sheetVolumes     = "Volumes"
+	sheetProtectors  = "Protectors"
+	sheetNotAudited  = "Not audited"
+	sheetWaivers     = "Waivers"
+	sheetRemediation = "Remediation"
+)
+
+// xlsxStyles are the cell styles the workbook uses.
+type xlsxStyles struct {
+	header, bold, date, day, pct, pctBold, wrap int
+	severity                                    map[model.Severity]int
+	status                                      map[model.Status]int
+	backup                                      map[model.BackupState]int
+}
+
+// A sheetCol is a column of a streamed sheet: title and width in characters.
+type sheetCol struct {
+	title string
+	width float64
+}
+
+// xlsxDoc is the workbook being written.
+type xlsxDoc struct {
+	f  *excelize.File
+	r  *model.Result
+	st xlsxStyles
+}
+
+// WriteXLSX renders the workbook: Summary (with native charts), Findings,
+// Hosts, Volumes, Protectors, Not audited, Waivers and Remediation. Header
+// rows are bold, frozen and filtered; dates are Excel dates in UTC and
+// shares are numbers formatted as percentages. The detail sheets go through
+// the stream writer, so memory stays bounded for large fleets.
+func WriteXLSX(w io.Writer, r *model.Result) error {
+	if r == nil {
+		return errNilResult
+	}
+	f := excelize.NewFile()
+	defer f.Close()
+	x := &xlsxDoc{f: f, r: r}
+	steps := []func() error{
+		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
+		x.notAudited, x.waivers, x.remediation,
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return fmt.Errorf("render xlsx: %w", err)
+		}
+	}
+	f.SetActiveSheet(0)
+	var buf bytes.Buffer
+	if _, err := f.WriteTo(&buf); err != nil {
+		return fmt.Errorf("write xlsx: %w", err)
+	}
+	if err := stableZip(buf.Bytes(), w); err != nil {
+		return fmt.Errorf("write xlsx: %w", err)
+	}
+	return nil
+}
+
+var contentTypeDefault = regexp.MustCompile(`<Default [^>]*></Default>`)
+
+// stableZip copies the package excelize wrote with its parts in name order
+// ([Content_Types].xml first) and the <Default> elements of
+// [Content_Types].xml sorted: excelize emits both in map order. So the same
+// result always gives the same bytes.
+func stableZip(b []byte, w io.Writer) error {
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return err
+	}
+	files := slices.Clone(zr.File)
+	slices.SortFunc(files, func(a, b *zip.File) int {
+		first := func(f *zip.File) int {
+			if f.Name == "[Content_Types].xml" {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(first(a), first(b)), strings.Compare(a.Name, b.Name))
+	})
+	zw := zip.NewWriter(w)
+	for _, f := range files {
+		if f.Name != "[Content_Types].xml" {
+			if err := zw.Copy(f); err != nil {
+				return err
+			}
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		fw, err := zw.CreateHeader(&zip.FileHeader{Name: f.Name, Method: zip.Deflate})
+		if err != nil {
+			return err
+		}
+		if _, err := fw.Write(sortDefaults(data)); err != nil {
+			return err
+		}
+	}
+	return zw.Close()
+}
+
+// sortDefaults sorts the contiguous run of <Default> elements in a content
+// types document; anything else is returned unchanged.
+func sortDefaults(data []byte) []byte {
+	loc := contentTypeDefault.FindAllIndex(data, -1)
+	if len(loc) < 2 {
+		return data
+	}
+	start, end := loc[0][0], loc[len(loc)-1][1]
+	parts := make([]string, len(loc))
+	for i, l := range loc {
+		parts[i] = string(data[l[0]:l[1]])
+	}
+	if strings.Join(parts, "") != string(data[start:end]) {
+		return data
+	}
+	slices.Sort(parts)
+	out := append([]byte(nil), data[:start]...)
+	out = append(out, strings.Join(parts, "")...)
+	return append(out, data[end:]...)
+}
+
+func (x *xlsxDoc) styles() error {
+	f := x.f
+	var errs []error
+	style := func(s *excelize.Style) int {
+		id, err := f.NewStyle(s)
+		errs = append(errs, err)
+		return id
+	}
+	fill := func(hex string) excelize.Fill {
+		return excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{hex}}
+	}
+	dateFmt, dayFmt := "yyyy-mm-dd hh:mm:ss", "yyyy-mm-dd"
+	x.st = xlsxStyles{
+		header: style(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: fill("DCE3EC"),
+			Border: []excelize.Border{{Type: "bottom", Color: "7F8C9D", Style: 1}}, Alignment: &excelize.Alignment{Vertical: "top"}}),
+		bold:     style(&excelize.Style{Font: &excelize.Font{Bold: true}}),
+		date:     style(&excelize.Style{CustomNumFmt: &dateFmt}),
+		day:      style(&excelize.Style{CustomNumFmt: &dayFmt}),
+		pct:      style(&excelize.Style{NumFmt: 10}),
+		pctBold:  style(&excelize.Style{NumFmt: 10, Font: &excelize.Font{Bold: true}}),
+		wrap:     style(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}),
+		severity: map[model.Severity]int{},
+		status:   map[model.Status]int{},
+		backup:   map[model.BackupState]int{},
+	}
+	for _, s := range model.Severities {
+		c, light := severityColour(s)
+		font := &excelize.Font{Color: "000000"}
+		if light {
+			font.Color = "FFFFFF"
+		}
+		x.st.severity[s] = style(&excelize.Style{Fill: fill(hexColour(c)), Font: font})
+	}
+	for _, s := range model.Statuses {
+		x.st.status[s] = style(&excelize.Style{Fill: fill(hexColour(statusColours[s])), Font: &excelize.Font{Color: "FFFFFF"}})
+	}
+	for _, s := range []model.BackupState{model.BackupVerified, model.BackupClaimed, model.BackupMissing, model.BackupUnknown} {
+		x.st.backup[s] = style(&excelize.Style{Fill: fill(hexColour(*backupFill(string(s))))})
+	}
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("create style: %w", err)
+		}
+	}
+	return nil
+}
+
+func hexColour(c rgb) string { return fmt.Sprintf("%02X%02X%02X", c.r, c.g, c.b) }
+
+// props sets document properties from the run, so they never carry the clock.
+func (x *xlsxDoc) props() error {
+	r := x.r
+	t := r.Run.Finished
+	if t.IsZero() {
+		t = r.Run.Started
+	}
+	ts := t.UTC().Format(time.RFC3339)
+	return x.f.SetDocProps(&excelize.DocProperties{
+		Title:          "BitLocker key-escrow audit " + r.Run.ID,
+		Subject:        "BitLocker encryption and recovery-key backup audit",
+		Creator:        "bitaudit " + r.Run.ToolVersion,
+		LastModifiedBy: "bitaudit " + r.Run.ToolVersion,
+		Identifier:     r.Run.ID,
+		Description:    "Contains no recovery key material. Organisation: " + orDefault(r.Run.Organisation, "not set"),
+		Created:        ts,
+		Modified:       ts,
+		Language:       "en-GB",
+	})
+}
+
+func (x *xlsxDoc) cellStyle(cell string, style int) error {
+	return x.f.SetCellStyle(sheetSummary, cell, cell, style)
+}
+
+// summary writes the figures of model.Summary, one per row, and charts them.
+func (x *xlsxDoc) summary() error {
+	f, r, s := x.f, x.r, x.r.Summary
+	if err := f.SetSheetName("Sheet1", sheetSummary); err != nil {
+		return err
+	}
+	type fig struct {
+		name  string
+		value any
+		style int
+	}
+	var opts []string
+	for _, k := range sortedKeys(r.Run.Options) {
+		opts = append(opts, k+"="+r.Run.Options[k])
+	}
+	figs := []fig{
+		{"Run ID", r.Run.ID, 0},
+		{"Organisation", r.Run.Organisation, 0},
+		{"Started (UTC)", utcOrNil(r.Run.Started), x.st.date},
+		{"Finished (UTC)", utcOrNil(r.Run.Finished), x.st.date},
+		{"Tool version", r.Run.ToolVersion, 0},
+		{"Policy", r.Run.Policy.Source, 0},
+		{"Policy SHA-256", r.Run.Policy.SHA256, 0},
+		{"Run options", strings.Join(opts, ", "), 0},
+		{"Interrupted", r.Run.Interrupted, 0},
+		{"Targets", r.Run.TargetCount, 0},
+		{"Duplicate target lines", len(r.Run.Duplicates), 0},
+		{"Hosts in scope", s.Hosts, 0},
+		{"Hosts audited", s.HostsAudited, 0},
+		{"Hosts not audited", r.NotAudited(), 0},
+	}
+	statusRow := len(figs) + 2 // first status row (1-based, after the header)
+	for _, st := range model.Statuses {
+		figs = append(figs, fig{"Hosts " + statusLabel(st), s.HostsByStatus[st], 0})
+	}
+	figs = append(figs,
+		fig{"Compliant share, waivers applied", s.CompliantShare, x.st.pctBold},
+		fig{"Compliant share, without waivers", s.CompliantShareWithoutWaivers, x.st.pct},
+		fig{"Volumes", s.Volumes, 0},
+	)
+	for _, k := range sortedKeys(s.VolumesByState) {
+		figs = append(figs, fig{"Volumes " + label(k), s.VolumesByState[k], 0})
+	}
+	figs = append(figs,
+		fig{"Recovery passwords", s.RecoveryPasswords, 0},
+		fig{"Recovery passwords backed up", s.BackedUp, 0},
+		fig{"Recovery-key backup coverage", s.BackupCoverage, x.st.pctBold},
+	)
+	for _, k := range sortedKeys(s.BackupByState) {
+		figs = append(figs, fig{"Backup evidence " + k, s.BackupByState[k], 0})
+	}
+	sevRow := len(figs) + 2
+	for _, sev := range model.Severities {
+		figs = append(figs, fig{"Open findings " + sev.String(), s.FindingsBySeverity[sev], 0})
+	}
+	figs = append(figs, fig{"Findings waived", s.Waived, 0})
+
+	if err := f.SetSheetRow(sheetSummary, "A1", &[]any{"Figure", "Value"}); err != nil {
+		return err
+	}
+	if err := f.SetCellStyle(sheetSummary, "A1", "B1", x.st.header); err != nil {
+		return err
+	}
+	for i, fg := range figs {
+		row := i + 2
+		a, b := "A"+strconv.Itoa(row), "B"+strconv.Itoa(row)
+		if err := f.SetCellValue(sheetSummary, a, fg.name); err != nil {
+			return err
+		}
+		if err := f.SetCellValue(sheetSummary, b, fg.value); err != nil {
+			return err
+		}
+		if fg.style != 0 {
+			if err := x.cellStyle(b, fg.style); err != nil {
+				return err
+			}
+		}
+	}
+	if err := f.SetColWidth(sheetSummary, "A", "A", 38); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(sheetSummary, "B", "B", 30); err != nil {
+		return err
+	}
+	if err := f.SetPanes(sheetSummary, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	rng := func(col string, from, n int) string {
+		return fmt.Sprintf("'%s'!$%s$%d:$%s$%d", sheetSummary, col, from, col, from+n-1)
+	}
+	var points []excelize.ChartDataPoint
+	for i, st := range model.Statuses {
+		points = append(points, excelize.ChartDataPoint{Index: i, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{hexColour(statusColours[st])}}})
+	}
+	if err := f.AddChart(sheetSummary, "D2", &excelize.Chart{
+		Type:      excelize.Doughnut,
+		HoleSize:  55,
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Hosts by status"}}},
+		Legend:    excelize.ChartLegend{Position: "right"},
+		Dimension: excelize.ChartDimension{Width: 480, Height: 290},
+		Series: []excelize.ChartSeries{{Name: "Hosts", Categories: rng("A", statusRow, len(model.Statuses)),
+			Values: rng("B", statusRow, len(model.Statuses)), DataPoint: points}},
+	}); err != nil {
+		return fmt.Errorf("add status chart: %w", err)
+	}
+	points = nil
+	for i, sev := range model.Severities {
+		c, _ := severityColour(sev)
+		points = append(points, excelize.ChartDataPoint{Index: i, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{hexColour(c)}}})
+	}
+	if err := f.AddChart(sheetSummary, "D18", &excelize.Chart{
+		Type:      excelize.Bar,
+		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Open findings by severity"}}},
+		Legend:    excelize.ChartLegend{Position: "none"},
+		Dimension: excelize.ChartDimension{Width: 480, Height: 260},
+		YAxis:     excelize.ChartAxis{ReverseOrder: true},
+		Series: []excelize.ChartSeries{{Name: "Open findings", Categories: rng("A", sevRow, len(model.Severities)),
+			Values: rng("B", sevRow, len(model.Severities)), DataPoint: points}},
+	}); err != nil {
+		return fmt.Errorf("add severity chart: %w", err)
+	}
+	return nil
+}
+
+// utcOrNil returns t in UTC for an Excel date cell, or nil for an empty cell.
+func utcOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC()
+}
+
+// sheet is a streamed sheet with a frozen header row and an autofilter table.
+type sheet struct {
+	x    *xlsxDoc
+	name string
+	sw   *excelize.StreamWriter
+	cols int
+	rows int
+}
+
+func (x *xlsxDoc) newSheet(name string, cols []sheetCol) (*sheet, error) {
+	if _, err := x.f.NewSheet(name); err != nil {
+		return nil, err
+	}
+	sw, err := x.f.NewStreamWriter(name)
+	if err != nil {
+		return nil, err
+	}
+	for i, c := range cols {
+		if err := sw.SetColWidth(i+1, i+1, c.width); err != nil {
+			return nil, err
+		}
+	}
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return nil, err
+	}
+	hdr := make([]any, len(cols))
+	for i, c := range cols {
+		hdr[i] = excelize.Cell{StyleID: x.st.header, Value: c.title}
+	}
+	s := &sheet{x: x, name: name, sw: sw, cols: len(cols)}
+	if err := sw.SetRow("A1", hdr, excelize.RowOpts{Height: 18}); err != nil {
+		return nil, err
+	}
+	s.rows = 1
+	return s, nil
+}
+
+func (s *sheet) add(values ...any) error {
+	s.rows++
+	cell, _ := excelize.CoordinatesToCellName(1, s.rows)
+	return s.sw.SetRow(cell, values)
+}
+
+// close adds the autofilter table and flushes the sheet.
+func (s *sheet) close() error {
+	last, _ := excelize.CoordinatesToCellName(s.cols, max(s.rows, 2))
+	if err := s.sw.AddTable(&excelize.Table{
+		Range: "A1:" + last, Name: strings.ReplaceAll(s.name, " ", ""), StyleName: "TableStyleLight1",
+	}); err != nil {
+		return fmt.Errorf("sheet %s: %w", s.name, err)
+	}
+	if err := s.sw.Flush(); err != nil {
+		return fmt.Errorf("sheet %s: %w", s.name, err)
+	}
+	return nil
+}
+
+func (x *xlsxDoc) sev(s model.Severity) excelize.Cell {
+	return excelize.Cell{StyleID: x.st.severity[s], Value: s.String()}
+}
+
+func (x *xlsxDoc) status(s model.Status) excelize.Cell {
+	return excelize.Cell{StyleID: x.st.status[s], Value: string(s)}
+}
+
+func (x *xlsxDoc) date(t time.Time) excelize.Cell {
+	return excelize.Cell{StyleID: x.st.date, Value: utcOrNil(t)}
+}
+
+func (x *xlsxDoc) findings() error {
+	s, err := x.newSheet(sheetFindings, []sheetCol{{"Target", 34}, {"Status", 14}, {"Volume", 10}, {"Protector ID", 40}, {"Rule", 8},
+		{"Severity", 10}, {"Title", 32}, {"Message", 60}, {"Waived", 8}, {"Waiver", 10}, {"Waiver expires (UTC)", 20}, {"Remediation", 60}})
+	if err != nil {
+		return err
+	}
+	for _, h := range sortedHosts(x.r) {
+		for _, fd := range sortedFindings(h) {
+			var wid, wexp any
+			if fd.Waiver != nil {
+				wid, wexp = fd.Waiver.ID, excelize.Cell{StyleID: x.st.day, Value: utcOrNil(fd.Waiver.Expires)}
+			}
+			if err := s.add(h.Target, string(h.Status), fd.Volume, fd.ProtectorID, fd.RuleID, x.sev(fd.Severity), fd.Title,
+				fd.Message, fd.Waived(), wid, wexp, fd.Remediation); err != nil {
+				return err
+			}
+		}
+	}
+	return s.close()
+}
+
+func (x *xlsxDoc) hosts() error {
+	s, err := x.newSheet(sheetHosts, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 50}, {"Hostname", 18}, {"FQDN", 30},
+		{"OS", 34}, {"Build", 8}, {"Join", 10}, {"Domain", 10}, {"Entra device ID", 38}, {"Collected (UTC)", 20}, {"Duration (s)", 12},
+		{"Collection", 24}, {"Labels", 30}})
+	if err != nil {
+		return err
+	}
+	for _, h := range sortedHosts(x.r) {
+		var hostname, fqdn, osName, build, join, domain, device, coll string
+		if fc := h.Facts; fc != nil {
+			hostname, fqdn, osName, build = fc.Hostname, fc.FQDN, fc.OS.Caption, fc.OS.Build
+			join, domain, device = string(fc.Join.State), fc.Join.DomainName, fc.Join.EntraDeviceID
+			coll = strings.Join(nonEmpty(fc.Source.Collector, fc.Source.Transport, fc.Source.Auth, fc.Source.Protection), " / ")
+		}
+		if err := s.add(h.Target, x.status(h.Status), h.Reason, hostname, fqdn, osName, build, join, domain, device,
+			x.date(h.CollectedAt), h.Duration.Seconds(), coll, labelsText(h.Labels)); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (x *xlsxDoc) volumes() error {
+	s, err := x.newSheet(sheetVolumes, []sheetCol{{"Target", 34}, {"Volume", 12}, {"Device ID", 50}, {"Type", 10}, {"Conversion", 22},
+		{"Encrypted", 10}, {"Used space only", 14}, {"Protection", 11}, {"Locked", 8}, {"Method", 16}, {"Suspend count", 13}, {"Stale keys", 50}})
+	if err != nil {
+		return err
+	}
+	for _, h := range sortedHosts(x.r) {
+		for _, v := range sortedVolumes(h) {
+			var suspend any
+			if v.SuspendCount != nil {
+				suspend = *v.SuspendCount
+			}
+			var stale []string
+			for _, k := range v.StaleKeys {
+				stale = append(stale, string(k.Location)+" "+k.ID)
+			}
+			if err := s.add(h.Target, v.MountPoint, v.DeviceID, string(v.Type), string(v.Conversion),
+				excelize.Cell{StyleID: x.st.pct, Value: v.EncryptionPercent / 100}, v.UsedSpaceOnly, string(v.Protection), v.Locked,
+				string(v.Method), suspend, strings.Join(stale, "; ")); err != nil {
+				return err
+			}
+		}
+	}
+	return s.close()
+}
+
+func (x *xlsxDoc) protectors() error {
+	cols := []sheetCol{{"Target", 34}, {"Volume", 12}, {"Protector ID", 40}, {"Type", 18}}
+	for _, loc := range model.Locations {
+		t := locationTitle(loc)
+		cols = append(cols, sheetCol{t + " state", 12}, sheetCol{t + " evidence", 44}, sheetCol{t + " time (UTC)", 20})
+	}
+	s, err := x.newSheet(sheetProtectors, cols)
+	if err != nil {
+		return err
+	}
+	row := make([]any, 0, len(cols))
+	for _, h := range sortedHosts(x.r) {
+		for _, v := range sortedVolumes(h) {
+			for _, p := range v.Protectors {
+				row = append(row[:0], h.Target, v.MountPoint, p.ID, string(p.Type))
+				for _, loc := range model.Locations {
+					var state, evidence, when any
+					for _, b := range p.Backups {
+						if b.Location != loc {
+							continue
+						}
+						state = excelize.Cell{StyleID: x.st.backup[b.State], Value: string(b.State)}
+						ev := nonEmpty(b.Reason, b.Object)
+						if b.Event != 0 {
+							ev = append(ev, "event "+strconv.Itoa(b.Event))
+						}
+						evidence = strings.Join(ev, "; ")
+						if b.Time != nil {
+							when = x.date(*b.Time)
+						}
+					}
+					row = append(row, state, evidence, when)
+				}
+				if err := s.add(row...); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return s.close()
+}
+
+func (x *xlsxDoc) notAudited() error {
+	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}})
+	if err != nil {
+		return err
+	}
+	for _, h := range sortedHosts(x.r) {
+		if h.Status.Audited() {
+			continue
+		}
+		if err := s.add(h.Target, x.status(h.Status), h.Reason, x.date(h.CollectedAt)); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
+
+func (x *xlsxDoc) waivers() error {
+	s, err := x.newSheet(sheetWaivers, []sheetCol{{"Waiver", 10}, {"State", 10}, {"Expires (UTC)", 14}, {"Owner", 28}, {"Ticket", 12},
+		{"Scope", 40}, {"Matched", 9}, {"Reason", 60}})
+	if err != nil {
+		return err
+	}
+	for _, w := range sortedWaivers(x.r) {
+		if err := s.add(w.ID, w.State, excelize.Cell{StyleID: x.st.day, Value: utcOrNil(w.Expires)}, w.Owner, w.Ticket, w.Scope, w.Matched, w.Reason); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
+
+func (x *xlsxDoc) remediation() error {
+	s, err := x.newSheet(sheetRemediation, []sheetCol{{"Time (UTC)", 20}, {"Target", 34}, {"Volume", 10}, {"Protector ID", 40}, {"Action", 10},
+		{"Location", 10}, {"Outcome", 11}, {"Verified", 9}, {"Detail", 60}})
+	if err != nil {
+		return err
+	}
+	for _, e := range sortedRemediation(x.r) {
+		if err := s.add(x.date(e.Time), e.Target, e.Volume, e.ProtectorID, e.Action, string(e.Location), e.Outcome, e.Verified, e.Detail); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
