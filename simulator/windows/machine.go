@@ -33,6 +33,15 @@ type Machine struct {
 	// Escrow is the truth about what the directories hold for this machine's
 	// keys, whatever its event log claims.
 	Escrow EscrowTruth
+
+	// LongCommandLineSilent selects the other observed behaviour for a
+	// command line over 8191 characters (winrm.md §1.6): empty output and
+	// exit code 0 instead of "The command line is too long." and exit 1.
+	LongCommandLineSilent bool
+
+	// Now is the host's clock, used to time-stamp events that remediation
+	// writes; nil means time.Now.
+	Now func() time.Time
 }
 
 // OSVersion is what Win32_OperatingSystem reports.

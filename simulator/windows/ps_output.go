@@ -1,0 +1,208 @@
+package windows
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+// hostWidth is the console buffer width powershell.exe assumes when its
+// output is redirected under WinRM; error lines wrap one column short of it.
+const hostWidth = 80
+
+// writeFormatted writes pipeline output as Out-Default does: strings and
+// scalars one per line, objects in list form.
+func writeFormatted(b *strings.Builder, items []any) {
+	for _, it := range items {
+		switch x := it.(type) {
+		case nil, automationNull:
+		case []any:
+			writeFormatted(b, x)
+		case *object:
+			if x.errRec != nil || len(x.props) == 0 {
+				b.WriteString(x.String() + "\r\n")
+				continue
+			}
+			writeList(b, x.props)
+		case *hashtable:
+			writeHashTable(b, x)
+		default:
+			b.WriteString(toStr(x) + "\r\n")
+		}
+	}
+}
+
+// writeList is Format-List's layout: names padded to the longest.
+func writeList(b *strings.Builder, props []property) {
+	width := 0
+	for _, p := range props {
+		width = max(width, utf8.RuneCountInString(p.name))
+	}
+	b.WriteString("\r\n")
+	for _, p := range props {
+		fmt.Fprintf(b, "%-*s : %s\r\n", width, p.name, listValue(p.value))
+	}
+	b.WriteString("\r\n")
+}
+
+func listValue(v any) string {
+	if arr, ok := v.([]any); ok {
+		parts := make([]string, len(arr))
+		for i, e := range arr {
+			parts[i] = toStr(e)
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
+	}
+	return toStr(v)
+}
+
+// writeHashTable is the default table view of a hashtable.
+func writeHashTable(b *strings.Builder, h *hashtable) {
+	b.WriteString("\r\nName                           Value\r\n----                           -----\r\n")
+	for _, p := range h.props {
+		fmt.Fprintf(b, "%-30s %s\r\n", p.name, listValue(p.value))
+	}
+	b.WriteString("\r\n")
+}
+
+// writeError records an error as PowerShell's NormalView error view prints it.
+func (ip *interp) writeError(e *psError) {
+	prefix := ""
+	if e.cmdName != "" {
+		prefix = e.cmdName + " : "
+	}
+	lines := strings.Split(strings.ReplaceAll(prefix+e.msg, "\r\n", "\n"), "\n")
+	lines = append(lines, ip.positionMessage(e.start, e.end)...)
+	lines = append(lines, chunked("+ CategoryInfo          : "+e.category), chunked("+ FullyQualifiedErrorId : "+e.fqid), " ")
+	ip.stderr = append(ip.stderr, lines...)
+}
+
+// chunked reproduces the error view's `$indentString -split "(.{$width})"`
+// with $width = buffer width - 6, each piece prefixed by four spaces.
+func chunked(s string) string {
+	width := hostWidth - 6
+	r := []rune(s)
+	var b strings.Builder
+	for len(r) > 0 {
+		n := min(width, len(r))
+		b.WriteString("    " + string(r[:n]))
+		r = r[n:]
+	}
+	return b.String()
+}
+
+// positionMessage is "At line:L char:C" with the line and a ~ underline.
+func (ip *interp) positionMessage(start, end int) []string {
+	if start >= len(ip.src) || end <= start {
+		return nil
+	}
+	line, col, lineStart := 1, 1, 0
+	for i := 0; i < start; i++ {
+		if ip.src[i] == '\n' {
+			line++
+			col = 1
+			lineStart = i + 1
+		} else {
+			col++
+		}
+	}
+	lineEnd := lineStart
+	for lineEnd < len(ip.src) && ip.src[lineEnd] != '\n' && ip.src[lineEnd] != '\r' {
+		lineEnd++
+	}
+	text := string(ip.src[lineStart:lineEnd])
+	n := min(end, lineEnd) - start
+	if n < 1 {
+		n = 1
+	}
+	return []string{
+		fmt.Sprintf("At line:%d char:%d", line, col),
+		"+ " + text,
+		"+ " + strings.Repeat(" ", col-1) + strings.Repeat("~", n),
+	}
+}
+
+// writeParseError records a parser error as powershell.exe prints it.
+func (ip *interp) writeParseError(pe *parseError) {
+	pos := min(pe.pos, len(ip.src))
+	lines := ip.positionMessage(pos, pos+1)
+	if pos >= len(ip.src) {
+		// At the end of the script the caret sits after the last character.
+		ip.src = append(ip.src, ' ')
+		lines = ip.positionMessage(pos, pos+1)
+		ip.src = ip.src[:len(ip.src)-1]
+	}
+	lines = append(lines, pe.msg)
+	lines = append(lines, chunked("+ CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException"), chunked("+ FullyQualifiedErrorId : "+pe.id), " ")
+	ip.stderr = append(ip.stderr, lines...)
+}
+
+// wrapLine wraps one line as the console host does at hostWidth-1 columns,
+// breaking after the last space that fits (matched against the CLIXML
+// captured in ManageIQ/manageiq#10473 and diyan/pywinrm#166).
+func wrapLine(s string) []string {
+	limit := hostWidth - 1
+	r := []rune(s)
+	var out []string
+	for len(r) > limit {
+		cut := -1
+		for i := limit - 1; i > 0; i-- {
+			if r[i] == ' ' {
+				cut = i + 1
+				break
+			}
+		}
+		if cut <= 0 {
+			cut = limit
+		}
+		out = append(out, string(r[:cut]))
+		r = r[cut:]
+	}
+	return append(out, string(r))
+}
+
+// renderErrors produces stderr: CLIXML (as powershell.exe -EncodedCommand
+// sends it under WinRM) or plain text lines.
+func renderErrors(lines []string, clixml bool) string {
+	var wrapped []string
+	for _, l := range lines {
+		wrapped = append(wrapped, wrapLine(l)...)
+	}
+	var b strings.Builder
+	if !clixml {
+		for _, l := range wrapped {
+			b.WriteString(l + "\r\n")
+		}
+		return b.String()
+	}
+	b.WriteString("#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">")
+	for _, l := range wrapped {
+		b.WriteString(`<S S="Error">` + clixmlEscape(l+"\r\n") + `</S>`)
+	}
+	b.WriteString("</Objs>")
+	return b.String()
+}
+
+// clixmlEscape escapes text for a CLIXML <S> element: XML entities and
+// control characters as _xHHHH_ (with a literal "_x" itself escaped).
+func clixmlEscape(s string) string {
+	var b strings.Builder
+	r := []rune(s)
+	for i, c := range r {
+		switch {
+		case c == '&':
+			b.WriteString("&amp;")
+		case c == '<':
+			b.WriteString("&lt;")
+		case c == '>':
+			b.WriteString("&gt;")
+		case c == '_' && i+1 < len(r) && (r[i+1] == 'x' || r[i+1] == 'X'):
+			b.WriteString("_x005F_")
+		case c < 0x20:
+			fmt.Fprintf(&b, "_x%04X_", c)
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
