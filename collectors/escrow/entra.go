@@ -266,7 +266,7 @@ func (g *graphClient) get(ctx context.Context, u string, v any) error {
 	for attempt := 0; ; attempt++ {
 		tok, err := g.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{g.scope}})
 		if err != nil {
-			return fmt.Errorf("token: %w: %v", model.ErrAuth, err)
+			return fmt.Errorf("token: %w: %s", model.ErrAuth, oneLine(err))
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -331,4 +331,18 @@ func retryAfter(h string, attempt int) time.Duration {
 		}
 	}
 	return time.Second << attempt
+}
+
+// oneLine condenses azidentity's multi-line error text (request, response
+// body, troubleshooting link) into one line for a Reason.
+func oneLine(err error) string {
+	var parts []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.Trim(l, "-") == "" || strings.HasPrefix(l, "To troubleshoot") {
+			continue
+		}
+		parts = append(parts, l)
+	}
+	return strings.Join(strings.Fields(strings.Join(parts, " ")), " ")
 }

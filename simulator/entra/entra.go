@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -214,7 +215,8 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		tokenError(w, http.StatusBadRequest, "unauthorized_client", "AADSTS700016: application not found in the directory")
 		return
 	}
-	if scope := f.Get("scope"); scope != s.URL+"/.default" {
+	// MSAL adds "openid offline_access profile" to the requested scope.
+	if scope := f.Get("scope"); !slices.Contains(strings.Fields(scope), s.URL+"/.default") {
 		tokenError(w, http.StatusBadRequest, "invalid_scope", "AADSTS70011: scope "+strconv.Quote(scope)+" is not valid")
 		return
 	}
