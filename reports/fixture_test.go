@@ -265,6 +265,20 @@ func fixtureResult(n int) *model.Result {
 				Detail: "Backed up; directory replication pending, not yet verified.", Time: runFinish.Add(50 * time.Second)},
 		},
 	}
+	matched := map[string]int{}
+	for _, h := range hosts {
+		for _, f := range h.Findings {
+			switch {
+			case f.Waiver != nil:
+				matched[f.Waiver.ID]++
+			case strings.Contains(f.Message, waiverExpired.ID):
+				matched[waiverExpired.ID]++
+			}
+		}
+	}
+	for i := range r.Waivers {
+		r.Waivers[i].Matched = matched[r.Waivers[i].ID]
+	}
 	r.Summary = model.Summarize(r.Hosts)
 	return r
 }

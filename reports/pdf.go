@@ -237,12 +237,23 @@ type column struct {
 	align string
 }
 
-// A cell of a table row; fill is optional, white text when light is set.
+// A cell of a table row; fill is optional, white text when light is set,
+// and span > 1 makes it cover that many columns.
 type cell struct {
 	text  string
 	fill  *rgb
 	light bool
 	bold  bool
+	span  int
+}
+
+// width returns the width of cells[i], which starts at column col.
+func (t *table) width(c cell, col int) float64 {
+	w := 0.0
+	for k := col; k < col+max(c.span, 1) && k < len(t.cols); k++ {
+		w += t.cols[k].w
+	}
+	return w
 }
 
 func txt(s string) cell { return cell{text: s} }
@@ -281,10 +292,11 @@ func (t *table) row(cells ...cell) {
 
 func (t *table) layout(cells []cell) ([][]string, float64) {
 	lines := make([][]string, len(cells))
-	n := 1
+	n, col := 1, 0
 	for i, c := range cells {
 		t.d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
-		ls := t.d.SplitText(c.text, t.cols[i].w)
+		ls := t.d.SplitText(c.text, t.width(c, col))
+		col += max(c.span, 1)
 		if len(ls) > maxLines {
 			ls = append(ls[:maxLines-1], "…")
 		}
@@ -302,11 +314,11 @@ func (t *table) draw(cells []cell) {
 func (t *table) drawLines(cells []cell, lines [][]string, h float64) {
 	d := t.d
 	x0, y := margin, d.GetY()
-	x := x0
+	x, col := x0, 0
 	d.SetDrawColor(lineGrey.r, lineGrey.g, lineGrey.b)
 	d.SetLineWidth(0.15)
 	for i, c := range cells {
-		w := t.cols[i].w
+		w := t.width(c, col)
 		if c.fill != nil {
 			d.fill(*c.fill)
 			d.Rect(x, y, w, h, "FD")
@@ -321,9 +333,10 @@ func (t *table) drawLines(cells []cell, lines [][]string, h float64) {
 		d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
 		for k, l := range lines[i] {
 			d.SetXY(x, y+cellPad+float64(k)*lineH)
-			d.CellFormat(w, lineH, l, "", 0, t.cols[i].align, false, 0, "")
+			d.CellFormat(w, lineH, l, "", 0, t.cols[col].align, false, 0, "")
 		}
 		x += w
+		col += max(c.span, 1)
 	}
 	d.colour(black)
 	d.SetXY(x0, y+h)
@@ -631,7 +644,7 @@ func (d *pdfDoc) remediation() {
 		if e.Outcome == "failed" {
 			outcome.fill = &rgb{248, 210, 206}
 		}
-		t.row(txt(stamp(e.Time)), txt(e.Target), txt(e.Volume+"\n"+e.ProtectorID), txt(e.Action+" to "+string(e.Location)), outcome, txt(yesNo(e.Verified)), txt(e.Detail))
+		t.row(txt(stamp(e.Time)), txt(e.Target), txt(e.Volume+"\n"+e.ProtectorID), txt(e.Action+" to "+locationTitle(e.Location)), outcome, txt(yesNo(e.Verified)), txt(e.Detail))
 	}
 }
 
@@ -648,8 +661,8 @@ func (d *pdfDoc) appendix() {
 	d.AddPageFormat("L", d.GetPageSizeStr("A4"))
 	d.section("Appendix: volumes and key protectors by host")
 	d.para("One row per key protector (a volume without protectors has one row). Backup states: verified at the source, claimed only by the host's event log, missing at a source that was checked, unknown when the source was not checked.")
-	cols := []column{{"Host", 49, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
-		{"Method", 18, "L"}, {"Protector", 56, "L"}, {"Protector type", 20, "L"}}
+	cols := []column{{"Host", 47, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
+		{"Method", 18, "L"}, {"Protector", 58, "L"}, {"Protector type", 20, "L"}}
 	for _, loc := range model.Locations {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
@@ -669,7 +682,7 @@ func (d *pdfDoc) appendix() {
 			if !h.Status.Audited() {
 				why = "not audited: " + h.Reason
 			}
-			t.row(append([]cell{txt(host.String()), cell{text: why}}, make([]cell, len(cols)-2)...)...)
+			t.row(txt(host.String()), cell{text: why, span: len(cols) - 1})
 			continue
 		}
 		first := true
@@ -689,7 +702,7 @@ func (d *pdfDoc) appendix() {
 				}
 				if k == 0 {
 					conv := label(v.Conversion)
-					if v.Conversion != model.FullyEncrypted && v.Conversion != model.FullyDecrypted {
+					if v.Conversion != model.FullyEncrypted && v.Conversion != model.FullyDecrypted && v.Conversion != model.ConversionUnknown {
 						conv += fmt.Sprintf(" (%g %%)", v.EncryptionPercent)
 					}
 					prot := string(v.Protection)
