@@ -3,6 +3,7 @@ package wsman_test
 import (
 	"context"
 	"crypto/tls"
+	"runtime"
 	"net"
 	"strconv"
 	"testing"
@@ -138,3 +139,5 @@ func (s *server) client(t testing.TB, o clientOptions) *winrm.Client {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func runtime_Gosched() { runtime.Gosched() }
