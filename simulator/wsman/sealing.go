@@ -21,8 +21,9 @@ var (
 	errBadSeal = errors.New("sealed request rejected")
 	// errHandshakeOnly marks the empty-bodied request that completes the
 	// NTLM handshake before encrypted messages flow, as pywinrm and our
-	// collector send it (pywinrm transport.py: "Send empty request to setup
-	// encryption"); Windows answers it 200 with no body.
+	// collector send it (pywinrm 0.3.0 transport.py setup_encryption:
+	// "sending blank message to initialise context", then
+	// raise_for_status); Windows answers it 200 with no body.
 	errHandshakeOnly = errors.New("empty request completing the NTLM handshake")
 )
 

@@ -170,8 +170,9 @@ func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, erro
 }
 
 // authenticate runs NEGOTIATE → CHALLENGE → AUTHENTICATE on empty-bodied
-// POSTs, as pywinrm does before its first encrypted message (pywinrm
-// winrm/transport.py build_session: "Send empty request to setup encryption").
+// POSTs, as pywinrm does before its first encrypted message (pywinrm 0.3.0
+// winrm/transport.py setup_encryption: "Security context doesn't exist,
+// sending blank message to initialise context"; it requires a 2xx answer).
 func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) error {
 	negotiate := negotiateMessage()
 	resp, err := t.post(ctx, orig, "Negotiate", negotiate)
