@@ -140,7 +140,9 @@ func originalLength(headers string) (int, error) {
 }
 
 // Seal encrypts and signs a SOAP response and returns the Content-Type and
-// body to send. Windows seals NTLM messages as one part whatever their size.
+// body to send, as one part whatever its size: the chunked
+// multipart/x-multi-encrypted form is specified for CredSSP (MS-WSMV
+// 2.2.9.1.3), not for Negotiate.
 func (s *Session) Seal(soap []byte) (contentType string, body []byte, err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -22,10 +22,12 @@ const (
 	octetStreamLine = "\tContent-Type: application/octet-stream\r\n"
 )
 
-// frame seals soap as one encrypted part and returns the HTTP body. Windows
-// and pywinrm send NTLM-sealed messages of any size as a single part; the
-// 16 KiB multipart/x-multi-encrypted chunking is used with CredSSP only
-// (pywinrm prepare_encrypted_request), so the client never chunks.
+// frame seals soap as one encrypted part and returns the HTTP body. NTLM-
+// sealed messages of any size travel as a single part; the 16 KiB
+// multipart/x-multi-encrypted chunking belongs to CredSSP (MS-WSMV
+// 2.2.9.1.3, https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/ab809f2f-2b9f-4b66-a866-04dbc2bc5693;
+// pywinrm prepare_encrypted_request chunks only for credssp), so the client
+// never chunks, but unframe accepts several parts.
 func frame(s *security, soap []byte) []byte {
 	sealed, sig := s.seal(soap)
 	var b bytes.Buffer
