@@ -1,0 +1,334 @@
+package winrm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/Azure/go-ntlmssp"
+	mwinrm "github.com/masterzen/winrm"
+
+	"github.com/bitaudit/bitaudit/collectors/bitlocker"
+	"github.com/bitaudit/bitaudit/collectors/winrm/ntlmseal"
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// Options configure a Collector. The zero value of each field is its default.
+type Options struct {
+	// Transport is "https" (default) or "http".
+	Transport string
+	// Port is the WinRM port; 0 means 5986 for https, 5985 for http. A
+	// target's own port wins.
+	Port int
+	// Auth is "ntlm" (default) or "basic". "kerberos" and "negotiate" are
+	// not supported yet.
+	Auth     string
+	User     string
+	Password model.Secret
+	// CACertPEM adds CAs to trust besides the system roots.
+	CACertPEM []byte
+	// InsecureSkipVerify turns off certificate verification (explicit opt-out).
+	InsecureSkipVerify bool
+	// AllowUnencrypted permits plain HTTP without message protection:
+	// Basic over http, or NTLM over http without sealing. Only when the
+	// user asked for it explicitly.
+	AllowUnencrypted bool
+	// OperationTimeout is the WS-Management OperationTimeout (default 20s);
+	// HTTP timeouts are derived from it (winrm.md §1.5 M4).
+	OperationTimeout time.Duration
+	// MaxOutputBytes caps the output read from one host (default 8 MiB).
+	MaxOutputBytes int64
+	// Retries is how often a transient failure before the script started
+	// (connection reset, HTTP 503) is retried (default 2; negative: never).
+	Retries int
+	// Logger receives debug records; nil discards them.
+	Logger *slog.Logger
+}
+
+// A Collector runs the collection script on Windows hosts over WinRM. It is
+// safe for concurrent use; each Collect has its own WinRM client and state.
+type Collector struct {
+	opts    Options
+	command string
+	base    *http.Transport // shared, tuned connection pool
+	https   bool
+	sealing bool
+}
+
+// New checks opts and prepares a Collector.
+func New(opts Options) (*Collector, error) {
+	switch opts.Transport {
+	case "":
+		opts.Transport = "https"
+	case "https", "http":
+	default:
+		return nil, fmt.Errorf("winrm: unknown transport %q (want https or http)", opts.Transport)
+	}
+	switch opts.Auth {
+	case "":
+		opts.Auth = "ntlm"
+	case "ntlm", "basic":
+	case "kerberos", "negotiate":
+		return nil, fmt.Errorf("winrm: auth %q is not supported yet, use ntlm or basic: %w", opts.Auth, errors.ErrUnsupported)
+	default:
+		return nil, fmt.Errorf("winrm: unknown auth %q (want ntlm or basic)", opts.Auth)
+	}
+	if opts.User == "" {
+		return nil, errors.New("winrm: no user name")
+	}
+	if opts.Port < 0 || opts.Port > 65535 {
+		return nil, fmt.Errorf("winrm: invalid port %d", opts.Port)
+	}
+	if opts.Port == 0 {
+		opts.Port = 5986
+		if opts.Transport == "http" {
+			opts.Port = 5985
+		}
+	}
+	if opts.Transport == "http" && opts.Auth == "basic" && !opts.AllowUnencrypted {
+		return nil, errors.New("winrm: basic authentication over http sends the password and all data unprotected; use https, or allow unencrypted transport explicitly")
+	}
+	if opts.OperationTimeout <= 0 {
+		opts.OperationTimeout = 20 * time.Second
+	}
+	opts.OperationTimeout = opts.OperationTimeout.Round(time.Second)
+	if opts.OperationTimeout < time.Second {
+		opts.OperationTimeout = time.Second
+	}
+	if opts.MaxOutputBytes <= 0 {
+		opts.MaxOutputBytes = 8 << 20
+	}
+	switch {
+	case opts.Retries == 0:
+		opts.Retries = 2
+	case opts.Retries < 0:
+		opts.Retries = 0
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	cmd, err := encodedCommand(collectScript)
+	if err != nil {
+		return nil, fmt.Errorf("winrm: %w", err)
+	}
+	tlsConf, err := tlsConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	// The HTTP deadline for one request must exceed OperationTimeout, or
+	// long-polled Receives race it (winrm.md §1.5, M4).
+	slack := opts.OperationTimeout + 10*time.Second
+	base := &http.Transport{
+		Proxy:                 nil, // WinRM goes direct; never through an environment proxy
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: slack,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   2,
+		IdleConnTimeout:       30 * time.Second,
+		ForceAttemptHTTP2:     false,
+	}
+	return &Collector{
+		opts:    opts,
+		command: cmd,
+		base:    base,
+		https:   opts.Transport == "https",
+		sealing: opts.Transport == "http" && opts.Auth == "ntlm" && !opts.AllowUnencrypted,
+	}, nil
+}
+
+func tlsConfig(opts Options) (*tls.Config, error) {
+	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify}
+	if len(opts.CACertPEM) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(opts.CACertPEM) {
+			return nil, errors.New("winrm: CA certificate file holds no PEM certificate")
+		}
+		conf.RootCAs = pool
+	}
+	return conf, nil
+}
+
+// Describe says how this Collector reaches hosts, for the result document.
+func (c *Collector) Describe() model.Collection {
+	p := "none"
+	switch {
+	case c.https:
+		p = "tls"
+	case c.sealing:
+		p = "ntlm-sealing"
+	}
+	return model.Collection{Collector: "winrm", Transport: c.opts.Transport, Auth: c.opts.Auth, Protection: p}
+}
+
+// roundTripper chooses, in this one place, how requests reach the host:
+// Basic goes straight to the shared pool; NTLM over http without
+// AllowUnencrypted is sealed by ntlmseal (MS-WSMV message encryption);
+// other NTLM is authenticated (not sealed) by go-ntlmssp. Built per Collect:
+// the NTLM context belongs to that host's connection.
+func (c *Collector) roundTripper() http.RoundTripper {
+	switch {
+	case c.opts.Auth == "basic":
+		return c.base
+	case c.sealing:
+		return ntlmseal.NewRoundTripper(c.base, c.opts.User, c.opts.Password.Reveal(), "")
+	default:
+		// go-ntlmssp v0.1.1 converts the request's Basic credentials into
+		// an NTLM handshake and, with AllowBasicAuth false, never sends
+		// them as Basic.
+		return ntlmssp.Negotiator{RoundTripper: c.base}
+	}
+}
+
+// hint401 explains a 401 for this configuration.
+func (c *Collector) hint401() string {
+	switch {
+	case c.opts.Auth == "basic":
+		return "check the user and password; Basic must be enabled on the host's WinRM service and works only for local accounts"
+	case !c.https && !c.sealing:
+		return "wrong user or password, or (most likely if they are right) the host requires encrypted messages " +
+			"(AllowUnencrypted=false, Windows' default): use HTTPS on 5986 (--transport https) or NTLM message sealing over http"
+	default:
+		return "check the user and password (DOMAIN\\user or user@domain) and that the account may use WinRM"
+	}
+}
+
+// Collect runs the collection script once on t and decodes its output. It
+// returns by ctx's deadline; errors wrap model.ErrUnreachable, ErrAuth,
+// ErrTimeout, ErrProtocol, ErrNoData or ErrInterrupted.
+func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
+	port := c.opts.Port
+	if t.Port != 0 {
+		port = t.Port
+	}
+	scheme := "http"
+	if c.https {
+		scheme = "https"
+	}
+	url := scheme + "://" + net.JoinHostPort(t.Host, strconv.Itoa(port)) + "/wsman"
+	log := c.opts.Logger.With("target", t.String())
+
+	var (
+		res run
+		err error
+	)
+	for attempt := 0; ; attempt++ {
+		res, err = c.runOnce(ctx, url, log)
+		if err == nil || !res.retryable || attempt >= c.opts.Retries {
+			break
+		}
+		d := backoff(attempt)
+		log.Debug("winrm: transient failure, retrying", "attempt", attempt+1, "in", d, "err", err)
+		if !sleep(ctx, d) {
+			err = ctxError(ctx, "retry")
+			break
+		}
+	}
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
+	}
+	facts.Source = c.Describe()
+	return facts, vols, nil
+}
+
+// run is the outcome of one attempt.
+type run struct {
+	stdout, stderr string
+	exit           int
+	retryable      bool
+}
+
+// runOnce runs the script once. It returns when the script finished or ctx
+// ended, whichever is first; masterzen's goroutines then end on the
+// cancelled requests.
+func (c *Collector) runOnce(parent context.Context, url string, log *slog.Logger) (run, error) {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	st := &runState{}
+	tr := &transport{
+		ctx:      ctx,
+		client:   &http.Client{Transport: c.roundTripper(), Timeout: c.opts.OperationTimeout + 15*time.Second},
+		url:      url,
+		user:     c.opts.User,
+		password: c.opts.Password,
+		hint401:  c.hint401(),
+		maxOut:   c.opts.MaxOutputBytes,
+		log:      log,
+		run:      st,
+	}
+	// Per-client parameters, never the package's DefaultParameters (M15).
+	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(c.opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
+	params.TransportDecorator = func() mwinrm.Transporter { return tr }
+	endpoint := &mwinrm.Endpoint{Host: "localhost", Port: 1, HTTPS: c.https, Timeout: c.opts.OperationTimeout + 10*time.Second}
+	client, err := mwinrm.NewClientWithParameters(endpoint, c.opts.User, "", params)
+	if err != nil {
+		return run{}, &opError{op: "setup", kind: model.ErrProtocol, msg: "cannot create WinRM client"}
+	}
+
+	done := make(chan run, 1)
+	go func() {
+		var r run
+		defer func() {
+			if p := recover(); p != nil {
+				st.fail(&opError{op: "Receive", kind: model.ErrProtocol, msg: "response the WinRM library could not handle"})
+				r = run{exit: -1}
+			}
+			done <- r
+		}()
+		stdout, stderr, code, err := client.RunWithString(c.command, "")
+		r = run{stdout: stdout, stderr: stderr, exit: code}
+		if err != nil {
+			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
+		}
+	}()
+
+	var r run
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return run{}, ctxError(ctx, "run")
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.firstErr != nil {
+		var oe *opError
+		retry := errors.As(st.firstErr, &oe) && oe.transient && !st.commandSent
+		return run{retryable: retry}, st.firstErr
+	}
+	return r, nil
+}
+
+// backoff is the jittered delay before retry attempt+1: 250ms, 500ms, …
+// ±50%, at most 5s.
+func backoff(attempt int) time.Duration {
+	d := 250 * time.Millisecond << min(attempt, 4)
+	d = min(d, 5*time.Second)
+	return d/2 + rand.N(d)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,240 @@
+package winrm
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	mwinrm "github.com/masterzen/winrm"
+	"github.com/masterzen/winrm/soap"
+
+	"github.com/bitaudit/bitaudit/collectors/bitlocker"
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// maxResponse bounds one response body. We ask for MaxEnvelopeSize 153600
+// bytes; anything far larger is not a WinRM answer.
+const maxResponse = 1 << 20
+
+// envelopeSize is the w:MaxEnvelopeSize we request (masterzen's default).
+const envelopeSize = 153600
+
+// minFaultInterval paces OperationTimeout faults that come back faster than
+// a real long-poll would: masterzen re-polls immediately, so an instant
+// fault would otherwise become a hot loop (winrm.md §1.5).
+const minFaultInterval = time.Second
+
+var actionRE = regexp.MustCompile(`<a:Action[^>]*>[^<]*/([A-Za-z]+)</a:Action>`)
+
+// transport is the masterzen Transporter for one Collect attempt: every
+// request carries ctx, and every response is checked before masterzen sees
+// it. masterzen calls Post from its own goroutines; run guards the shared
+// state.
+type transport struct {
+	ctx      context.Context
+	client   *http.Client
+	url      string
+	user     string
+	password model.Secret
+	hint401  string
+	maxOut   int64
+	log      *slog.Logger
+	run      *runState
+}
+
+// runState is what one attempt learned, shared by masterzen's goroutines.
+type runState struct {
+	mu          sync.Mutex
+	connected   bool  // the host answered at least one request
+	commandSent bool  // a Command was sent: the script may be running
+	out         int64 // output bytes received so far
+	firstErr    error // first failure of Create, Command or Receive
+}
+
+func (r *runState) fail(err error) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.firstErr == nil {
+		r.firstErr = err
+	}
+	return err
+}
+
+// Transport is part of masterzen's Transporter; the HTTP client is built by
+// the Collector instead.
+func (t *transport) Transport(*mwinrm.Endpoint) error { return nil }
+
+// Post sends one SOAP message and returns the validated response body.
+func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error) {
+	body := msg.String()
+	op := "request"
+	if m := actionRE.FindStringSubmatch(body); m != nil {
+		op = m[1]
+	}
+	critical := op == "Create" || op == "Command" || op == "Receive"
+	if t.ctx.Err() != nil {
+		err := ctxError(t.ctx, op)
+		if critical {
+			return "", t.run.fail(err)
+		}
+		return "", err
+	}
+	if op == "Command" {
+		t.run.mu.Lock()
+		t.run.commandSent = true
+		t.run.mu.Unlock()
+	}
+	start := time.Now()
+	resp, err := t.post(op, body)
+	if err != nil {
+		var oe *opError
+		if critical && !(asOpError(err, &oe) && oe.msg == operationTimeoutMsg) {
+			t.run.fail(err)
+		}
+		if oe != nil && oe.msg == operationTimeoutMsg {
+			// A real host holds the Receive for OperationTimeout before
+			// faulting; pace hosts that fault at once.
+			t.pause(minFaultInterval - time.Since(start))
+			if t.ctx.Err() != nil {
+				return "", t.run.fail(ctxError(t.ctx, op))
+			}
+		}
+		t.log.Debug("winrm request failed", "op", op, "err", err)
+		return "", err
+	}
+	return resp, nil
+}
+
+const operationTimeoutMsg = "OperationTimeout fault (" + faultCodeOperationTimeout + "), polling again"
+
+func asOpError(err error, oe **opError) bool {
+	e, ok := err.(*opError)
+	*oe = e
+	return ok
+}
+
+func (t *transport) pause(d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-t.ctx.Done():
+	}
+}
+
+func (t *transport) post(op, body string) (string, error) {
+	req, err := http.NewRequestWithContext(t.ctx, http.MethodPost, t.url, strings.NewReader(body))
+	if err != nil {
+		return "", &opError{op: op, kind: model.ErrProtocol, msg: "bad request URL"}
+	}
+	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	// Basic sends this header; the NTLM round trippers turn it into a
+	// handshake and never send it.
+	req.SetBasicAuth(t.user, t.password.Reveal())
+
+	t.run.mu.Lock()
+	connected := t.run.connected
+	t.run.mu.Unlock()
+	resp, err := t.client.Do(req)
+	if err != nil {
+		return "", classifyNetErr(t.ctx, op, err, connected)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	if err != nil {
+		return "", classifyNetErr(t.ctx, op, err, true)
+	}
+	t.run.mu.Lock()
+	t.run.connected = true
+	t.run.mu.Unlock()
+	if len(data) > maxResponse {
+		return "", &opError{op: op, kind: model.ErrProtocol, msg: fmt.Sprintf("response larger than %d bytes", maxResponse)}
+	}
+	return t.check(op, resp, data)
+}
+
+// check turns an HTTP response into the body masterzen may parse, or an error.
+func (t *transport) check(op string, resp *http.Response, data []byte) (string, error) {
+	e := &opError{op: op, kind: model.ErrProtocol}
+	switch resp.StatusCode {
+	case http.StatusUnauthorized:
+		e.kind, e.msg = model.ErrAuth, "HTTP 401 Unauthorized: "+t.hint401
+		return "", e
+	case http.StatusServiceUnavailable:
+		e.kind, e.msg, e.transient = model.ErrUnreachable, "HTTP 503 Service Unavailable (WinRM busy or stopping)", true
+		return "", e
+	}
+	soapType := strings.Contains(resp.Header.Get("Content-Type"), "application/soap+xml")
+	var r *response
+	var perr error
+	if soapType {
+		r, perr = parseResponse(data)
+	}
+	if r != nil && r.fault != nil {
+		f := r.fault
+		if f.wsmanCode == faultCodeOperationTimeout && op == "Receive" {
+			// masterzen re-polls when the error text says
+			// "OperationTimeout" (command.go slurpAllOutput).
+			e.msg = operationTimeoutMsg
+			return "", e
+		}
+		e.msg = fmt.Sprintf("HTTP %d SOAP fault %s", resp.StatusCode, faultText(f))
+		if f.wsmanCode == "2147942405" { // E_ACCESSDENIED: the account lacks rights
+			e.kind = model.ErrAuth
+		}
+		return "", e
+	}
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		e.msg = "HTTP " + strconv.Itoa(resp.StatusCode)
+		if !soapType {
+			e.msg += " (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + ")"
+		}
+		return "", e
+	case !soapType:
+		e.msg = "HTTP 200 without a SOAP body (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + ")"
+		return "", e
+	case perr != nil:
+		e.msg = "invalid SOAP response: " + perr.Error()
+		return "", e
+	}
+	switch op {
+	case "Create":
+		if r.shellID == "" {
+			e.msg = "Create response without a ShellId"
+			return "", e
+		}
+	case "Command":
+		if r.cmdID == "" {
+			e.msg = "Command response without a CommandId"
+			return "", e
+		}
+	case "Receive":
+		t.run.mu.Lock()
+		t.run.out += r.streamed
+		over := t.run.out > t.maxOut
+		t.run.mu.Unlock()
+		if over {
+			e.msg = fmt.Sprintf("output larger than %d bytes", t.maxOut)
+			return "", e
+		}
+	}
+	return string(data), nil
+}
+
+// faultText renders a fault for an error message: cleaned, bounded, and
+// never containing the word masterzen treats as "poll again".
+func faultText(f *soapFault) string {
+	s := bitlocker.Clean(f.String(), 400)
+	return strings.ReplaceAll(s, "OperationTimeout", "Operation-Timeout")
+}
