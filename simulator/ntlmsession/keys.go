@@ -24,7 +24,6 @@ const (
 	Flag128      uint32 = 1 << 29
 	FlagKeyExch  uint32 = 1 << 30
 	Flag56       uint32 = 1 << 31
-	flagVersion  uint32 = 1 << 25
 	avIDFlags           = 6
 	avFlagHasMIC        = 2
 )
@@ -70,13 +69,12 @@ func ParseAuthenticate(msg []byte) (*Authenticate, error) {
 	if len(a.NtResponse) <= 24 {
 		return nil, errors.New("AUTHENTICATE carries no NTLMv2 response")
 	}
-	// The MIC follows the Version when the client's AV pairs announce it
-	// (MsvAvFlags bit 0x2, MS-NLMP 2.2.1.3 and 2.2.2.1).
+	// The MIC follows the 8-byte Version field, which is present (zeroed
+	// when NEGOTIATE_VERSION is not set) in every message carrying a MIC; the
+	// client announces the MIC with MsvAvFlags bit 0x2 (MS-NLMP 2.2.1.3,
+	// 2.2.2.1).
 	if hasMICFlag(a.NtResponse[16:]) {
-		start := 64
-		if a.Flags&flagVersion != 0 {
-			start = 72
-		}
+		const start = 72
 		if len(msg) < start+16 {
 			return nil, errors.New("AUTHENTICATE announces a MIC it does not carry")
 		}

@@ -250,7 +250,9 @@ func authenticateMessage(c credentials, negotiate, chalMsg []byte, rand io.Reade
 		m = append(m, p...)
 	}
 	binary.LittleEndian.PutUint32(m[60:], flags)
-	copy(m[64:72], clientVersion)
+	if flags&flagVersion != 0 { // else the field stays zero (MS-NLMP 2.2.1.3)
+		copy(m[64:72], clientVersion)
+	}
 	copy(m[72:88], hmacMD5(exported, negotiate, chalMsg, m))
 	return authResult{message: m, flags: flags, exportedKey: exported}, nil
 }

@@ -26,6 +26,9 @@ import (
 // echoes each unsealed SOAP request back, sealed.
 type host struct {
 	password string
+	// noVersion withholds NEGOTIATE_VERSION from the CHALLENGE, as the
+	// simulated WinRM host does.
+	noVersion bool
 	// tamperResponse, when set, alters sealed response bodies in transit.
 	tamperResponse func(body []byte) []byte
 
@@ -64,7 +67,11 @@ func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch binary.LittleEndian.Uint32(msg[8:]) {
 		case 1:
 			st.negotiate = msg
-			st.challenge = challenge(binary.LittleEndian.Uint32(msg[12:]))
+			flags := binary.LittleEndian.Uint32(msg[12:])
+			if h.noVersion {
+				flags &^= 0x02000000
+			}
+			st.challenge = challenge(flags)
 			st.session = nil
 			w.Header().Set("WWW-Authenticate", "Negotiate "+base64.StdEncoding.EncodeToString(st.challenge))
 			w.WriteHeader(http.StatusUnauthorized)
@@ -152,7 +159,13 @@ func post(t *testing.T, c *http.Client, url, soap string) (*http.Response, strin
 }
 
 func TestRoundTrip(t *testing.T) {
-	h := &host{password: "S3cret!"}
+	t.Run("version", func(t *testing.T) { testRoundTrip(t, false) })
+	t.Run("no version", func(t *testing.T) { testRoundTrip(t, true) })
+}
+
+// testRoundTrip also checks the MIC: the host's Accept verifies it.
+func testRoundTrip(t *testing.T, noVersion bool) {
+	h := &host{password: "S3cret!", noVersion: noVersion}
 	srv := h.start(t)
 	c := &http.Client{Transport: ntlmseal.NewRoundTripper(nil, `CORP\alice`, "S3cret!", "")}
 	for _, soap := range []string{"<s:Envelope>one</s:Envelope>", strings.Repeat("<x/>", 10000), "<s:Envelope>three</s:Envelope>"} {
