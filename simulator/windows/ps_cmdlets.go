@@ -513,18 +513,15 @@ func runConvertToJSON(ip *interp, c *call) ([]any, error) {
 		}
 		depth = int(toFloat(n))
 	}
-	var v any
 	switch {
 	case c.has("inputobject"):
-		v = c.get("inputobject")
+		return []any{convertToJSON(c.get("inputobject"), depth, c.has("compress"))}, nil
 	case len(c.input) == 0:
 		return nil, nil
 	case len(c.input) == 1:
-		v = c.input[0]
-	default:
-		v = c.input
+		return []any{convertToJSON(c.input[0], depth, c.has("compress"))}, nil
 	}
-	return []any{convertToJSON(v, depth, c.has("compress"))}, nil
+	return []any{convertPipelineToJSON(c.input, depth, c.has("compress"))}, nil
 }
 
 // runNative runs an external program (dsregcmd, hostname, whoami): its

@@ -40,6 +40,25 @@ func convertToJSON(v any, depth int, compress bool) string {
 	return b.String()
 }
 
+// convertPipelineToJSON converts several pipeline inputs, written as one
+// array. The array itself does not use up a level of -Depth: the WIN-VM
+// capture (`Get-BitLockerVolume | ConvertTo-Json`, default depth 2) shows
+// each volume's KeyProtector entries as full objects, which they would not
+// be if the array were level 0.
+func convertPipelineToJSON(items []any, depth int, compress bool) string {
+	n := jnode{kind: 'a', items: []jnode{}}
+	for _, it := range items {
+		n.items = append(n.items, jsonValue(it, 0, depth))
+	}
+	var b strings.Builder
+	if compress {
+		writeCompact(&b, n)
+	} else {
+		writePretty(&b, n, 0)
+	}
+	return b.String()
+}
+
 func jsonValue(v any, depth, maxDepth int) jnode {
 	switch x := v.(type) {
 	case nil, automationNull:

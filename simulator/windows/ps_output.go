@@ -92,8 +92,9 @@ func chunked(s string) string {
 }
 
 // positionMessage is "At line:L char:C" with the line and a ~ underline.
+// start may equal len(src): the parser's caret after the last character.
 func (ip *interp) positionMessage(start, end int) []string {
-	if start >= len(ip.src) || end <= start {
+	if start > len(ip.src) || end <= start {
 		return nil
 	}
 	line, col, lineStart := 1, 1, 0
@@ -111,10 +112,7 @@ func (ip *interp) positionMessage(start, end int) []string {
 		lineEnd++
 	}
 	text := string(ip.src[lineStart:lineEnd])
-	n := min(end, lineEnd) - start
-	if n < 1 {
-		n = 1
-	}
+	n := max(min(end, lineEnd)-start, 1)
 	return []string{
 		fmt.Sprintf("At line:%d char:%d", line, col),
 		"+ " + text,
@@ -126,12 +124,6 @@ func (ip *interp) positionMessage(start, end int) []string {
 func (ip *interp) writeParseError(pe *parseError) {
 	pos := min(pe.pos, len(ip.src))
 	lines := ip.positionMessage(pos, pos+1)
-	if pos >= len(ip.src) {
-		// At the end of the script the caret sits after the last character.
-		ip.src = append(ip.src, ' ')
-		lines = ip.positionMessage(pos, pos+1)
-		ip.src = ip.src[:len(ip.src)-1]
-	}
 	lines = append(lines, pe.msg)
 	lines = append(lines, chunked("+ CategoryInfo          : ParserError: (:) [], ParentContainsErrorRecordException"), chunked("+ FullyQualifiedErrorId : "+pe.id), " ")
 	ip.stderr = append(ip.stderr, lines...)
@@ -196,7 +188,7 @@ func clixmlEscape(s string) string {
 			b.WriteString("&lt;")
 		case c == '>':
 			b.WriteString("&gt;")
-		case c == '_' && i+1 < len(r) && (r[i+1] == 'x' || r[i+1] == 'X'):
+		case c == '_' && isEscapeLike(r[i:]):
 			b.WriteString("_x005F_")
 		case c < 0x20:
 			fmt.Fprintf(&b, "_x%04X_", c)
@@ -205,4 +197,18 @@ func clixmlEscape(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// isEscapeLike reports whether r starts with "_xHHHH_", which CLIXML must
+// escape so that it is not decoded as a character escape.
+func isEscapeLike(r []rune) bool {
+	if len(r) < 7 || r[1] != 'x' || r[6] != '_' {
+		return false
+	}
+	for _, c := range r[2:6] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+			return false
+		}
+	}
+	return true
 }
