@@ -58,6 +58,13 @@ func (h *host) start(t *testing.T) *httptest.Server {
 func (h *host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	st := r.Context().Value(connKey{}).(*connState)
 	body, _ := io.ReadAll(r.Body)
+	if strings.HasPrefix(r.Header.Get("Authorization"), "Basic") {
+		h.mu.Lock()
+		h.errs = append(h.errs, errors.New("Basic credentials sent"))
+		h.mu.Unlock()
+		http.Error(w, "no Basic", http.StatusBadRequest)
+		return
+	}
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Negotiate "); ok {
 		msg, err := base64.StdEncoding.DecodeString(tok)
 		if err != nil || len(msg) < 12 {
@@ -180,8 +187,8 @@ func testRoundTrip(t *testing.T, noVersion bool) {
 			t.Errorf("content type %q", ct)
 		}
 	}
-	if h.served != 3 {
-		t.Errorf("host served %d requests, want 3", h.served)
+	if h.served != 3 || len(h.errs) != 0 {
+		t.Errorf("host served %d requests with errors %v, want 3 without errors", h.served, h.errs)
 	}
 }
 
