@@ -432,7 +432,7 @@ func checkEscrow(c *evalCtx, v *model.Volume, out []model.Finding) []model.Findi
 	if !v.Encrypted() {
 		return out
 	}
-	accepted := c.e.AcceptedLocations(c.join(), v.Type)
+	accepted := c.e.accepted(c.join(), v.Type)
 	type bad struct {
 		p  *model.Protector
 		vd escrowVerdict

@@ -7,6 +7,7 @@ import (
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
 	"gopkg.in/yaml.v3"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -180,16 +181,18 @@ func compileRule(d *decoder, env *cel.Env, n *yaml.Node, what, expr string) (cel
 
 func customCheck(prg cel.Program, message string, sev model.Severity) checkFunc {
 	return func(c *evalCtx, v *model.Volume, out []model.Finding) []model.Finding {
-		var vars map[string]any
+		val, _, err := prg.Eval(&activation{c: c, v: v})
+		if err == nil {
+			if b, ok := val.Value().(bool); !ok || !b {
+				return out
+			}
+		}
 		var ev map[string]string
 		if v == nil {
-			vars = c.hostVars()
 			ev = map[string]string{"join_state": string(c.join())}
 		} else {
-			vars = c.volumeVars(v)
 			ev = volumeEvidence(v, "encryption_method", string(v.Method))
 		}
-		val, _, err := prg.Eval(vars)
 		if err != nil {
 			// Never compliant by error: the finding says the rule could not
 			// be evaluated, at low severity or above.
@@ -197,78 +200,124 @@ func customCheck(prg cel.Program, message string, sev model.Severity) checkFunc 
 			return append(out, model.Finding{Severity: max(sev, model.SeverityLow),
 				Message: "Custom rule could not be evaluated: " + err.Error(), Evidence: ev})
 		}
-		if b, ok := val.Value().(bool); !ok || !b {
-			return out
-		}
 		return append(out, model.Finding{Message: message, Evidence: ev})
 	}
 }
 
-// hostVars returns the CEL host variables, built once per evaluation.
-func (c *evalCtx) hostVars() map[string]any {
-	if c.vars != nil {
-		return c.vars
-	}
-	h := c.h
-	vars := map[string]any{
-		"host.target": h.Target, "host.name": h.Target, "host.fqdn": "", "host.join_state": string(model.JoinUnknown),
-		"host.domain": "", "host.os.caption": "", "host.os.version": "", "host.os.build": "",
-		"host.policy": map[string]int64{}, "host.labels": map[string]string{}, "host.volume_count": int64(len(h.Volumes)),
-	}
-	if h.Labels != nil {
-		vars["host.labels"] = h.Labels
-	}
-	if f := h.Facts; f != nil {
-		if f.Hostname != "" {
-			vars["host.name"] = f.Hostname
-		}
-		vars["host.fqdn"] = f.FQDN
-		if f.Join.State != "" {
-			vars["host.join_state"] = string(f.Join.State)
-		}
-		vars["host.domain"] = f.Join.DomainName
-		vars["host.os.caption"], vars["host.os.version"], vars["host.os.build"] = f.OS.Caption, f.OS.Version, f.OS.Build
-		if f.Policy != nil {
-			vars["host.policy"] = f.Policy
-		}
-	}
-	c.vars = vars
-	return vars
+// An activation resolves the CEL variables of one host (and volume) on
+// demand, so an evaluation computes only the variables its expression reads.
+type activation struct {
+	c *evalCtx
+	v *model.Volume
 }
 
-func (c *evalCtx) volumeVars(v *model.Volume) map[string]any {
-	vars := make(map[string]any, 24)
-	for k, val := range c.hostVars() {
-		vars[k] = val
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func (a *activation) ResolveName(name string) (any, bool) {
+	if v, ok := strings.CutPrefix(name, "volume."); ok {
+		if a.v == nil {
+			return nil, false
+		}
+		return volumeVar(a.c, a.v, v)
 	}
-	types := make([]string, len(v.Protectors))
-	for i, p := range v.Protectors {
-		types[i] = string(p.Type)
+	if h, ok := strings.CutPrefix(name, "host."); ok {
+		return hostVar(a.c.h, h)
 	}
-	suspend := int64(-1)
-	if v.SuspendCount != nil {
-		suspend = int64(*v.SuspendCount)
+	return nil, false
+}
+
+func hostVar(h *model.HostResult, name string) (any, bool) {
+	f := h.Facts
+	if f == nil {
+		f = &model.HostFacts{}
 	}
-	accepted := c.e.AcceptedLocations(c.join(), v.Type)
-	backed := 0
-	for i := range v.Protectors {
-		if p := &v.Protectors[i]; p.Type == model.ProtectorRecoveryPassword {
-			if vd, _ := c.verdict(p, accepted); vd == escrowOK {
-				backed++
+	switch name {
+	case "name":
+		if f.Hostname != "" {
+			return f.Hostname, true
+		}
+		return h.Target, true
+	case "target":
+		return h.Target, true
+	case "fqdn":
+		return f.FQDN, true
+	case "join_state":
+		if f.Join.State == "" {
+			return string(model.JoinUnknown), true
+		}
+		return string(f.Join.State), true
+	case "domain":
+		return f.Join.DomainName, true
+	case "os.caption":
+		return f.OS.Caption, true
+	case "os.version":
+		return f.OS.Version, true
+	case "os.build":
+		return f.OS.Build, true
+	case "policy":
+		if f.Policy == nil {
+			return map[string]int64{}, true
+		}
+		return f.Policy, true
+	case "labels":
+		if h.Labels == nil {
+			return map[string]string{}, true
+		}
+		return h.Labels, true
+	case "volume_count":
+		return int64(len(h.Volumes)), true
+	}
+	return nil, false
+}
+
+func volumeVar(c *evalCtx, v *model.Volume, name string) (any, bool) {
+	switch name {
+	case "mount_point":
+		return v.MountPoint, true
+	case "type":
+		return string(v.Type), true
+	case "conversion":
+		return string(v.Conversion), true
+	case "protection":
+		return string(v.Protection), true
+	case "method":
+		return string(v.Method), true
+	case "encryption_percentage":
+		return v.EncryptionPercent, true
+	case "used_space_only":
+		return v.UsedSpaceOnly, true
+	case "locked":
+		return v.Locked, true
+	case "suspend_count":
+		if v.SuspendCount == nil {
+			return int64(-1), true
+		}
+		return int64(*v.SuspendCount), true
+	case "protector_types":
+		types := make([]string, len(v.Protectors))
+		for i, p := range v.Protectors {
+			types[i] = string(p.Type)
+		}
+		return types, true
+	case "recovery_passwords":
+		n := 0
+		for _, p := range v.Protectors {
+			if p.Type == model.ProtectorRecoveryPassword {
+				n++
 			}
 		}
+		return int64(n), true
+	case "backed_up":
+		accepted := c.e.accepted(c.join(), v.Type)
+		n := 0
+		for i := range v.Protectors {
+			if p := &v.Protectors[i]; p.Type == model.ProtectorRecoveryPassword {
+				if vd, _ := c.verdict(p, accepted); vd == escrowOK {
+					n++
+				}
+			}
+		}
+		return int64(n), true
 	}
-	vars["volume.mount_point"] = v.MountPoint
-	vars["volume.type"] = string(v.Type)
-	vars["volume.conversion"] = string(v.Conversion)
-	vars["volume.protection"] = string(v.Protection)
-	vars["volume.method"] = string(v.Method)
-	vars["volume.encryption_percentage"] = v.EncryptionPercent
-	vars["volume.used_space_only"] = v.UsedSpaceOnly
-	vars["volume.locked"] = v.Locked
-	vars["volume.suspend_count"] = suspend
-	vars["volume.protector_types"] = types
-	vars["volume.recovery_passwords"] = int64(len(v.RecoveryPasswords()))
-	vars["volume.backed_up"] = int64(backed)
-	return vars
+	return nil, false
 }

@@ -142,7 +142,6 @@ type evalCtx struct {
 	e    *Engine
 	p    *Policy
 	h    *model.HostResult
-	vars map[string]any // CEL host variables, built on first use
 }
 
 func (c *evalCtx) join() model.JoinState {

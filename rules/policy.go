@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -20,6 +21,8 @@ import (
 
 //go:embed default.yaml
 var defaultYAML []byte
+
+var yamlLineErr = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // DefaultSource is the policy name of the built-in default.
 const DefaultSource = "built-in default"
@@ -120,6 +123,10 @@ func parsePolicy(data []byte, name string) (*Policy, error) {
 	case errors.Is(err, io.EOF):
 		return p, nil // an empty file: every default applies
 	case err != nil:
+		// yaml.v3 syntax errors carry a line but no column.
+		if m := yamlLineErr.FindStringSubmatch(err.Error()); m != nil {
+			return nil, fmt.Errorf("%s:%s: yaml syntax: %s", name, m[1], m[2])
+		}
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var extra yaml.Node
@@ -376,15 +383,18 @@ func (p *Policy) decodeWaivers(d *decoder, n *yaml.Node) {
 				}
 			},
 			"rules": func(n *yaml.Node) {
-				w.rules, _ = d.strings(n, what+".rules")
 				rulesSet = true
-				for _, id := range w.rules {
-					if id == IDWaiverExpired {
-						d.errorf(n, "%s.rules: %s cannot be waived", what, id)
-						continue
+				d.list(n, what+".rules", func(_ int, item *yaml.Node) {
+					id, ok := d.str(item, what+".rules item")
+					switch {
+					case !ok:
+					case id == IDWaiverExpired:
+						d.errorf(item, "%s.rules: %s cannot be waived", what, id)
+					default:
+						w.rules = append(w.rules, id)
+						d.ruleRefs = append(d.ruleRefs, ruleIDNode{id, item, what + ".rules"})
 					}
-					d.ruleRefs = append(d.ruleRefs, ruleIDNode{id, n, what + ".rules"})
-				}
+				})
 			},
 			"reason": func(n *yaml.Node) { w.ref.Reason, _ = d.text(n, what+".reason") },
 			"owner":  func(n *yaml.Node) { w.ref.Owner, _ = d.text(n, what+".owner") },
