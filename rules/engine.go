@@ -139,9 +139,9 @@ func (e *Engine) accepted(join model.JoinState, vt model.VolumeType) []model.Loc
 
 // evalCtx is the state of one Evaluate call.
 type evalCtx struct {
-	e    *Engine
-	p    *Policy
-	h    *model.HostResult
+	e *Engine
+	p *Policy
+	h *model.HostResult
 }
 
 func (c *evalCtx) join() model.JoinState {
