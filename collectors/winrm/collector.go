@@ -225,7 +225,7 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 		err error
 	)
 	for attempt := 0; ; attempt++ {
-		res, err = c.runOnce(ctx, url, log)
+		res, err = c.runOnce(ctx, url, t.Host, port, log)
 		if err == nil || !res.retryable || attempt >= c.opts.Retries {
 			break
 		}
@@ -257,7 +257,7 @@ type run struct {
 // runOnce runs the script once. It returns when the script finished or ctx
 // ended, whichever is first; masterzen's goroutines then end on the
 // cancelled requests.
-func (c *Collector) runOnce(parent context.Context, url string, log *slog.Logger) (run, error) {
+func (c *Collector) runOnce(parent context.Context, url, host string, port int, log *slog.Logger) (run, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	st := &runState{}
@@ -275,7 +275,8 @@ func (c *Collector) runOnce(parent context.Context, url string, log *slog.Logger
 	// Per-client parameters, never the package's DefaultParameters (M15).
 	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(c.opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
 	params.TransportDecorator = func() mwinrm.Transporter { return tr }
-	endpoint := &mwinrm.Endpoint{Host: "localhost", Port: 1, HTTPS: c.https, Timeout: c.opts.OperationTimeout + 10*time.Second}
+	// masterzen uses the endpoint only for the a:To header; requests go to url.
+	endpoint := &mwinrm.Endpoint{Host: host, Port: port, HTTPS: c.https, Timeout: c.opts.OperationTimeout + 10*time.Second}
 	client, err := mwinrm.NewClientWithParameters(endpoint, c.opts.User, "", params)
 	if err != nil {
 		return run{}, &opError{op: "setup", kind: model.ErrProtocol, msg: "cannot create WinRM client"}

@@ -70,3 +70,16 @@ func FuzzParseResponse(f *testing.F) {
 		mwinrm.ParseSlurpOutputErrResponse(s, io.Discard, io.Discard)
 	})
 }
+
+func TestSoapAction(t *testing.T) {
+	for in, want := range map[string]string{
+		`<a:Action mustUnderstand="true">http://schemas.xmlsoap.org/ws/2004/09/transfer/Create</a:Action>`:               "Create",
+		`<a:Action mustUnderstand="true">http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Receive</a:Action><x/>`: "Receive",
+		`<a:Action>/</a:Action>`: "request",
+		`no action`:              "request",
+	} {
+		if got := soapAction(in); got != want {
+			t.Errorf("soapAction(%.40q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,7 +30,20 @@ const envelopeSize = 153600
 // fault would otherwise become a hot loop (winrm.md §1.5).
 const minFaultInterval = time.Second
 
-var actionRE = regexp.MustCompile(`<a:Action[^>]*>[^<]*/([A-Za-z]+)</a:Action>`)
+// soapAction returns the last path element of the request's a:Action
+// (Create, Command, Receive, Signal, Delete, Send), as masterzen writes it.
+func soapAction(body string) string {
+	_, rest, ok := strings.Cut(body, "<a:Action")
+	if !ok {
+		return "request"
+	}
+	_, rest, _ = strings.Cut(rest, ">")
+	action, _, ok := strings.Cut(rest, "</a:Action>")
+	if i := strings.LastIndexByte(action, '/'); ok && i >= 0 && i < len(action)-1 {
+		return action[i+1:]
+	}
+	return "request"
+}
 
 // transport is the masterzen Transporter for one Collect attempt: every
 // request carries ctx, and every response is checked before masterzen sees
@@ -74,10 +86,7 @@ func (t *transport) Transport(*mwinrm.Endpoint) error { return nil }
 // Post sends one SOAP message and returns the validated response body.
 func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error) {
 	body := msg.String()
-	op := "request"
-	if m := actionRE.FindStringSubmatch(body); m != nil {
-		op = m[1]
-	}
+	op := soapAction(body)
 	critical := op == "Create" || op == "Command" || op == "Receive"
 	if t.ctx.Err() != nil {
 		err := ctxError(t.ctx, op)
