@@ -33,9 +33,10 @@ var cimNamespaces = map[string]bool{
 var cimFilter = regexp.MustCompile(`(?i)^\s*(\w+)\s*=\s*(?:'([^']*)'|"([^"]*)"|(\d+)|(true|false))\s*$`)
 
 func runGetCimInstance(ip *interp, c *call) ([]any, error) {
-	ns := `root\cimv2`
+	ns, given := `root\cimv2`, `root\cimv2`
 	if c.has("namespace") {
-		ns = normNamespace(toStr(c.get("namespace")))
+		given = strings.Trim(strings.ReplaceAll(toStr(c.get("namespace")), "/", `\`), `\`)
+		ns = normNamespace(given)
 	}
 	class := toStr(c.get("classname"))
 	if class == "" {
@@ -45,7 +46,7 @@ func runGetCimInstance(ip *interp, c *call) ([]any, error) {
 	// trailing space) and "HRESULT 0x8004100e"/"0x80041010" in the id.
 	if !cimNamespaces[ns] {
 		return nil, ip.nonTerminating(c, &psError{msg: "Invalid namespace ", fqid: "HRESULT 0x8004100e," + c.spec.class,
-			category: "MetadataError: (" + ns + ":" + class + ":String) [Get-CimInstance], CimException",
+			category: "MetadataError: (" + ellipsize(given+":"+class) + ":String) [Get-CimInstance], CimException",
 			exType:   "Microsoft.Management.Infrastructure.CimException"})
 	}
 	var all []*object
@@ -60,7 +61,7 @@ func runGetCimInstance(ip *interp, c *call) ([]any, error) {
 		}
 	default:
 		return nil, ip.nonTerminating(c, &psError{msg: "Invalid class ", fqid: "HRESULT 0x80041010," + c.spec.class,
-			category: "ObjectNotFound: (" + ns + ":" + class + ":String) [Get-CimInstance], CimException",
+			category: "MetadataError: (" + ellipsize(given+":"+class) + ":String) [Get-CimInstance], CimException",
 			exType:   "Microsoft.Management.Infrastructure.CimException"})
 	}
 	var out []any

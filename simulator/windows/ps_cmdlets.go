@@ -131,7 +131,7 @@ func (ip *interp) runCommand(cmd *command, input []any, piped bool) ([]any, erro
 		return nil, &psError{
 			msg:      "The term '" + cmd.name + "' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.",
 			fqid:     "CommandNotFoundException",
-			category: "ObjectNotFound: (" + cmd.name + ":String) [], CommandNotFoundException",
+			category: "ObjectNotFound: (" + ellipsize(cmd.name) + ":String) [], CommandNotFoundException",
 			exType:   "System.Management.Automation.CommandNotFoundException",
 			cmdName:  cmd.name, start: cmd.start, end: cmd.nameEnd,
 		}
@@ -321,7 +321,7 @@ func runSelectObject(ip *interp, c *call) ([]any, error) {
 			if _, ok := it.(*object); ok {
 				if _, found := it.(*object).get(name); !found {
 					if err := ip.nonTerminating(c, &psError{msg: "Property \"" + name + "\" cannot be found.", fqid: "ExpandPropertyNotFound," + c.spec.class,
-						category: "InvalidArgument: (" + toStr(it) + ":PSObject) [Select-Object], PSArgumentException", exType: "System.Management.Automation.PSArgumentException"}); err != nil {
+						category: "InvalidArgument: (" + ellipsize(toStr(it)) + ":PSObject) [Select-Object], PSArgumentException", exType: "System.Management.Automation.PSArgumentException"}); err != nil {
 						return out, err
 					}
 					continue

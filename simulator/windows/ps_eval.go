@@ -210,7 +210,7 @@ func (ip *interp) execStmt(s stmt) ([]any, error) {
 			}
 			msg = toStr(collapse(v))
 		}
-		return nil, &psError{msg: msg, fqid: msg, category: "OperationStopped: (" + msg + ":String) [], RuntimeException",
+		return nil, &psError{msg: msg, fqid: msg, category: "OperationStopped: (" + ellipsize(msg) + ":String) [], RuntimeException",
 			exType: "System.Management.Automation.RuntimeException", start: st.start, end: st.end, terminating: true}
 	case *exitStmt:
 		code := 0

@@ -288,7 +288,7 @@ func runGetWinEvent(ip *interp, c *call) ([]any, error) {
 	for _, l := range logs {
 		if !strings.EqualFold(l, bitlockerChannel) {
 			return nil, ip.nonTerminating(c, &psError{msg: "There is not an event log on the localhost computer that matches \"" + l + "\".",
-				fqid: "NoMatchingLogsFound," + c.spec.class, category: "ObjectNotFound: (" + l + ":String) [Get-WinEvent], Exception", exType: "System.Exception"})
+				fqid: "NoMatchingLogsFound," + c.spec.class, category: "ObjectNotFound: (" + ellipsize(l) + ":String) [Get-WinEvent], Exception", exType: "System.Exception"})
 		}
 	}
 	max := int64(math.MaxInt64)
@@ -420,7 +420,7 @@ func runGetItemProperty(ip *interp, c *call) ([]any, error) {
 		norm = strings.Replace(norm, `microsoft.powershell.core\`, "", 1)
 		if norm != strings.ToLower(fveKey) || len(ip.m.FVEPolicy) == 0 {
 			if err := ip.nonTerminating(c, &psError{msg: "Cannot find path '" + path + "' because it does not exist.",
-				fqid: "PathNotFound," + c.spec.class, category: "ObjectNotFound: (" + path + ":String) [Get-ItemProperty], ItemNotFoundException",
+				fqid: "PathNotFound," + c.spec.class, category: "ObjectNotFound: (" + ellipsize(path) + ":String) [Get-ItemProperty], ItemNotFoundException",
 				exType: "System.Management.Automation.ItemNotFoundException"}); err != nil {
 				return out, err
 			}

@@ -91,8 +91,13 @@ func chunked(s string) string {
 	return b.String()
 }
 
-// positionMessage is "At line:L char:C" with the line and a ~ underline.
-// start may equal len(src): the parser's caret after the last character.
+// positionMessage is PowerShell's position message: "At line:L char:C",
+// the source line and a ~ underline of the extent. start may equal
+// len(src) (the parser's caret after the last character). Lines longer than
+// 69 characters are cut around the extent with "... " / " ..." markers as
+// in PositionUtilities.VerboseMessage (PowerShell/PowerShell
+// src/System.Management.Automation/engine/parser/Position.cs; 5.1 prints
+// ASCII dots where 7 prints U+2026, as captured in MEM-Zone/MEM.Zone#14).
 func (ip *interp) positionMessage(start, end int) []string {
 	if start > len(ip.src) || end <= start {
 		return nil
@@ -111,13 +116,74 @@ func (ip *interp) positionMessage(start, end int) []string {
 	for lineEnd < len(ip.src) && ip.src[lineEnd] != '\n' && ip.src[lineEnd] != '\r' {
 		lineEnd++
 	}
-	text := string(ip.src[lineStart:lineEnd])
-	n := max(min(end, lineEnd)-start, 1)
-	return []string{
-		fmt.Sprintf("At line:%d char:%d", line, col),
-		"+ " + text,
-		"+ " + strings.Repeat(" ", col-1) + strings.Repeat("~", n),
+	head := fmt.Sprintf("At line:%d char:%d", line, col)
+	src := []rune(strings.TrimRight(string(ip.src[lineStart:lineEnd]), " \t"))
+	if len(src) == 0 {
+		return []string{head, "+ "}
 	}
+	before := col - 1
+	errLen := len(src) - before
+	if end <= lineEnd && end-lineStart <= len(src) {
+		errLen = end - start
+	}
+	// Tabs expand to four spaces before measuring.
+	if strings.ContainsRune(string(src), '\t') {
+		b := []rune(strings.ReplaceAll(string(src[:min(before, len(src))]), "\t", "    "))
+		e := []rune(strings.ReplaceAll(string(src[min(before, len(src)):min(before+max(errLen, 0), len(src))]), "\t", "    "))
+		rest := []rune(strings.ReplaceAll(string(src[min(before+max(errLen, 0), len(src)):]), "\t", "    "))
+		before, errLen = len(b), len(e)
+		src = append(append(b, e...), rest...)
+	}
+	const maxLine = 69
+	prefixDots, suffixDots := false, false
+	if len(src) > maxLine {
+		totalPrefix := before
+		prefix := min(totalPrefix, 12)
+		totalSuffix := len(src) - errLen - before
+		suffix := min(totalSuffix, 8)
+		cand := prefix + errLen + suffix
+		if cand >= maxLine {
+			if prefix+errLen >= maxLine {
+				errLen = maxLine - prefix
+			}
+			suffixDots = true
+		} else {
+			if avail := totalPrefix - prefix; avail > 0 {
+				prefix += min(avail, maxLine-cand)
+				cand = prefix + errLen + suffix
+			}
+			if cand < maxLine && totalSuffix > 0 {
+				suffix += min(totalSuffix, maxLine-cand)
+			}
+			suffixDots = suffix < totalSuffix
+		}
+		prefixDots = prefix < totalPrefix
+		from := max(before-prefix, 0)
+		src = src[from:min(from+maxLine, len(src))]
+		before = min(before, prefix)
+		errLen = min(errLen, maxLine-before)
+	}
+	text := string(src)
+	pad := before
+	if prefixDots {
+		text = "... " + text
+		pad += 4
+	}
+	if suffixDots {
+		text += " ..."
+	}
+	return []string{head, "+ " + text, "+ " + strings.Repeat(" ", pad) + strings.Repeat("~", max(errLen, 1))}
+}
+
+// ellipsize shortens a CategoryInfo target over 40 characters to its first
+// and last 15 with "..." between (seen as "(root\ccm\Policy...eerClientConfig:String)"
+// in MEM-Zone/MEM.Zone#14).
+func ellipsize(s string) string {
+	r := []rune(s)
+	if len(r) <= 40 {
+		return s
+	}
+	return string(r[:15]) + "..." + string(r[len(r)-15:])
 }
 
 // writeParseError records a parser error as powershell.exe prints it.

@@ -414,3 +414,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestPositionMessageTruncation reproduces the error captured in
+// MEM-Zone/MEM.Zone#14 (long lines cut around the failing command).
+func TestPositionMessageTruncation(t *testing.T) {
+	m := emptyMachine()
+	for _, tt := range []struct{ script, want string }{
+		{strings.Repeat(" ", 18) + `$SuperPeer = Get-CimInstance -Namespace 'root\ccm\Policy\Machine\ActualConfig' -ClassName 'CCM_SuperPeerClientConfig'`,
+			"Get-CimInstance : Invalid namespace \r\n" +
+				"At line:1 char:32\r\n" +
+				`+ ... SuperPeer = Get-CimInstance -Namespace 'root\ccm\Policy\Machine\Actua ...` + "\r\n" +
+				"+                 " + strings.Repeat("~", 57) + "\r\n" +
+				`    + CategoryInfo          : MetadataError: (root\ccm\Policy...eerClientConfi ` + "\r\n"},
+		{`Get-CimInstance -Namespace 'root\ccm\Policy\Machine\ActualConfig' -ClassName 'CCM_SuperPeerClientConfig' -Verbose:$true`,
+			"Get-CimInstance : Invalid namespace \r\n" +
+				"At line:1 char:1\r\n" +
+				`+ Get-CimInstance -Namespace 'root\ccm\Policy\Machine\ActualConfig' -Cl ...` + "\r\n" +
+				"+ " + strings.Repeat("~", 69) + "\r\n"},
+	} {
+		m.Mu.Lock()
+		_, stderr, code := m.runPowerShell(t.Context(), Invocation{Codepage: 65001}, tt.script, false)
+		m.Mu.Unlock()
+		if code != 1 || !strings.HasPrefix(stderr, tt.want) {
+			t.Errorf("exit %d, stderr:\n%s\nwant prefix:\n%s", code, stderr, tt.want)
+		}
+	}
+}
