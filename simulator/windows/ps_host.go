@@ -351,20 +351,30 @@ func (m *Machine) eventRecord(e Event) *object {
 	return o
 }
 
+// activityID is a stable per-record correlation GUID.
+func activityID(e Event) string {
+	return fmt.Sprintf("{%08x-%04x-4%03x-8%03x-%012x}", uint32(e.RecordID*2654435761), e.ID, e.RecordID%4096, e.ID%4096, e.Time.UnixNano()&0xffffffffffff)
+}
+
 func eventPID(e Event) int64 { return 1000 + e.RecordID%5000*4 }
 func eventTID(e Event) int64 { return 2000 + e.RecordID%3000*4 }
 
-// eventXML renders EventLogRecord.ToXml(): single-quoted attributes, no
-// whitespace, SystemTime with seven fractional digits (compare the 768
-// sample in shared/samples and bitlocker.md §3).
+// eventXML renders EventLogRecord.ToXml() as EvtRender does: single-quoted
+// attributes, no whitespace, the provider GUID in lower case, SystemTime
+// with seven fractional digits, a Correlation ActivityID. Matched against a
+// real BitLocker-API 783 record captured on a domain-joined Windows 11 host
+// (quoted as a regression fixture in public code: "<Provider
+// Name='Microsoft-Windows-BitLocker-API'
+// Guid='{5d674230-ca9f-11da-a94d-0800200c9a66}'/>…<Correlation
+// ActivityID='{…}'/>…").
 func (m *Machine) eventXML(e Event) string {
 	var b strings.Builder
 	b.WriteString("<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>")
-	b.WriteString("<Provider Name='Microsoft-Windows-BitLocker-API' Guid='{5D674230-CA9F-11DA-A94D-0800200C9A66}'/>")
+	b.WriteString("<Provider Name='Microsoft-Windows-BitLocker-API' Guid='{5d674230-ca9f-11da-a94d-0800200c9a66}'/>")
 	fmt.Fprintf(&b, "<EventID>%d</EventID><Version>0</Version><Level>%d</Level><Task>0</Task><Opcode>0</Opcode>", e.ID, eventLevel(e.ID))
 	b.WriteString("<Keywords>0x4000000000000000</Keywords>")
 	fmt.Fprintf(&b, "<TimeCreated SystemTime='%s'/>", e.Time.UTC().Format("2006-01-02T15:04:05.0000000Z"))
-	fmt.Fprintf(&b, "<EventRecordID>%d</EventRecordID><Correlation/>", e.RecordID)
+	fmt.Fprintf(&b, "<EventRecordID>%d</EventRecordID><Correlation ActivityID='%s'/>", e.RecordID, activityID(e))
 	fmt.Fprintf(&b, "<Execution ProcessID='%d' ThreadID='%d'/>", eventPID(e), eventTID(e))
 	b.WriteString("<Channel>" + bitlockerChannel + "</Channel><Computer>" + xmlText(m.fqdn()) + "</Computer>")
 	b.WriteString("<Security UserID='S-1-5-18'/></System><EventData>")

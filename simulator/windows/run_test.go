@@ -196,14 +196,15 @@ func TestEventXML(t *testing.T) {
 	m := domainMachine()
 	out := run(t, m, masterzenCommand(`(Get-WinEvent -FilterHashtable @{LogName='Microsoft-Windows-BitLocker/BitLocker Management';Id=784} -MaxEvents 1).ToXml()`))
 	want := "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/event'><System>" +
-		"<Provider Name='Microsoft-Windows-BitLocker-API' Guid='{5D674230-CA9F-11DA-A94D-0800200C9A66}'/>" +
+		"<Provider Name='Microsoft-Windows-BitLocker-API' Guid='{5d674230-ca9f-11da-a94d-0800200c9a66}'/>" +
 		"<EventID>784</EventID><Version>0</Version><Level>4</Level><Task>0</Task><Opcode>0</Opcode>" +
 		"<Keywords>0x4000000000000000</Keywords><TimeCreated SystemTime='2025-03-04T10:20:30.1234567Z'/>" +
-		"<EventRecordID>7</EventRecordID><Correlation/><Execution ProcessID='1028' ThreadID='2028'/>" +
+		"<EventRecordID>7</EventRecordID><Correlation ACTIVITY/><Execution ProcessID='1028' ThreadID='2028'/>" +
 		"<Channel>Microsoft-Windows-BitLocker/BitLocker Management</Channel><Computer>WS-0001.corp.example.test</Computer>" +
 		"<Security UserID='S-1-5-18'/></System><EventData>" +
 		"<Data Name='ProtectorGUID'>{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}</Data>" +
 		"<Data Name='IdentificationGUID'>{1B2C3D4E-0000-4000-8000-000000000001}</Data></EventData></Event>\r\n"
+	want = strings.Replace(want, "ACTIVITY", "ActivityID='"+activityID(m.Events[0])+"'", 1)
 	if diff := cmp.Diff(want, string(out.Stdout)); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
