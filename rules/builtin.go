@@ -105,7 +105,8 @@ func Builtin() []Rule {
 		},
 		{
 			ID: IDLocked, Title: "Volume locked, not evaluated", Severity: model.SeverityMedium, Scope: ScopeVolume,
-			Rationale:   "A locked volume reports no conversion or protection state, so none of the other volume rules could be evaluated; an unknown state is not compliance.",
+			Rationale: "A locked volume (or one whose conversion status was not reported) has no known conversion or protection state, " +
+				"so none of the other volume rules could be evaluated; an unknown state is not compliance.",
 			Remediation: "Unlock the volume (or set it to auto-unlock) and audit the host again.",
 			References:  []Reference{nist("SC-28", Supports)},
 			check:       checkLocked,
@@ -292,13 +293,23 @@ func checkConversion(c *evalCtx, v *model.Volume, out []model.Finding) []model.F
 	})
 }
 
+// unevaluable reports whether a volume's state cannot be judged: it is
+// locked, or its conversion status was not reported.
+func unevaluable(v *model.Volume) bool {
+	return v.Locked || v.Conversion == model.ConversionUnknown || v.Conversion == ""
+}
+
 func checkLocked(_ *evalCtx, v *model.Volume, out []model.Finding) []model.Finding {
-	if !v.Locked {
+	if !unevaluable(v) {
 		return out
 	}
+	msg := fmt.Sprintf("%s is locked, so its BitLocker state could not be evaluated.", v.MountPoint)
+	if !v.Locked {
+		msg = fmt.Sprintf("The conversion status of %s was not reported, so its BitLocker state could not be evaluated.", v.MountPoint)
+	}
 	return append(out, model.Finding{
-		Message:  fmt.Sprintf("%s is locked, so its BitLocker state could not be evaluated.", v.MountPoint),
-		Evidence: map[string]string{"volume_type": string(v.Type), "locked": "true"},
+		Message:  msg,
+		Evidence: map[string]string{"volume_type": string(v.Type), "locked": strconv.FormatBool(v.Locked), "conversion_status": string(v.Conversion)},
 	})
 }
 

@@ -22,7 +22,7 @@
 //	volume.protection-off       protection suspended (the clear key is on disk)
 //	volume.clear-key            encrypted, protection off, no protectors at all
 //	volume.conversion-incomplete encryption/decryption in progress or paused
-//	volume.locked               locked, could not be evaluated
+//	volume.locked               locked or state unknown, could not be evaluated
 //	volume.weak-method          encryption method not allowed by policy
 //	volume.used-space-only      used-space-only where policy requires full
 //	volume.tpm-only             TPM-only OS volume where policy requires a PIN

@@ -173,7 +173,7 @@ func (e *Engine) Evaluate(h *model.HostResult, now time.Time) {
 	for i := range h.Volumes {
 		v := &h.Volumes[i]
 		for _, r := range e.volRules {
-			if v.Locked && !r.onLocked {
+			if unevaluable(v) && !r.onLocked {
 				continue
 			}
 			out = e.run(c, r, v, out)

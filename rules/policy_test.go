@@ -112,19 +112,6 @@ func TestBadPolicies(t *testing.T) {
 	}
 }
 
-func TestValidateGoodPolicies(t *testing.T) {
-	paths, _ := filepath.Glob("testdata/cases/*.txtar")
-	for _, tc := range loadCases(t) {
-		_ = tc // every case's policy.yaml loaded in loadCases; nothing more to check
-	}
-	if len(paths) == 0 {
-		t.Fatal("no cases")
-	}
-	if errs := Validate(bytes.NewReader(DefaultPolicyYAML()), "default.yaml"); errs != nil {
-		t.Errorf("default policy: %v", errs)
-	}
-}
-
 func TestAcceptedLocations(t *testing.T) {
 	p, err := LoadPolicy(strings.NewReader("escrow:\n  locations:\n    workgroup: [external, entra]\n  by_volume_type:\n    removable:\n      domain: [external]\n"), "p.yaml")
 	if err != nil {
@@ -264,4 +251,29 @@ func TestFormatTableAndJSON(t *testing.T) {
 			t.Errorf("%s (-want +got):\n%s", name, d)
 		}
 	}
+}
+
+// FuzzLoadPolicy checks that any input either loads or fails with errors
+// that each name the file, and never panics.
+func FuzzLoadPolicy(f *testing.F) {
+	f.Add(DefaultPolicyYAML())
+	for _, p := range []string{"testdata/policies/bad-cel.yaml", "testdata/policies/bad-values.yaml", "testdata/policies/bad-waiver-fields.yaml"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p, err := LoadPolicy(bytes.NewReader(data), "fuzz.yaml")
+		if err != nil {
+			for _, e := range Validate(bytes.NewReader(data), "fuzz.yaml") {
+				if !strings.HasPrefix(e.Error(), "fuzz.yaml:") {
+					t.Fatalf("error without file name: %q", e)
+				}
+			}
+			return
+		}
+		if _, err := NewEngine(p, Builtin()); err != nil {
+			t.Fatalf("loaded policy rejected by NewEngine: %v", err)
+		}
+	})
 }
