@@ -418,6 +418,16 @@ func (s *Server) find(base string, scope gldap.Scope, f *ber.Packet) ([]*entry, 
 				}
 			}
 		}
+		if g, ok := eq["msfve-recoveryguid"]; ok && !indexed {
+			// A search by key ID: only machines holding that key can match.
+			indexed = true
+			id := decodeGUID(g)
+			for _, m := range s.opts.Machines {
+				if holdsADKey(m, id) {
+					ms = append(ms, m)
+				}
+			}
+		}
 		if !indexed {
 			ms = s.opts.Machines
 		}
@@ -593,4 +603,26 @@ func encodeGUID(id string) ([]byte, error) {
 	}
 	return []byte{s[3], s[2], s[1], s[0], s[5], s[4], s[7], s[6],
 		s[8], s[9], s[10], s[11], s[12], s[13], s[14], s[15]}, nil
+}
+
+// decodeGUID is the inverse of encodeGUID: upper case, no braces; "" when b
+// is not 16 bytes.
+func decodeGUID(b []byte) string {
+	if len(b) != 16 {
+		return ""
+	}
+	s := []byte{b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6]}
+	h := strings.ToUpper(hex.EncodeToString(append(s, b[8:]...)))
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func holdsADKey(m *windows.Machine, id string) bool {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	for _, k := range m.Escrow.AD {
+		if strings.EqualFold(strings.Trim(k.ProtectorID, "{}"), id) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,0 +1,103 @@
+package escrow
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/simulator/entra"
+	"github.com/bitaudit/bitaudit/simulator/windows"
+)
+
+// benchFleet builds n hybrid-joined machines with two recovery passwords
+// each, escrowed to AD and Entra ID; every 100th machine lacks its AD copy
+// of the second key (so the search elsewhere runs), every 10th has a stale
+// AD key. It returns the machines and the host results a collector would
+// produce for them.
+func benchFleet(n int) ([]*windows.Machine, []model.HostResult) {
+	ms := make([]*windows.Machine, n)
+	hosts := make([]model.HostResult, n)
+	guid := func(kind, i int) string { return fmt.Sprintf("{%08X-0000-4000-8000-%012X}", kind, i) }
+	for i := range n {
+		name := fmt.Sprintf("WS-%05d", i)
+		dev := fmt.Sprintf("%08x-0000-4000-8000-%012x", 0xdddd, i)
+		os1, data := guid(1, i), guid(2, i)
+		m := &windows.Machine{
+			ComputerName: name, DNSDomain: "corp.example.test",
+			Join: windows.JoinState{DomainJoined: true, AzureAdJoined: true, DeviceID: dev},
+			OS:   windows.OSVersion{Caption: "Microsoft Windows 11 Enterprise"},
+		}
+		m.Escrow.AD = []windows.EscrowedKey{{ProtectorID: os1, Created: t0}}
+		if i%100 != 0 {
+			m.Escrow.AD = append(m.Escrow.AD, windows.EscrowedKey{ProtectorID: data, Created: t0})
+		}
+		if i%10 == 0 {
+			m.Escrow.AD = append(m.Escrow.AD, windows.EscrowedKey{ProtectorID: guid(3, i), Created: t0.AddDate(-1, 0, 0)})
+		}
+		m.Escrow.Entra = []windows.EscrowedKey{{ProtectorID: os1, Created: t0, VolumeType: 1}, {ProtectorID: data, Created: t0, VolumeType: 2}}
+		ms[i] = m
+		hosts[i] = model.HostResult{
+			Status: model.StatusCompliant,
+			Target: fmt.Sprintf("ws-%05d.corp.example.test", i),
+			Facts: &model.HostFacts{Hostname: name, FQDN: fmt.Sprintf("ws-%05d.corp.example.test", i),
+				Join:   model.JoinInfo{State: model.JoinHybrid, EntraDeviceID: dev},
+				Events: []model.BackupEvent{{ID: 784, Time: t0, ProtectorID: os1}, {ID: 845, Time: t0, ProtectorID: os1}}},
+			Volumes: []model.Volume{vol("C:", model.VolumeOS, os1), vol("D:", model.VolumeFixed, data)},
+		}
+	}
+	return ms, hosts
+}
+
+// BenchmarkVerify10k verifies 10,000 hosts against the simulated directory
+// and Graph (page size 2, every 50th Graph request throttled with
+// Retry-After: 0) with 32 concurrent workers, as audit would.
+func BenchmarkVerify10k(b *testing.B) {
+	const n, workers = 10000, 32
+	ms, proto := benchFleet(n)
+	src := startSources(b, ms, entra.Options{PageSize: 2, ThrottleEvery: 50, RetryAfter: 0})
+	src.cfg.External = nil
+	b.ResetTimer()
+	var states map[string]int
+	for b.Loop() {
+		hosts := make([]model.HostResult, n)
+		for i := range proto {
+			hosts[i] = proto[i]
+			hosts[i].Volumes = []model.Volume{proto[i].Volumes[0], proto[i].Volumes[1]}
+			for v := range hosts[i].Volumes {
+				hosts[i].Volumes[v].Protectors = append([]model.Protector(nil), proto[i].Volumes[v].Protectors...)
+			}
+		}
+		c, err := New(context.Background(), src.cfg, Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		next := make(chan int)
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for i := range next {
+					c.Verify(context.Background(), &hosts[i])
+				}
+			})
+		}
+		start := time.Now()
+		for i := range hosts {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+		b.ReportMetric(float64(time.Since(start).Microseconds())/n, "µs/host")
+		c.Close()
+		states = model.Summarize(hosts).BackupByState
+	}
+	b.StopTimer()
+	if states["ad:verified"] != 2*n-n/100 || states["ad:missing"] != n/100 || states["entra:verified"] != 2*n {
+		b.Errorf("states %v", states)
+	}
+	b.ReportMetric(float64(src.dir.Searches.Load())/float64(b.N), "ldap-searches/op")
+	b.ReportMetric(float64(src.entra.GraphRequests.Load())/float64(b.N), "graph-requests/op")
+	b.ReportMetric(float64(src.entra.Throttled.Load())/float64(b.N), "throttled/op")
+}
