@@ -80,3 +80,42 @@ func TestSealVector(t *testing.T) {
 		t.Errorf("signature = %x, want %x", sig, want)
 	}
 }
+
+// TestAuthenticateMessage checks the AUTHENTICATE layout against a CHALLENGE
+// carrying a timestamp and no VERSION: LmChallengeResponse is Z(24), the AV
+// pairs announce the MIC, Version is zero and the MIC at 72 covers all three
+// messages with itself zeroed.
+func TestAuthenticateMessage(t *testing.T) {
+	pairs := append(unhex("07000800"+"0011223344556677"), specAVPairs...)
+	chal := challengeMessage(specFlags&^flagVersion, specServerChallenge, pairs)
+	neg := negotiateMessage()
+	rnd := bytes.NewReader(append(append([]byte{}, specClientChallenge...), specRandomKey...))
+	res, err := authenticateMessage(specCreds, neg, chal, rnd, zeroTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := res.message
+	lm, _ := field(m, 12)
+	nt, _ := field(m, 20)
+	user, _ := field(m, 36)
+	if !bytes.Equal(lm, make([]byte, 24)) {
+		t.Errorf("LmChallengeResponse = %x, want Z(24)", lm)
+	}
+	if !bytes.Equal(user, utf16le("User")) {
+		t.Errorf("UserName = %x", user)
+	}
+	if !bytes.Contains(nt, unhex("0600040002000000")) || !bytes.Contains(nt, unhex("0011223344556677")) {
+		t.Errorf("NTLMv2 blob lacks MsvAvFlags=MIC or the server timestamp: %x", nt)
+	}
+	if !bytes.Equal(m[64:72], make([]byte, 8)) {
+		t.Errorf("Version = %x, want zero without NEGOTIATE_VERSION", m[64:72])
+	}
+	zeroed := bytes.Clone(m)
+	clear(zeroed[72:88])
+	if want := hmacMD5(res.exportedKey, neg, chal, zeroed); !bytes.Equal(m[72:88], want) {
+		t.Errorf("MIC = %x, want %x", m[72:88], want)
+	}
+	if res.flags&flagVersion != 0 || res.flags&flagKeyExch == 0 {
+		t.Errorf("negotiated flags %#x", res.flags)
+	}
+}
