@@ -37,4 +37,20 @@
 //
 // Custom rules from a policy file carry the IDs their authors give them,
 // which must not collide with these.
+//
+// # Policy files
+//
+// [DefaultPolicyYAML] is the commented default and documents every key and
+// every CEL variable. A waiver applies until 00:00 UTC on its expiry date;
+// a finding it covers stays in the result with [model.Finding.Waiver] set.
+// After expiry the finding counts again and waiver.expired is reported on
+// the host; [Engine.Waivers] lists every waiver as active, expiring (within
+// 30 days) or expired.
+//
+// # Tests
+//
+// Each file in testdata/cases is one reviewable case (host.json, optional
+// policy.yaml and now, want.json); testdata/policies holds malformed
+// policies with their expected errors. `go test ./rules -update` rewrites
+// the expectations.
 package rules

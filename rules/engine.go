@@ -24,6 +24,7 @@ type Engine struct {
 	hostRules  []*Rule
 	volRules   []*Rule
 	rules      map[string]*Rule
+	order      []*Rule
 	enabled    map[string]bool
 	severity   map[string]model.Severity
 	matched    []atomic.Int64 // per policy waiver
@@ -50,6 +51,7 @@ func NewEngine(p *Policy, rules []Rule) (*Engine, error) {
 			return nil, fmt.Errorf("rule ID %q is empty or defined twice", r.ID)
 		}
 		e.rules[r.ID] = r
+		e.order = append(e.order, r)
 	}
 	var unknown []string
 	for id := range p.disabled {
@@ -413,6 +415,21 @@ func (e *Engine) Waivers(now time.Time) []model.WaiverStatus {
 			state = "expiring"
 		}
 		out[i] = model.WaiverStatus{WaiverRef: w.ref, Scope: w.scope, State: state, Matched: int(e.matched[i].Load())}
+	}
+	return out
+}
+
+// Rules returns the rules the engine evaluates (built-in and custom, minus
+// disabled ones) with the policy's severity overrides applied, in catalog
+// order, for `bitaudit rules list --policy`.
+func (e *Engine) Rules() []Rule {
+	var out []Rule
+	for _, r := range e.order {
+		if e.enabled[r.ID] {
+			c := *r
+			c.Severity = e.severity[r.ID]
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -108,6 +108,9 @@ func (p *Policy) IsDefault() bool { return p.isDefault }
 // Digest returns the hex SHA-256 of the policy file's bytes.
 func (p *Policy) Digest() string { return p.digest }
 
+// CustomRules returns the policy's custom rules in file order.
+func (p *Policy) CustomRules() []Rule { return slices.Clone(p.custom) }
+
 // Organisation returns the organisation name to print on reports.
 func (p *Policy) Organisation() string { return p.organisation }
 

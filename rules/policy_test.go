@@ -146,6 +146,30 @@ func TestAcceptedLocations(t *testing.T) {
 	}
 }
 
+func TestEngineRules(t *testing.T) {
+	p, err := LoadPolicy(strings.NewReader(`rules:
+  disabled: [volume.locked]
+  severity: {escrow.partial: high}
+custom_rules:
+  - {id: custom.x, scope: host, expr: "false", message: m}
+`), "p.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(p, Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]model.Severity{}
+	for _, r := range e.Rules() {
+		got[r.ID] = r.Severity
+	}
+	if _, ok := got[IDLocked]; ok || got[IDEscrowPartial] != model.SeverityHigh || got["custom.x"] != model.SeverityMedium ||
+		len(got) != len(Builtin()) || len(p.CustomRules()) != 1 {
+		t.Errorf("Rules() = %v", got)
+	}
+}
+
 func TestNewEngineRejects(t *testing.T) {
 	if _, err := NewEngine(nil, append(Builtin(), Builtin()[0])); err == nil {
 		t.Error("duplicate rule IDs accepted")
