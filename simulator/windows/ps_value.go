@@ -120,9 +120,11 @@ func toStr(v any) string {
 	case int64:
 		return strconv.FormatInt(x, 10)
 	case float64:
-		return formatDouble(x)
+		// ToString() is "G": 15 significant digits for Double, 7 for Single
+		// (JSON uses the round-trip "R" form instead).
+		return dotnetG(strconv.FormatFloat(x, 'G', 15, 64))
 	case float32:
-		return formatSingle(x)
+		return dotnetG(strconv.FormatFloat(float64(x), 'G', 7, 32))
 	case enumVal:
 		return x.name
 	case time.Time:

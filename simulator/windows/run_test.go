@@ -441,3 +441,32 @@ func TestPositionMessageTruncation(t *testing.T) {
 		}
 	}
 }
+
+func TestInteractiveForms(t *testing.T) {
+	tests := []struct{ script, want string }{
+		{`(Get-BitLockerVolume -MountPoint C:).KeyProtector | Where-Object KeyProtectorType -eq 'RecoveryPassword' | Select-Object -ExpandProperty KeyProtectorId`,
+			"{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}"},
+		{`Get-BitLockerVolume | Where-Object { $_.VolumeType -eq 'OperatingSystem' } | Select-Object MountPoint, VolumeStatus, ProtectionStatus | ConvertTo-Json -Compress`,
+			`{"MountPoint":"C:","VolumeStatus":1,"ProtectionStatus":1}`},
+		{`"$env:COMPUTERNAME is in $((Get-CimInstance Win32_ComputerSystem).Domain)"`, "WS-0001 is in corp.example.test"},
+		{`[int](Get-CimInstance Win32_OperatingSystem).BuildNumber -ge 22000`, "True"},
+		{`$x = @(); $x.Count`, "0"},
+		{`$k = foreach ($i in @()) { $i }; @($k).Count; $null -eq $k`, "0\r\nTrue"},
+		{`Get-WinEvent -LogName 'Microsoft-Windows-BitLocker/BitLocker Management' -MaxEvents 1 | Select-Object Id, RecordId | ConvertTo-Json -Compress`, `{"Id":785,"RecordId":9}`},
+		{`Get-ItemProperty -Path HKLM:\SOFTWARE\Policies\Microsoft\FVE -Name OSActiveDirectoryBackup | Select-Object -ExpandProperty OSActiveDirectoryBackup`, "1"},
+		{`Get-ItemProperty HKLM:\SOFTWARE\Policies\Microsoft\FVE | Select-Object PSChildName, PSPath | ConvertTo-Json -Compress`,
+			`{"PSChildName":"FVE","PSPath":"Microsoft.PowerShell.Core\\Registry::HKEY_LOCAL_MACHINE\\SOFTWARE\\Policies\\Microsoft\\FVE"}`},
+		{`if ((Get-CimInstance Win32_ComputerSystem).PartOfDomain) { 'domain' } else { 'workgroup' }`, "domain"},
+		{`Get-BitLockerVolume | ForEach-Object MountPoint`, "C:\r\nD:\r\n\\\\?\\Volume{1b2c3d4e-0000-4000-8000-000000000003}\\"},
+		{`(Get-BitLockerVolume | Select-Object -First 1).CapacityGB`, "475.7724"},
+		{`1 + 2; 'a' + 1; 1,2 + 3 | ConvertTo-Json -Compress`, "3\r\na1\r\n[1,2,3]"},
+		{`$h = @{ a = 1 }; $h.a; $h['a']`, "1\r\n1"},
+		{`'x' | Out-String`, "x\r\n"},
+	}
+	for _, tt := range tests {
+		out := run(t, domainMachine(), masterzenCommand(tt.script))
+		if got := strings.TrimSuffix(string(out.Stdout), "\r\n"); got != tt.want || out.ExitCode != 0 {
+			t.Errorf("%s:\nexit %d got %q\nwant %q\nstderr %q", tt.script, out.ExitCode, redact(got), tt.want, out.Stderr)
+		}
+	}
+}
