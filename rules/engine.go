@@ -44,7 +44,7 @@ func NewEngine(p *Policy, rules []Rule) (*Engine, error) {
 		severity: map[string]model.Severity{},
 		matched:  make([]atomic.Int64, len(p.waivers)),
 	}
-	all := append(slices.Clip(rules), p.custom...)
+	all := slices.Concat(rules, p.custom) // a copy: the engine keeps pointers into it
 	for i := range all {
 		r := &all[i]
 		if _, dup := e.rules[r.ID]; dup || r.ID == "" {
