@@ -14,7 +14,9 @@ import (
 )
 
 // CEL variables of custom rules. Each is declared under its dotted name
-// ("host.os.build"), which CEL resolves as a qualified identifier, so a
+// ("host.os.build"): CEL resolves a qualified name by the longest prefix
+// declared in scope (cel-spec doc/langdef.md, "Name Resolution"), so
+// `host.policy["X"]` is the map variable host.policy indexed, and a
 // misspelt variable is a type-check error when the policy loads.
 var (
 	hostVars = []cel.EnvOption{
