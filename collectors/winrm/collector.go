@@ -303,7 +303,7 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		return run{}, ctxError(ctx, "run")
+		return run{}, st.deadline(ctx)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -332,4 +332,20 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 		return false
 	}
+}
+
+// deadline is the error for a run the context ended, saying how far it got.
+func (r *runState) deadline(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := ctxError(ctx, "run")
+	switch {
+	case !r.connected:
+		e.msg += " before the host answered"
+	case !r.commandSent:
+		e.msg += " while opening a shell"
+	default:
+		e.msg += fmt.Sprintf(" while the collection script ran (%d output polls, %d bytes received)", r.receives, r.out)
+	}
+	return e
 }

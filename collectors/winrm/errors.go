@@ -7,8 +7,10 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/url"
 	"syscall"
 
+	"github.com/bitaudit/bitaudit/collectors/bitlocker"
 	"github.com/bitaudit/bitaudit/model"
 )
 
@@ -42,6 +44,11 @@ func classifyNetErr(ctx context.Context, op string, err error, connected bool) *
 	switch {
 	case ctx.Err() != nil:
 		return ctxError(ctx, op)
+	case errors.Is(err, model.ErrAuth):
+		// The sealing round tripper finished a handshake the host refused.
+		e.kind, e.msg = model.ErrAuth, roundTripErr(err)+" (check the user and password)"
+	case errors.Is(err, model.ErrProtocol):
+		e.kind, e.msg = model.ErrProtocol, "message protection failed: "+roundTripErr(err)
 	case errors.As(err, &hostErr):
 		e.kind, e.msg = model.ErrProtocol, "certificate not trusted: it does not match the host name (use the name in the certificate)"
 	case errors.As(err, &unknownCA), errors.As(err, &invalid), errors.As(err, &verifyErr):
@@ -95,4 +102,14 @@ func cleanNetErr(err error) string {
 		s = s[:120]
 	}
 	return s
+}
+
+// roundTripErr is the round tripper's own message, without the
+// `Post "url":` prefix net/http adds, cleaned and short.
+func roundTripErr(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	return bitlocker.Clean(err.Error(), 200)
 }

@@ -123,6 +123,8 @@ func TestSimulatorTransportsAndAuth(t *testing.T) {
 			opts: Options{Transport: "http", Auth: "ntlm"}, protection: "ntlm-sealing"},
 		{name: "ntlm http unsealed to a host requiring encryption", cfg: wsman.Config{AllowNTLM: true, RequireEncryption: true},
 			opts: Options{Transport: "http", Auth: "ntlm", AllowUnencrypted: true}, wantErr: model.ErrAuth, msg: "requires encrypted messages"},
+		{name: "wrong password ntlm http sealed", cfg: wsman.Config{AllowNTLM: true, RequireEncryption: true, Password: "other", User: `CORP\auditor`},
+			opts: Options{Transport: "http", Auth: "ntlm"}, wantErr: model.ErrAuth, msg: "refused the credentials"},
 		{name: "wrong password ntlm https", cfg: wsman.Config{AllowNTLM: true, Password: "other", User: `CORP\auditor`}, tls: true,
 			opts: Options{Auth: "ntlm"}, wantErr: model.ErrAuth, msg: "401"},
 		{name: "basic refused by an ntlm-only host", cfg: wsman.Config{AllowNTLM: true}, tls: true,
@@ -149,6 +151,7 @@ func TestSimulatorTransportsAndAuth(t *testing.T) {
 				}
 			}
 			if tt.wantErr != nil {
+				t.Logf("error: %v", err)
 				if !errors.Is(err, tt.wantErr) || !strings.Contains(err.Error(), tt.msg) {
 					t.Fatalf("err = %v, want %v mentioning %q", err, tt.wantErr, tt.msg)
 				}
@@ -223,7 +226,7 @@ func TestSimulatorFaults(t *testing.T) {
 		{name: "truncated", cfg: wsman.Config{Fault: wsman.FaultTruncated}, want: model.ErrProtocol, msg: "malformed XML"},
 		{name: "garbled", cfg: wsman.Config{Fault: wsman.FaultGarbled}, want: model.ErrProtocol, msg: "garbled output stream"},
 		{name: "quota", cfg: wsman.Config{Fault: wsman.FaultQuota}, want: model.ErrProtocol, msg: "2150859173"},
-		{name: "non-SOAP 500", cfg: wsman.Config{Fault: wsman.FaultNonSOAP}, want: model.ErrProtocol, msg: "HTTP 500 (text/html"},
+		{name: "non-SOAP 500", cfg: wsman.Config{Fault: wsman.FaultNonSOAP}, want: model.ErrProtocol, msg: "HTTP 500 with a non-SOAP body (text/html"},
 		{name: "slow host beyond the deadline", timeout: 2 * time.Second, want: model.ErrTimeout,
 			runner: func(m *windows.Machine) wsman.Runner { return machineRunner(m, time.Minute) }},
 		{name: "hung command long-polled", cfg: wsman.Config{MaxTimeout: 500 * time.Millisecond}, timeout: 3 * time.Second, want: model.ErrTimeout,
@@ -273,6 +276,7 @@ func TestSimulatorFaults(t *testing.T) {
 				checkDecoded(t, m, facts, vols)
 				return
 			}
+			t.Logf("error: %v", err)
 			if !errors.Is(err, tt.want) || !strings.Contains(errString(err), tt.msg) {
 				t.Fatalf("err = %v, want %v mentioning %q", err, tt.want, tt.msg)
 			}

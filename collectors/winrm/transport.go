@@ -66,6 +66,7 @@ type runState struct {
 	mu          sync.Mutex
 	connected   bool  // the host answered at least one request
 	commandSent bool  // a Command was sent: the script may be running
+	receives    int   // Receive requests sent
 	out         int64 // output bytes received so far
 	firstErr    error // first failure of Create, Command or Receive
 }
@@ -95,11 +96,14 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 		}
 		return "", err
 	}
-	if op == "Command" {
-		t.run.mu.Lock()
+	t.run.mu.Lock()
+	switch op {
+	case "Command":
 		t.run.commandSent = true
-		t.run.mu.Unlock()
+	case "Receive":
+		t.run.receives++
 	}
+	t.run.mu.Unlock()
 	start := time.Now()
 	resp, err := t.post(op, body)
 	if err != nil {
@@ -207,7 +211,7 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 	case resp.StatusCode != http.StatusOK:
 		e.msg = "HTTP " + strconv.Itoa(resp.StatusCode)
 		if !soapType {
-			e.msg += " (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + ")"
+			e.msg += " with a non-SOAP body (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + "): the WinRM service, or a proxy in front of it, failed"
 		}
 		return "", e
 	case !soapType:
