@@ -44,8 +44,9 @@
 // Not emulated (a parse error or "not recognized" error results): functions,
 // param blocks, while/for/do/switch loops, ranges (1..3), -f, -match, -split,
 // -join, static members ([int]::MaxValue), & and dot-sourcing, redirection,
-// here-strings. A statement-terminating error inside a foreach or
-// script block ends the enclosing top-level statement, not only the inner one.
+// here-strings. ConvertTo-Json of a raw CIM instance lacks the CimClass,
+// CimInstanceProperties and CimSystemProperties members Windows adds, and
+// objects print as lists where PowerShell would choose a table view.
 //
 // # PowerShell commands
 //

@@ -101,7 +101,7 @@ func cimInstance(ns, class string, keyProp string, kv ...any) *object {
 			return class
 		}
 		v, _ := o.get(keyProp)
-		return fmt.Sprintf("%s (%s = %q)", class, keyProp, toStr(v))
+		return fmt.Sprintf(`%s (%s = "%s")`, class, keyProp, toStr(v))
 	}
 	return o
 }

@@ -134,14 +134,23 @@ func (ip *interp) checkCtx() error {
 }
 
 // execBlock runs statements, collecting their output.
+// A statement-terminating error (not Stop, not throw) outside try ends only
+// its own statement: it is written and the block goes on, as in PowerShell.
 func (ip *interp) execBlock(stmts []stmt) ([]any, error) {
 	var out []any
 	for _, s := range stmts {
 		items, err := ip.execStmt(s)
 		out = append(out, items...)
-		if err != nil {
-			return out, err
+		if err == nil {
+			continue
 		}
+		var pe *psError
+		if errors.As(err, &pe) && !pe.terminating && ip.inTry == 0 && !ip.stopPreference() {
+			ip.writeError(pe)
+			ip.failed = true
+			continue
+		}
+		return out, err
 	}
 	return out, nil
 }
