@@ -391,7 +391,7 @@ const (
 // verdict judges one protector against the accepted locations.
 func (c *evalCtx) verdict(p *model.Protector, accepted []model.Location) (escrowVerdict, map[string]string) {
 	ev := make(map[string]string, len(accepted)+1)
-	ok, missing := 0, false
+	ok, missing := 0, 0
 	for _, loc := range accepted {
 		st := model.BackupUnknown
 		for _, b := range p.Backups {
@@ -405,24 +405,17 @@ func (c *evalCtx) verdict(p *model.Protector, accepted []model.Location) (escrow
 		case st == model.BackupVerified, st == model.BackupClaimed && c.p.acceptClaimed:
 			ok++
 		case st == model.BackupMissing:
-			missing = true
+			missing++
 		}
 	}
 	ev["accepted_locations"] = locationList(accepted)
-	if c.p.requireAll {
-		switch {
-		case ok == len(accepted):
-			return escrowOK, ev
-		case missing:
-			return escrowMissing, ev
-		}
-		return escrowUnverified, ev
-	}
 	switch {
-	case ok > 0:
+	case ok == len(accepted), ok > 0 && !c.p.requireAll:
 		return escrowOK, ev
-	case missing:
-		// A checked source lacks it, even if another could not answer.
+	case c.p.requireAll && missing > 0, missing == len(accepted):
+		// Under "all", one checked location lacking the key is enough;
+		// under "any", every accepted location must have been checked
+		// and lack it, else the key may sit where nobody could look.
 		return escrowMissing, ev
 	}
 	return escrowUnverified, ev
