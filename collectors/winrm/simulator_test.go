@@ -1,6 +1,8 @@
 package winrm
 
 import (
+	"bytes"
+	"encoding/json"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -181,6 +183,9 @@ func errString(err error) string {
 // checkDecoded compares what the collector decoded with the machine state.
 func checkDecoded(t *testing.T, m *windows.Machine, facts model.HostFacts, vols []model.Volume) {
 	t.Helper()
+	if b, _ := json.Marshal([]any{facts, vols}); passwordShape.Match(b) || bytes.Contains(b, []byte(simRecoveryPassword)) {
+		t.Errorf("decoded facts carry a recovery password: %s", b)
+	}
 	if facts.Hostname != m.ComputerName || facts.Join.State != model.JoinDomain || facts.OS.Build != m.OS.BuildNumber {
 		t.Errorf("facts: %+v", facts)
 	}
