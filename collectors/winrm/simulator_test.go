@@ -2,9 +2,9 @@ package winrm
 
 import (
 	"bytes"
-	"encoding/json"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
