@@ -92,7 +92,7 @@ func (h *Host) checkBasic(token string) (string, bool) {
 	if userOK&passOK != 1 {
 		return "", false
 	}
-	return user, true
+	return name, true
 }
 
 // ntlmStep runs one leg of the connection's NTLM handshake (docs/winrm.md

@@ -3,8 +3,8 @@ package wsman_test
 import (
 	"context"
 	"crypto/tls"
-	"runtime"
 	"net"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"

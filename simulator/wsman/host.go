@@ -82,8 +82,12 @@ const (
 	DefaultIdleTimeout                    = 7200 * time.Second
 )
 
-// stallLimit bounds how long the stall fault holds a response.
-const stallLimit = 10 * time.Minute
+const (
+	// stallLimit bounds how long the stall fault holds a response.
+	stallLimit = 10 * time.Minute
+	// bodyReadTimeout bounds reading one request body.
+	bodyReadTimeout = 30 * time.Second
+)
 
 // Config describes one simulated host's WinRM service.
 type Config struct {
@@ -247,6 +251,11 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusMethodNotAllowed, "Method Not Allowed", "The request method is not supported.")
 		return
 	}
+	// Bound the request body read: a client that stops sending must not pin
+	// this goroutine. Long-polls are unaffected: the deadline is lifted as
+	// soon as the body is in.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
 	if h.cfg.Fault == FaultNonSOAP {
 		drain(r)
 		httpError(w, http.StatusInternalServerError, "Internal Server Error",
@@ -262,6 +271,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, err := c.readBody(r, h.cfg.MaxEnvelopeSize)
+	_ = rc.SetReadDeadline(time.Time{})
 	if h.answerSealing(w, err) {
 		return
 	}
