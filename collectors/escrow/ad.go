@@ -45,6 +45,12 @@ type adSource struct {
 	idle []*ldap.Conn
 
 	computers sync.Map // lookup key -> computer DN ("" when none), per run
+
+	// authErr, once a bind is refused, fails every later operation without
+	// binding again: thousands of hosts retrying a wrong password would lock
+	// the service account out.
+	authMu  sync.Mutex
+	authErr error
 }
 
 func newADSource(cfg *ADConfig, log *slog.Logger) (*adSource, error) {
@@ -160,8 +166,18 @@ func (s *adSource) with(ctx context.Context, fn func(*ldap.Conn) error) error {
 	for attempt := 0; ; attempt++ {
 		conn, reused := s.pop()
 		if conn == nil {
-			var err error
+			s.authMu.Lock()
+			err := s.authErr
+			s.authMu.Unlock()
+			if err != nil {
+				return err
+			}
 			if conn, err = s.dial(ctx); err != nil {
+				if errors.Is(err, model.ErrAuth) {
+					s.authMu.Lock()
+					s.authErr = err
+					s.authMu.Unlock()
+				}
 				return err
 			}
 		}

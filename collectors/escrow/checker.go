@@ -126,7 +126,7 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 	views := []*sourceView{c.viewAD(ctx, h, facts), c.viewEntra(ctx, facts), c.viewExternal()}
 	for _, sv := range views {
 		if sv.err != nil {
-			log.Warn("escrow source failed", "location", sv.loc, "err", sv.err)
+			log.Debug("escrow source failed", "location", sv.loc, "err", sv.err)
 		}
 	}
 	for vi := range h.Volumes {

@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -90,6 +91,11 @@ type graphClient struct {
 	scope    string
 	// sleep waits d or until ctx ends; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
+
+	// tokenErr, once the identity platform refuses the credentials, fails
+	// every later request without asking again.
+	tokenMu  sync.Mutex
+	tokenErr error
 }
 
 func newGraphClient(cfg *EntraConfig, hc *http.Client) (*graphClient, error) {
@@ -264,9 +270,9 @@ func (e *statusError) Unwrap() error {
 // retrying 429 and 503 after Retry-After (bounded).
 func (g *graphClient) get(ctx context.Context, u string, v any) error {
 	for attempt := 0; ; attempt++ {
-		tok, err := g.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{g.scope}})
+		tok, err := g.token(ctx)
 		if err != nil {
-			return fmt.Errorf("token: %w: %s", model.ErrAuth, oneLine(err))
+			return err
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 		if err != nil {
@@ -317,6 +323,34 @@ func (g *graphClient) get(ctx context.Context, u string, v any) error {
 		}
 		return se
 	}
+}
+
+// token returns a bearer token for Graph (azidentity caches it until it
+// nears expiry).
+func (g *graphClient) token(ctx context.Context) (azcore.AccessToken, error) {
+	g.tokenMu.Lock()
+	err := g.tokenErr
+	g.tokenMu.Unlock()
+	if err != nil {
+		return azcore.AccessToken{}, err
+	}
+	tok, err := g.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{g.scope}})
+	if err == nil {
+		return tok, nil
+	}
+	if ctx.Err() != nil {
+		return tok, ctxErr(ctx)
+	}
+	var afe *azidentity.AuthenticationFailedError
+	if !errors.As(err, &afe) || afe.RawResponse == nil || afe.RawResponse.StatusCode >= 500 {
+		// No answer, or a server error: the platform may recover.
+		return tok, fmt.Errorf("token: %w: %s", model.ErrUnreachable, oneLine(err))
+	}
+	err = fmt.Errorf("token: %w: %s", model.ErrAuth, oneLine(err))
+	g.tokenMu.Lock()
+	g.tokenErr = err
+	g.tokenMu.Unlock()
+	return tok, err
 }
 
 // retryAfter parses a Retry-After header (seconds or an HTTP date); without

@@ -342,6 +342,16 @@ func TestVerifySourceFailures(t *testing.T) {
 	if s := fmt.Sprint(hosts[0].Volumes); strings.Contains(s, "not the password") {
 		t.Error("a reason repeats the wrong password")
 	}
+	// Refused credentials are not tried again for every host (account lockout).
+	binds, tokens := src.dir.Binds.Load(), src.entra.TokenRequests.Load()
+	for _, h := range hosts[1:] {
+		c.Verify(t.Context(), h)
+	}
+	if src.dir.Binds.Load() != binds || src.entra.TokenRequests.Load() != tokens {
+		t.Errorf("binds %d -> %d, token requests %d -> %d: refused credentials were retried",
+			binds, src.dir.Binds.Load(), tokens, src.entra.TokenRequests.Load())
+	}
+	checkBackups(t, hosts, []want{{1, idC, model.LocationAD, model.BackupUnknown, 0, "", "authentication failed"}})
 
 	// A directory that is down.
 	src.dir.Close()

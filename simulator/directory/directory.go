@@ -44,8 +44,8 @@ type Server struct {
 	// URL is ldaps://127.0.0.1:port (or ldap:// without TLS or with StartTLS).
 	URL    string
 	BaseDN string
-	// Searches counts the search requests served.
-	Searches atomicCounter
+	// Searches counts the search requests served, Binds the bind attempts.
+	Searches, Binds atomicCounter
 
 	opts Options
 	ou   string
@@ -242,6 +242,7 @@ func (s *Server) forget(connID int) {
 }
 
 func (s *Server) handleBind(w *gldap.ResponseWriter, r *gldap.Request) {
+	s.Binds.add()
 	resp := r.NewBindResponse(gldap.WithResponseCode(gldap.ResultInvalidCredentials))
 	defer func() { _ = w.Write(resp) }()
 	m, err := r.GetSimpleBindMessage()

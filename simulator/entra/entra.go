@@ -56,8 +56,8 @@ type Server struct {
 	// Graph endpoint.
 	URL string
 	// GraphRequests counts Graph requests, Throttled those answered 429,
-	// Tokens the tokens issued.
-	GraphRequests, Throttled, Tokens counter
+	// TokenRequests the token requests and Tokens the tokens issued.
+	GraphRequests, Throttled, TokenRequests, Tokens counter
 
 	opts Options
 	srv  *http.Server
@@ -202,6 +202,7 @@ func tokenError(w http.ResponseWriter, status int, code, desc string) {
 }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	s.TokenRequests.add()
 	if err := r.ParseForm(); err != nil {
 		tokenError(w, http.StatusBadRequest, "invalid_request", "AADSTS900144: malformed body")
 		return
