@@ -13,11 +13,13 @@ const (
 
 var t0 = time.Date(2025, 3, 4, 10, 20, 30, 123456700, time.UTC)
 
+func clock() time.Time { return t0.Add(48 * time.Hour) }
+
 // domainMachine: OS volume (TPM + recovery password) and a fixed data volume
 // with an auto-unlock external key, a removable volume without a letter.
 func domainMachine() *Machine {
 	return &Machine{
-		ComputerName: "WS-0001", DNSDomain: "corp.example.test", NetBIOSDomain: "CORP",
+		ComputerName: "WS-0001", Now: clock, DNSDomain: "corp.example.test", NetBIOSDomain: "CORP",
 		OS:        OSVersion{Caption: "Microsoft Windows 11 Enterprise", Version: "10.0.22631", BuildNumber: "22631"},
 		Join:      JoinState{DomainJoined: true},
 		FVEPolicy: map[string]any{"OSActiveDirectoryBackup": uint32(1), "OSRecovery": uint32(1), "OSRequireActiveDirectoryBackup": uint32(1), "OSActiveDirectoryInfoToStore": uint32(1), "EncryptionMethodWithXtsOs": uint32(7)},
@@ -46,7 +48,7 @@ func domainMachine() *Machine {
 // lockedMachine: workgroup host whose data volume is locked, suspended OS volume.
 func lockedMachine() *Machine {
 	return &Machine{
-		ComputerName: "KIOSK-07", NetBIOSDomain: "WORKGROUP",
+		ComputerName: "KIOSK-07", Now: clock, NetBIOSDomain: "WORKGROUP",
 		OS: OSVersion{Caption: "Microsoft Windows 10 Pro", Version: "10.0.19045", BuildNumber: "19045"},
 		Volumes: []*Volume{
 			{DeviceID: `\\?\Volume{aaaaaaaa-0000-4000-8000-000000000001}\`, DriveLetter: "C:", VolumeType: 0, CapacityBytes: 255369887744,
@@ -62,7 +64,7 @@ func lockedMachine() *Machine {
 // entraMachine: Entra-joined laptop, one volume, 845 events, no FVE key.
 func entraMachine() *Machine {
 	return &Machine{
-		ComputerName: "LAPTOP-Ä01", NetBIOSDomain: "WORKGROUP",
+		ComputerName: "LAPTOP-Ä01", Now: clock, NetBIOSDomain: "WORKGROUP",
 		OS:   OSVersion{Caption: "Microsoft Windows 11 Pro", Version: "10.0.26100", BuildNumber: "26100"},
 		Join: JoinState{AzureAdJoined: true, DeviceID: "5820fbe9-60c8-43b0-bb11-44aee233e4e7", TenantID: "99999999-9999-9999-9999-999999999999", TenantName: "Contoso <Test> & 'Co'"},
 		Volumes: []*Volume{
@@ -79,7 +81,7 @@ func entraMachine() *Machine {
 // hybridMachine: hybrid joined (AD + Entra), decrypted OS volume, no events.
 func hybridMachine() *Machine {
 	return &Machine{
-		ComputerName: "LAPTOP-HOSTNAME", DNSDomain: "on-prem-domain.com", NetBIOSDomain: "AAA",
+		ComputerName: "LAPTOP-HOSTNAME", Now: clock, DNSDomain: "on-prem-domain.com", NetBIOSDomain: "AAA",
 		OS:        OSVersion{Caption: "Microsoft Windows 11 Enterprise", Version: "10.0.22631", BuildNumber: "22631"},
 		Join:      JoinState{AzureAdJoined: true, DomainJoined: true, DeviceID: "aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa", TenantID: "99999999-9999-9999-9999-999999999999", TenantName: "Company Name"},
 		FVEPolicy: map[string]any{"OSActiveDirectoryBackup": uint32(1), "OSRecoveryPassword": uint32(2)},
@@ -92,7 +94,7 @@ func hybridMachine() *Machine {
 // emptyMachine: a workgroup server with no encryptable volumes at all.
 func emptyMachine() *Machine {
 	return &Machine{
-		ComputerName: "SRV-EMPTY", NetBIOSDomain: "WORKGROUP",
+		ComputerName: "SRV-EMPTY", Now: clock, NetBIOSDomain: "WORKGROUP",
 		OS: OSVersion{Caption: "Microsoft Windows Server 2022 Standard", Version: "10.0.20348", BuildNumber: "20348"},
 	}
 }
@@ -100,7 +102,7 @@ func emptyMachine() *Machine {
 // winVM mirrors the WIN-VM capture in shared/samples.
 func winVM() *Machine {
 	return &Machine{
-		ComputerName: "WIN-VM", NetBIOSDomain: "WORKGROUP",
+		ComputerName: "WIN-VM", Now: clock, NetBIOSDomain: "WORKGROUP",
 		OS: OSVersion{Caption: "Microsoft Windows 10 Pro", Version: "10.0.19045", BuildNumber: "19045"},
 		Volumes: []*Volume{
 			{DeviceID: `\\?\Volume{5f5a2f5e-0000-4000-8000-000000000001}\`, DriveLetter: "C:", VolumeType: 0, CapacityBytes: 510863081472,

@@ -472,10 +472,11 @@ func runGetItemProperty(ip *interp, c *call) ([]any, error) {
 	return out, nil
 }
 
-// dsregcmdStatus renders `dsregcmd /status`: banner boxes 72 wide, names
-// right-aligned so that " : " starts at column 27 (azure-docs
-// troubleshoot-device-dsregcmd.md), Device and Tenant Details only when
-// Entra joined.
+// dsregcmdStatus renders `dsregcmd /status`: a blank first line, banner
+// boxes 72 wide, names right-aligned so that " : " starts at column 27
+// (azure-docs troubleshoot-device-dsregcmd.md and a real capture over
+// WinRM), Device and Tenant Details only when Entra joined, "Virtual
+// Desktop" and "Device Name" as newer builds print them (shared/samples).
 func (m *Machine) dsregcmdStatus() string {
 	var b strings.Builder
 	yn := func(v bool) string {
@@ -534,16 +535,35 @@ func (m *Machine) dsregcmdStatus() string {
 		line("DeviceManagementSrvId", "urn:ms-drs:enterpriseregistration.windows.net")
 		b.WriteString("\r\n")
 	}
+	// The remaining sections follow a real `dsregcmd.exe /status` run over
+	// WinRM (an Evil-WinRM session, quoted in public notes): no WAM in a
+	// network logon, hence WamDefaultSet ERROR and no PRT.
 	banner("User State")
 	line("NgcSet", "NO")
 	line("WorkplaceJoined", "NO")
-	line("WamDefaultSet", yn(m.Join.AzureAdJoined))
+	line("WamDefaultSet", "ERROR")
 	b.WriteString("\r\n")
 	banner("SSO State")
 	line("AzureAdPrt", "NO")
-	line("AzureAdPrtAuthority", "NA")
+	line("AzureAdPrtAuthority", "NO")
 	line("EnterprisePrt", "NO")
-	line("EnterprisePrtAuthority", "NA")
+	line("EnterprisePrtAuthority", "NO")
+	b.WriteString("\r\n")
+	banner("Diagnostic Data")
+	line("Diagnostics Reference", "www.microsoft.com/aadjerrors")
+	line("User Context", "UN-ELEVATED User")
+	line("Client Time", m.now().Format("2006-01-02 15:04:05.000")+" UTC")
+	b.WriteString("\r\n")
+	banner("Ngc Prerequisite Check")
+	line("NgcPreReq", "ERROR 0xd0020017")
+	line("IsDeviceJoined", "UNKNOWN")
+	line("IsUserAzureAD", "UNKNOWN")
+	line("PolicyEnabled", "UNKNOWN")
+	line("PostLogonEnabled", "UNKNOWN")
+	line("DeviceEligible", "UNKNOWN")
+	line("SessionIsNotRemote", "YES")
+	line("CertEnrollment", "none")
+	line("PreReqResult", "WillNotProvision")
 	b.WriteString("\r\n")
 	return b.String()
 }
