@@ -1,6 +1,7 @@
 package escrow
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -71,5 +72,20 @@ func TestReadSecret(t *testing.T) {
 	}
 	if _, err := readSecret("x", "", t.TempDir()+"/missing"); err == nil {
 		t.Error("readSecret(missing file) succeeded")
+	}
+}
+
+func TestLoadConfigExample(t *testing.T) {
+	f, err := os.Open("testdata/escrow-example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cfg, err := LoadConfig(f, f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AD == nil || cfg.Entra == nil || cfg.External == nil || cfg.Entra.CertificateFile == "" || cfg.AD.PageSize != 500 {
+		t.Errorf("example decoded as %+v", cfg)
 	}
 }
