@@ -219,7 +219,8 @@ func (m *Machine) backupToAD(v *Volume, id string) int64 {
 	if !(ok1 && a == 1) && !(ok2 && b == 1) {
 		return hrSFalse
 	}
-	data := []EventData{{"ProtectorGUID", p.ID}, {"IdentificationGUID", persistentID(v)}}
+	// Windows writes the GUIDs in event data in lower case (real 783 record).
+	data := []EventData{{"ProtectorGUID", strings.ToLower(p.ID)}, {"IdentificationGUID", strings.ToLower(persistentID(v))}}
 	if m.DNSDomain == "" || !m.Join.DomainJoined {
 		m.addEvent(785, data...)
 		return 2147943755 // 0x8007054B ERROR_NO_SUCH_DOMAIN
@@ -244,7 +245,7 @@ func (m *Machine) backupToEntra(v *Volume, id string) int64 {
 	if mount == "" {
 		mount = v.DeviceID
 	}
-	trace := fmt.Sprintf("{%08X-0000-4000-8000-%012X}", len(m.Events)+1, len(m.Escrow.Entra)+1)
+	trace := fmt.Sprintf("{%08x-0000-4000-8000-%012x}", len(m.Events)+1, len(m.Escrow.Entra)+1)
 	if !m.Join.AzureAdJoined {
 		m.addEvent(846, EventData{"VolumeMountPoint", mount}, EventData{"TraceGUID", trace}, EventData{"ErrorCode", "-2145648637"})
 		return hrCloudBackupNotJoined
@@ -252,7 +253,7 @@ func (m *Machine) backupToEntra(v *Volume, id string) int64 {
 	if !slices.ContainsFunc(m.Escrow.Entra, func(k EscrowedKey) bool { return strings.EqualFold(k.ProtectorID, p.ID) }) {
 		m.Escrow.Entra = append(m.Escrow.Entra, EscrowedKey{ProtectorID: strings.ToUpper(p.ID), Created: m.now(), VolumeType: int(v.VolumeType) + 1})
 	}
-	m.addEvent(845, EventData{"VolumeMountPoint", mount}, EventData{"ProtectorGUID", p.ID}, EventData{"TraceGUID", trace})
+	m.addEvent(845, EventData{"VolumeMountPoint", mount}, EventData{"ProtectorGUID", strings.ToLower(p.ID)}, EventData{"TraceGUID", trace})
 	return hrOK
 }
 
