@@ -43,6 +43,12 @@ func TestRunWithRealClient(t *testing.T) {
 			if st.Shells != 4 || st.Commands != 4 || st.Requests != wantReq {
 				t.Errorf("stats = %+v, want 4 shells, 4 commands, %d requests", st, wantReq)
 			}
+			// With stdin: Send(data) races the first Receive (a second
+			// connection may open), Send(End) follows Signal.
+			if stdout, _, code, err := c.RunWithString("hostname", "input\r\n"); err != nil || stdout != "WKS-0042\r\n" || code != 0 {
+				t.Fatalf("RunWithString(hostname, stdin) = %q, %d, %v", stdout, code, err)
+			}
+
 		})
 	}
 }

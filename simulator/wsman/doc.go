@@ -10,19 +10,25 @@
 //
 // # Fault profiles
 //
-// [Config.Fault] makes a host misbehave the way docs/winrm.md §6.4 describes,
-// each on the first opportunity of every command:
+// [Config.Fault] makes a host misbehave the way docs/winrm.md §6.4 describes:
 //
-//   - [FaultReset]: the first Receive of a command is answered by a TCP RST
-//     (the connection is hijacked, SO_LINGER set to 0 and closed).
-//   - [FaultStall]: the first Receive gets response headers and part of the
-//     body, then nothing until the client goes away (or 10 minutes).
-//   - [FaultTruncated]: the first Receive body is cut in the middle of the XML.
-//   - [FaultGarbled]: stdout streams carry invalid base64.
+//   - [FaultReset]: the first Receive of a command that carries output is
+//     answered by a TCP RST
+//     (the connection is hijacked, SO_LINGER set to 0 and closed); masterzen
+//     reports "connection reset by peer" with exit code 0.
+//   - [FaultStall]: that Receive gets response headers and half the body,
+//     then nothing until the client goes away (or 10 minutes); masterzen
+//     hangs unless its connection has a deadline.
+//   - [FaultTruncated]: that Receive body is cut in the middle of the XML;
+//     masterzen reports "XML syntax error … unexpected EOF".
+//   - [FaultGarbled]: every stdout stream carries invalid base64; masterzen
+//     silently returns truncated output.
 //   - [FaultQuota]: every Create is refused with the MaxShellsPerUser fault
-//     (2150859173).
+//     (2150859173); masterzen loses the fault and reports "Command has
+//     already been closed".
 //   - [FaultNonSOAP]: every request gets an HTTP 500 text/html error page, as
-//     HTTP.sys/IIS send when the service behind them is broken.
+//     HTTP.sys sends when the service behind it is broken; masterzen reports
+//     "http response error: 500 - invalid content type".
 //
 // Slow hosts, hung commands, huge output, wrong passwords and refused
 // connections are produced by the caller (Runner wrappers, a different
