@@ -71,7 +71,6 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 			return fmt.Errorf("render xlsx: %w", err)
 		}
 	}
-	f.SetActiveSheet(0)
 	var buf bytes.Buffer
 	if _, err := f.WriteTo(&buf); err != nil {
 		return fmt.Errorf("write xlsx: %w", err)
