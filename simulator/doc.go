@@ -50,8 +50,8 @@
 // # Host profiles
 //
 // Each built-in profile is grounded in a capture in shared/samples or a
-// section of bitlocker.md (named in profiles.go). Compliant under the
-// default policy described at [ProblemNoRecoveryPassword]:
+// section of bitlocker.md (named in profiles.go). Compliant under
+// bitaudit's default policy (see [ProblemNoRecoveryPassword]):
 //
 //	domain-laptop          AD-joined, OS XTS-AES 128/256, TPM + recovery password, AD holds it, event 784
 //	domain-desktop         as domain-laptop, named WS-
@@ -61,26 +61,28 @@
 //	data-autounlock        data volume with recovery password and auto-unlock external key
 //	used-space-only        OS and data volume encrypted used-space-only (EncryptionFlags 0x1)
 //	tpm-pin                TPM+PIN protector plus a recovery password
-//	data-locked            locked data volume (ProtectionStatus 2, LockStatus 1), key escrowed
 //	workgroup              not joined; recovery key in the external key store
 //	removable-unencrypted  compliant host with an unencrypted removable drive
 //
 // Noncompliant, with the problems in [Expectation.Problems]:
 //
-//	tpm-only               TPM only, no recovery password           no_recovery_password
-//	never-escrowed         recovery password, no event, no key      escrow_missing
+//	tpm-only               TPM only, no recovery password, no FVE   no_recovery_password, backup_not_required
+//	never-escrowed         recovery password, no event, no key      escrow_missing, backup_not_required
+//	backup-not-required    escrowed, OSRequireActiveDirectoryBackup absent   backup_not_required
 //	escrow-lost            784/845 logged, the source lost the key  escrow_claimed_not_found
 //	stale-escrow           AD holds only a removed protector's key  escrow_missing, stale_escrow
-//	two-passwords          two recovery passwords, one escrowed     escrow_missing
+//	two-passwords          two recovery passwords, one escrowed     escrow_partial
 //	suspended              protection suspended, 1-3 reboots left   protection_suspended
 //	encrypting             encryption in progress at 99%            encryption_in_progress, protection_off
 //	data-decrypted         fixed data volume fully decrypted        data_volume_decrypted
 //	os-decrypted           OS volume fully decrypted                os_volume_decrypted
 //	clear-key              encrypted, no protectors (clear key)     no_protectors
 //	legacy-aes128          AES-CBC 128 (pre-XTS)                    weak_encryption_method
+//	data-locked            locked data volume, key escrowed         volume_locked
 //
-// FVE policy varies within profiles: OSRequireActiveDirectoryBackup=1, a
-// policy without it, or no FVE key at all. Recovery passwords are fake but
+// Compliant AD-joined profiles carry OSRequireActiveDirectoryBackup=1;
+// Entra-joined ones vary (required, not required, no FVE key), since the
+// value does not apply to them. Recovery passwords are fake but
 // format-valid (eight groups of six digits, each a multiple of 11, at most
 // 720885); protector IDs are upper-case GUIDs in braces.
 //
@@ -105,4 +107,16 @@
 // changes the password the host accepts; reset, stall, truncated, garbled,
 // quota and nonsoap are injected by the WS-Management layer; refused hosts
 // get an address but no listener.
+//
+// # Serving
+//
+// [Start] gives host i the address Options.ListenBase+i (default from
+// 127.0.10.1, skipping addresses ending in .0 or .255; Linux routes all of
+// 127.0.0.0/8 to loopback), all on one port (5985, or 5986 with TLS). Every
+// host accepts one account (Options.User, Options.Password) with Basic or
+// NTLM; with TLS each host presents a certificate for its name, FQDN and
+// address from a CA the fleet generates ([Fleet.CAPEM]). Start raises the
+// soft open-file limit to the hard limit and refuses to start when that
+// cannot hold one listener per host. [Fleet.Targets] lists every host,
+// refused ones included, in the targets-file format.
 package simulator

@@ -269,8 +269,9 @@ func (g *gen) policy(requireBackup bool) {
 	g.m.FVEPolicy = p
 }
 
-// somePolicy applies one of the policy variants seen in estates: backup
-// required (most), backup enabled but not required, or no FVE key at all.
+// somePolicy applies one of the Intune policy variants seen on Entra-joined
+// machines, where OSRequireActiveDirectoryBackup does not apply: backup
+// required, enabled but not required, or no FVE key at all.
 func (g *gen) somePolicy() {
 	switch n := g.r.IntN(10); {
 	case n < 6:

@@ -25,15 +25,18 @@ const (
 	StatusProtocolError = "protocol_error"
 )
 
-// Problems a host profile is built to exhibit. A default policy is assumed:
-// OS and fixed data volumes fully encrypted with XTS-AES and protection on,
-// each with a recovery password held at the source the join state implies
-// (AD DS, Entra ID, both for hybrid, the external key store for
-// workgroup machines); removable drives are not required.
+// Problems a host profile is built to exhibit. bitaudit's default policy is
+// assumed: OS and fixed data volumes encrypted (used-space-only and TPM
+// without PIN allowed) with XTS-AES or AES-256 and protection on, every
+// recovery password held at a source the join state implies (AD DS, Entra
+// ID, either for hybrid, the external key store for workgroup machines),
+// domain and hybrid hosts with OSRequireActiveDirectoryBackup=1, and no
+// locked volume left unevaluated; removable drives are not required.
 const (
 	ProblemNoRecoveryPassword    = "no_recovery_password"     // a volume has no recovery-password protector
 	ProblemEscrowMissing         = "escrow_missing"           // a recovery password is held by no source and no event claims it
 	ProblemEscrowClaimedNotFound = "escrow_claimed_not_found" // event 784/845 claims a backup the source does not hold
+	ProblemEscrowPartial         = "escrow_partial"           // one recovery password escrowed, another not
 	ProblemStaleEscrow           = "stale_escrow"             // the source holds only keys of removed protectors
 	ProblemProtectionSuspended   = "protection_suspended"     // encrypted, protection off, reboots counting down
 	ProblemEncryptionInProgress  = "encryption_in_progress"   // conversion not finished
@@ -41,7 +44,9 @@ const (
 	ProblemOSVolumeDecrypted     = "os_volume_decrypted"      // the OS volume is not encrypted
 	ProblemDataVolumeDecrypted   = "data_volume_decrypted"    // a fixed data volume is not encrypted
 	ProblemNoProtectors          = "no_protectors"            // encrypted with a clear key, no protectors at all
-	ProblemWeakEncryptionMethod  = "weak_encryption_method"   // AES-CBC instead of XTS-AES
+	ProblemWeakEncryptionMethod  = "weak_encryption_method"   // AES-CBC 128 instead of XTS-AES
+	ProblemVolumeLocked          = "volume_locked"            // a locked data volume cannot be evaluated
+	ProblemBackupNotRequired     = "backup_not_required"      // AD-joined, FVE policy lacks OSRequireActiveDirectoryBackup=1
 )
 
 // A profile is one built-in kind of host. build fills the machine from the
@@ -80,7 +85,7 @@ var profiles = []profile{
 	// samples manage-bde-protectors-get_os_tpm-legacy-pcr, DELL7390 Select-Object *).
 	{"domain-laptop", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
@@ -88,7 +93,7 @@ var profiles = []profile{
 	// Domain-joined desktop: as the laptop, named WS-.
 	{"domain-desktop", "WS-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
@@ -111,7 +116,7 @@ var profiles = []profile{
 	// sample graph_bitlocker_recoveryKeys_list).
 	{"entra-laptop", "LT-", clients, func(g *gen) Expectation {
 		g.joinEntra()
-		g.policy(g.r.IntN(2) == 0)
+		g.somePolicy()
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
@@ -120,7 +125,7 @@ var profiles = []profile{
 	// (sample dsregcmd-status_hybrid-joined_fragment).
 	{"hybrid-laptop", "LT-", clients, func(g *gen) Expectation {
 		g.joinHybrid()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
@@ -129,7 +134,7 @@ var profiles = []profile{
 	// (sample manage-bde-protectors-get_datavolume_numpw_externalkey_autounlock).
 	{"data-autounlock", "WS-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		d := g.volume("E:", volFixed, methodXTSAES128)
@@ -143,7 +148,7 @@ var profiles = []profile{
 	// (sample manage-bde-status_win11pro_3vols_usedspace_autounlock_decrypted C:, D:).
 	{"used-space-only", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		v.EncryptionMethod, v.EncryptionFlags = methodXTSAES128, 0x1
 		g.escrow(v, rp)
@@ -164,20 +169,6 @@ var profiles = []profile{
 		g.escrow(v, g.protector(v, protRecoveryPassword))
 		return compliant()
 	}},
-	// Locked fixed data volume unlocked by a password: protection status
-	// unknown (2), lock status 1; its recovery password is escrowed, so
-	// nothing is missing (bitlocker.md §1.2, §1.3).
-	{"data-locked", "WS-", clients, func(g *gen) Expectation {
-		g.joinDomain()
-		g.somePolicy()
-		v, rp := osTPMRecovery(g)
-		g.escrow(v, rp)
-		d := g.volume("E:", volFixed, methodXTSAES128)
-		d.ProtectionStatus, d.LockStatus = 2, 1
-		g.escrow(d, g.protector(d, protRecoveryPassword))
-		g.protector(d, protPassword)
-		return compliant()
-	}},
 	// Workgroup machine: recovery password saved to the external key store
 	// ("BitLocker Recovery Key <ID>.TXT"), the only escrow it can have.
 	{"workgroup", "WS-", clients, func(g *gen) Expectation {
@@ -189,7 +180,7 @@ var profiles = []profile{
 	// drives are outside the default policy (VolumeType 2, bitlocker.md §1.1).
 	{"removable-unencrypted", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		g.volume("F:", volRemovable, methodNone).Label = "USB DISK"
@@ -202,7 +193,7 @@ var profiles = []profile{
 		g.joinDomain()
 		v := g.volume("C:", volOS, g.xts())
 		g.protector(v, protTPM)
-		return noncompliant(ProblemNoRecoveryPassword)
+		return noncompliant(ProblemNoRecoveryPassword, ProblemBackupNotRequired)
 	}},
 	// Recovery password never escrowed: no 784, nothing in AD; backup not required by policy.
 	{"never-escrowed", "LT-", clients, func(g *gen) Expectation {
@@ -211,7 +202,19 @@ var profiles = []profile{
 			g.policy(false)
 		}
 		osTPMRecovery(g)
-		return noncompliant(ProblemEscrowMissing)
+		return noncompliant(ProblemEscrowMissing, ProblemBackupNotRequired)
+	}},
+	// Escrowed to AD, but the FVE policy does not require the backup before
+	// encryption (OSRequireActiveDirectoryBackup absent or no FVE key at
+	// all; bitlocker.md §6, CIS 18.10.9.x).
+	{"backup-not-required", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		if g.r.IntN(2) == 0 {
+			g.policy(false)
+		}
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		return noncompliant(ProblemBackupNotRequired)
 	}},
 	// Event 784 (or 845 when Entra-joined) claims the backup, but the
 	// source lost it (bitlocker.md §3: "keys can be deleted later").
@@ -219,10 +222,11 @@ var profiles = []profile{
 		entra := g.r.IntN(3) == 0
 		if entra {
 			g.joinEntra()
+			g.somePolicy()
 		} else {
 			g.joinDomain()
+			g.policy(true)
 		}
-		g.somePolicy()
 		v, rp := osTPMRecovery(g)
 		if entra {
 			g.backupEntra(v, rp, false)
@@ -235,7 +239,7 @@ var profiles = []profile{
 	// current recovery password was never backed up (bitlocker.md §4 History).
 	{"stale-escrow", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, _ := osTPMRecovery(g)
 		old := &windows.Protector{ID: "{" + g.guid() + "}", Type: protRecoveryPassword}
 		g.backupAD(v, old, true)
@@ -245,17 +249,17 @@ var profiles = []profile{
 	// bitlocker.md §2.3); only the first is escrowed.
 	{"two-passwords", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		g.protector(v, protRecoveryPassword)
-		return noncompliant(ProblemEscrowMissing)
+		return noncompliant(ProblemEscrowPartial)
 	}},
 	// Protection suspended with 1..3 reboots left (sample
 	// Win32_EncryptableVolume-derived_C3-Protect_suspended).
 	{"suspended", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		v.ProtectionStatus, v.SuspendCount = 0, uint32(1+g.r.IntN(3))
@@ -266,7 +270,7 @@ var profiles = []profile{
 	// (sample manage-bde-status_win11_encryption-in-progress_99pct).
 	{"encrypting", "LT-", []string{"win11-24h2"}, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		v.EncryptionMethod = methodXTSAES128
 		v.ConversionStatus, v.EncryptionPercentage, v.ProtectionStatus = 2, 99, 0
@@ -277,7 +281,7 @@ var profiles = []profile{
 	// protectors (sample Get-BitLockerVolume_ConvertTo-Json_ps51_WIN-VM E:).
 	{"data-decrypted", "WS-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		g.volume("E:", volFixed, methodNone)
@@ -287,6 +291,7 @@ var profiles = []profile{
 	// Get-BitLockerVolume_FormatList_WIN10-BOOK-2_decrypted).
 	{"os-decrypted", "LT-", []string{"win10-22h2"}, func(g *gen) Expectation {
 		g.joinDomain()
+		g.policy(true)
 		g.volume("C:", volOS, methodNone)
 		return noncompliant(ProblemOSVolumeDecrypted)
 	}},
@@ -302,11 +307,25 @@ var profiles = []profile{
 	// encryption (bitlocker.md §1.3 defaults); escrowed.
 	{"legacy-aes128", "WS-", []string{"win10-22h2"}, func(g *gen) Expectation {
 		g.joinDomain()
-		g.somePolicy()
+		g.policy(true)
 		v, rp := osTPMRecovery(g)
 		v.EncryptionMethod = methodAES128
 		g.escrow(v, rp)
 		return noncompliant(ProblemWeakEncryptionMethod)
+	}},
+	// Locked fixed data volume unlocked by a password: protection status
+	// unknown (2), lock status 1, so its state cannot be evaluated; its
+	// recovery password is escrowed (bitlocker.md §1.2, §1.3).
+	{"data-locked", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		d := g.volume("E:", volFixed, methodXTSAES128)
+		d.ProtectionStatus, d.LockStatus = 2, 1
+		g.escrow(d, g.protector(d, protRecoveryPassword))
+		g.protector(d, protPassword)
+		return noncompliant(ProblemVolumeLocked)
 	}},
 }
 

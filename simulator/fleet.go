@@ -1,0 +1,330 @@
+package simulator
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bitaudit/bitaudit/simulator/windows"
+	"github.com/bitaudit/bitaudit/simulator/wsman"
+)
+
+// Options says how a fleet listens and whom it accepts.
+type Options struct {
+	// ListenBase is the first host's address (default 127.0.10.1). Host i
+	// gets ListenBase+i, skipping addresses ending in .0 or .255; all
+	// addresses must stay inside 127.0.0.0/8.
+	ListenBase netip.Addr
+	// Port is the port every host listens on (default 5985, 5986 with TLS).
+	Port int
+	// TLS serves HTTPS with certificates from a CA the fleet generates.
+	TLS bool
+	// Auth is "basic" or "ntlm" (default ntlm).
+	Auth string
+	// User is the account every host accepts (default "auditor").
+	User string
+	// Password is the password every host accepts; required.
+	Password string
+	// Latency is added before every command's output on every host, on
+	// top of the spec's latency.
+	Latency time.Duration
+	// RequireEncryption refuses unsealed plain-HTTP requests, as Windows'
+	// default AllowUnencrypted=false does.
+	RequireEncryption bool
+	// Logger receives start-up and shutdown messages (default: discarded).
+	Logger *slog.Logger
+}
+
+// Option defaults.
+const (
+	DefaultUser      = "auditor"
+	DefaultHTTPPort  = 5985
+	DefaultHTTPSPort = 5986
+)
+
+// DefaultListenBase is the first host's address when Options.ListenBase is unset.
+var DefaultListenBase = netip.MustParseAddr("127.0.10.1")
+
+// A Fleet is a set of running simulated hosts.
+type Fleet struct {
+	hosts   []*Host
+	servers []*wsman.Host
+	ca      *wsman.CA
+	log     *slog.Logger
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// Start builds the hosts spec describes and serves each on its own
+// loopback address until [Fleet.Close]. It raises the process's open-file
+// limit as far as allowed first. ctx bounds the start-up only.
+func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
+	if err := opts.fill(); err != nil {
+		return nil, err
+	}
+	hosts, err := Build(spec)
+	if err != nil {
+		return nil, err
+	}
+	addrs, err := addresses(opts.ListenBase, len(hosts))
+	if err != nil {
+		return nil, err
+	}
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return nil, fmt.Errorf("raise open-file limit: %w", err)
+	}
+	if need := uint64(len(hosts)) + 64; limit != 0 && limit < need {
+		return nil, fmt.Errorf("open-file limit is %d, %d hosts need at least %d: raise the hard limit (ulimit -Hn)", limit, len(hosts), need)
+	}
+	f := &Fleet{hosts: hosts, log: opts.Logger}
+	if opts.TLS {
+		if f.ca, err = wsman.NewCA(); err != nil {
+			return nil, fmt.Errorf("create fleet CA: %w", err)
+		}
+	}
+	for i, h := range hosts {
+		if err := ctx.Err(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("start fleet: %w", err)
+		}
+		h.Address = netip.AddrPortFrom(addrs[i], uint16(opts.Port)).String()
+		if err := f.serve(h, addrs[i], opts); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("start host %s at %s: %w", h.Machine.ComputerName, h.Address, err)
+		}
+	}
+	scheme := "http"
+	if opts.TLS {
+		scheme = "https"
+	}
+	f.log.Info("fleet started", "hosts", len(hosts), "first", hosts[0].Address, "last", hosts[len(hosts)-1].Address,
+		"scheme", scheme, "auth", opts.Auth, "user", opts.User, "require_encryption", opts.RequireEncryption)
+	return f, nil
+}
+
+func (o *Options) fill() error {
+	if !o.ListenBase.IsValid() {
+		o.ListenBase = DefaultListenBase
+	}
+	if o.Port == 0 {
+		o.Port = DefaultHTTPPort
+		if o.TLS {
+			o.Port = DefaultHTTPSPort
+		}
+	}
+	if o.Port < 1 || o.Port > 65535 {
+		return fmt.Errorf("port %d out of range", o.Port)
+	}
+	if o.Auth == "" {
+		o.Auth = "ntlm"
+	}
+	if o.Auth != "basic" && o.Auth != "ntlm" {
+		return fmt.Errorf("auth %q: want basic or ntlm", o.Auth)
+	}
+	if o.User == "" {
+		o.User = DefaultUser
+	}
+	if o.Password == "" {
+		return errors.New("fleet options: a password is required")
+	}
+	if o.Latency < 0 {
+		return fmt.Errorf("negative latency %v", o.Latency)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// addresses returns n loopback addresses from base on, skipping those
+// whose last octet is 0 or 255.
+func addresses(base netip.Addr, n int) ([]netip.Addr, error) {
+	loop := netip.MustParsePrefix("127.0.0.0/8")
+	if !base.Is4() || !loop.Contains(base) {
+		return nil, fmt.Errorf("listen base %s is not an IPv4 loopback address (127.0.0.0/8)", base)
+	}
+	out := make([]netip.Addr, 0, n)
+	for a := base; len(out) < n; a = a.Next() {
+		if !loop.Contains(a) {
+			return nil, fmt.Errorf("%d hosts from %s run past 127.255.255.255", n, base)
+		}
+		if b := a.As4(); b[3] != 0 && b[3] != 255 {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// serve starts one host: its WS-Management service wrapping the machine
+// in the host's latency and runner faults. Refused hosts get no listener.
+func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
+	var wfault wsman.Fault
+	password := opts.Password
+	for _, k := range h.Faults {
+		switch k {
+		case FaultRefused:
+			return nil
+		case FaultWrongPassword:
+			// The host's account has another password than the one the
+			// auditor is given; derived so that it never equals it.
+			password = "rotated-" + opts.Password
+		case FaultReset, FaultStall, FaultTruncated, FaultGarbled, FaultQuota, FaultNonSOAP:
+			wfault = wsman.Fault(k)
+		}
+	}
+	m := h.Machine
+	srv, err := wsman.NewHost(wsman.Config{
+		ComputerName:      m.ComputerName,
+		NetBIOSDomain:     m.NetBIOSDomain,
+		DNSDomain:         m.DNSDomain,
+		User:              opts.User,
+		Password:          password,
+		AllowBasic:        opts.Auth == "basic",
+		AllowNTLM:         opts.Auth == "ntlm",
+		RequireEncryption: opts.RequireEncryption,
+		Fault:             wfault,
+		Runner:            &runner{h: h, extra: opts.Latency},
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", h.Address)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	if f.ca != nil {
+		names := []string{m.ComputerName}
+		if m.DNSDomain != "" {
+			names = append(names, strings.ToLower(m.ComputerName)+"."+m.DNSDomain)
+		}
+		cfg, err := f.ca.ServerTLSConfig(names, []net.IP{ip.AsSlice()})
+		if err != nil {
+			ln.Close()
+			srv.Close()
+			return err
+		}
+		ln = tls.NewListener(ln, cfg)
+	}
+	f.servers = append(f.servers, srv)
+	f.wg.Go(func() {
+		if err := srv.Serve(ln); err != nil {
+			f.log.Warn("host stopped", "host", m.ComputerName, "address", h.Address, "err", err)
+		}
+	})
+	return nil
+}
+
+// Hosts returns the fleet's hosts in address order.
+func (f *Fleet) Hosts() []*Host { return f.hosts }
+
+// Targets returns "ip:port" for every host in order, refused hosts included.
+func (f *Fleet) Targets() []string {
+	out := make([]string, len(f.hosts))
+	for i, h := range f.hosts {
+		out[i] = h.Address
+	}
+	return out
+}
+
+// WriteTargets writes the targets, one "ip:port" per line: the format
+// `bitaudit audit --targets` reads.
+func (f *Fleet) WriteTargets(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	for _, t := range f.Targets() {
+		bw.WriteString(t)
+		bw.WriteByte('\n')
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write targets: %w", err)
+	}
+	return nil
+}
+
+// CAPEM returns the PEM certificate of the fleet's CA, for clients to
+// trust; nil when the fleet serves plain HTTP.
+func (f *Fleet) CAPEM() []byte {
+	if f.ca == nil {
+		return nil
+	}
+	return f.ca.PEM()
+}
+
+// Close stops every host and waits for them to finish.
+func (f *Fleet) Close() error {
+	var errs []error
+	f.once.Do(func() {
+		for _, s := range f.servers {
+			if err := s.Close(); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		f.wg.Wait()
+		f.log.Info("fleet stopped", "hosts", len(f.hosts))
+	})
+	return errors.Join(errs...)
+}
+
+// A runner runs commands on a host's machine, adding the host's latency
+// and the runner faults: slow (extra delay), hung (never finishes) and
+// huge (tens of MiB of noise before the real output).
+type runner struct {
+	h     *Host
+	extra time.Duration
+}
+
+func (r *runner) Run(ctx context.Context, inv wsman.Invocation) wsman.Output {
+	h := r.h
+	for _, k := range h.Faults {
+		if k == FaultHung {
+			<-ctx.Done()
+			return wsman.Output{ExitCode: 1}
+		}
+	}
+	if !sleep(ctx, h.latency+h.slowDelay+r.extra) {
+		return wsman.Output{ExitCode: 1}
+	}
+	out := h.Machine.Run(ctx, windows.Invocation{CommandLine: inv.CommandLine, Codepage: inv.Codepage, User: inv.User})
+	if h.hugeBytes > 0 {
+		out.Stdout = append(hugeNoise(h.hugeBytes), out.Stdout...)
+	}
+	return wsman.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode}
+}
+
+// sleep waits d or until ctx is done; it reports whether d elapsed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// hugeNoise returns about n bytes of console noise: numbered CRLF lines,
+// as a chatty profile script prints them.
+func hugeNoise(n int) []byte {
+	b := make([]byte, 0, n+128)
+	for i := 1; len(b) < n; i++ {
+		b = append(b, "VERBOSE: Loading module from path 'C:\\Program Files\\WindowsPowerShell\\Modules\\Inventory\\"...)
+		b = strconv.AppendInt(b, int64(i), 10)
+		b = append(b, ".psm1'.\r\n"...)
+	}
+	return b
+}
