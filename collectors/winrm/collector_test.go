@@ -289,12 +289,22 @@ func TestCollectFaults(t *testing.T) {
 				return true
 			}
 			return false
-		}}, want: model.ErrProtocol, msg: []string{"Receive", "reset or closed"},
+		}}, want: model.ErrUnreachable, msg: []string{"Receive", "reset or closed"},
 			check: func(t *testing.T, h *fakeHost) {
 				if n := h.count("Command"); n != 1 {
 					t.Errorf("Command sent %d times: the script must not run twice", n)
 				}
 			}},
+		{name: "body cut off after the headers", host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
+			if op == "Receive" {
+				conn, buf, _ := http.NewResponseController(w).Hijack()
+				buf.WriteString("HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: 1000\r\n\r\n<s:Envelope")
+				buf.Flush()
+				conn.Close()
+				return true
+			}
+			return false
+		}}, want: model.ErrProtocol, msg: []string{"Receive", "response cut off"}},
 		{name: "empty 200 body on Receive", host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
 			if op == "Receive" {
 				soapBody(w, 200, "")

@@ -64,10 +64,11 @@ func classifyNetErr(ctx context.Context, op string, err error, connected bool) *
 	case errors.As(err, &netOpErr) && netOpErr.Op == "dial":
 		e.kind, e.msg = model.ErrUnreachable, "cannot connect: "+cleanNetErr(netOpErr.Err)
 	case errors.Is(err, syscall.ECONNRESET), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.EPIPE):
-		e.kind, e.msg, e.transient = model.ErrProtocol, "connection reset or closed by the host", true
-		if !connected {
-			e.kind = model.ErrUnreachable
-		}
+		// The connection dropped before an answer: a network or host
+		// failure, not a garbled answer (the simulator's "reset" profile
+		// expects unreachable too). A body cut off after the headers is
+		// classified by the caller as a protocol error.
+		e.kind, e.msg, e.transient = model.ErrUnreachable, "connection reset or closed by the host", true
 	case errors.As(err, &timeoutErr) && timeoutErr.Timeout():
 		e.kind, e.msg = model.ErrTimeout, "no response from the host in time"
 	default:

@@ -226,7 +226,7 @@ func TestSimulatorFaults(t *testing.T) {
 		want    error
 		msg     string
 	}{
-		{name: "reset", cfg: wsman.Config{Fault: wsman.FaultReset}, want: model.ErrProtocol, msg: "reset or closed"},
+		{name: "reset", cfg: wsman.Config{Fault: wsman.FaultReset}, want: model.ErrUnreachable, msg: "reset or closed"},
 		{name: "stall", cfg: wsman.Config{Fault: wsman.FaultStall}, timeout: 2 * time.Second, want: model.ErrTimeout},
 		{name: "truncated", cfg: wsman.Config{Fault: wsman.FaultTruncated}, want: model.ErrProtocol, msg: "malformed XML"},
 		{name: "garbled", cfg: wsman.Config{Fault: wsman.FaultGarbled}, want: model.ErrProtocol, msg: "garbled output stream"},

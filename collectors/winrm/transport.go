@@ -165,7 +165,10 @@ func (t *transport) post(op, body string) (string, error) {
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return "", classifyNetErr(t.ctx, op, err, true)
+		if t.ctx.Err() != nil {
+			return "", ctxError(t.ctx, op)
+		}
+		return "", &opError{op: op, kind: model.ErrProtocol, msg: "response cut off: " + cleanNetErr(err)}
 	}
 	t.run.mu.Lock()
 	t.run.connected = true
