@@ -293,6 +293,9 @@ func TestEnvelopesMatchWindows(t *testing.T) {
 	if got := created.find("ShellId").Text; got != shell || shell != strings.ToUpper(shell) {
 		t.Errorf("ShellId %q, selector %q: want the same uppercase GUID", got, shell)
 	}
+	if addr, ip := created.find("Address").Text, created.find("ClientIP").Text; addr != s.url() || ip != "127.0.0.1" {
+		t.Errorf("Address %q, ClientIP %q; want %q, 127.0.0.1", addr, ip, s.url())
+	}
 	if got := created.find("RelatesTo").Text; got != "uuid:d00059e8-57d6-4035-ad8d-3edc495da163" {
 		t.Errorf("RelatesTo = %q, want the request's MessageID", got)
 	}

@@ -112,6 +112,17 @@ type Config struct {
 	Runner Runner
 }
 
+// Allows reports whether the configuration accepts scheme a.
+func (c Config) Allows(a Auth) bool {
+	switch a {
+	case AuthBasic:
+		return c.AllowBasic
+	case AuthNTLM:
+		return c.AllowNTLM
+	}
+	return false
+}
+
 // Stats counts what a host has served.
 type Stats struct {
 	Requests        int64 // HTTP requests, including 401s
@@ -136,8 +147,9 @@ type Host struct {
 	closeMu sync.Once
 	stats   counters
 
-	mu     sync.Mutex
-	shells map[string]*shell
+	mu       sync.Mutex
+	shells   map[string]*shell
+	sweeping bool // a sweep goroutine runs while shells exist
 }
 
 // NewHost validates cfg, fills in Windows defaults and returns a host ready
@@ -199,7 +211,6 @@ func NewHost(cfg Config) (*Host, error) {
 		},
 		ErrorLog: discardLog,
 	}
-	go h.sweep()
 	return h, nil
 }
 
@@ -287,7 +298,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case err != nil && !errors.Is(err, errUnencrypted):
 		return // client went away
 	default:
-		rep = h.handle(r.Context(), body, user, clientIP(r))
+		rep = h.handle(r.Context(), body, peer{user: user, ip: clientIP(r), address: address(r)})
 	}
 	h.write(w, r, c, rep)
 }
@@ -315,6 +326,15 @@ func httpError(w http.ResponseWriter, status int, title, text string) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(page)))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(page))
+}
+
+// address is the endpoint the client addressed, as Create echoes it.
+func address(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/wsman"
 }
 
 func clientIP(r *http.Request) string {

@@ -43,8 +43,16 @@ type command struct {
 	injected  bool // the fault profile has been applied
 }
 
+// A peer is the authenticated client of a request.
+type peer struct {
+	user    string // user name, without a DOMAIN\ prefix
+	ip      string // client address
+	address string // the URL the client addressed
+}
+
 // handle dispatches one authenticated SOAP request on a:Action.
-func (h *Host) handle(ctx context.Context, body []byte, user, ip string) reply {
+func (h *Host) handle(ctx context.Context, body []byte, p peer) reply {
+	user := p.user
 	req, err := parseRequest(body)
 	if err != nil {
 		return h.faultReply(faultInvalidXML(), "")
@@ -54,7 +62,7 @@ func (h *Host) handle(ctx context.Context, body []byte, user, ip string) reply {
 	}
 	switch req.Action {
 	case actionCreate:
-		return h.create(req, user, ip)
+		return h.create(req, p)
 	case actionCommand, actionSend, actionReceive, actionSignal, actionDelete:
 	default:
 		return h.faultReply(faultActionNotSupported(), req.MessageID)
@@ -119,7 +127,8 @@ func (h *Host) faultReply(f fault, relatesTo string) reply {
 	return reply{status: 500, body: f.render(h.cfg.ComputerName, relatesTo)}
 }
 
-func (h *Host) create(req *request, user, ip string) reply {
+func (h *Host) create(req *request, p peer) reply {
+	user := p.user
 	cp := 65001
 	if v, ok := req.Options["WINRS_CODEPAGE"]; ok {
 		switch strings.TrimSpace(v) {
@@ -135,7 +144,7 @@ func (h *Host) create(req *request, user, ip string) reply {
 		return h.faultReply(faultMaxShells(h.cfg.MaxShellsPerUser), req.MessageID)
 	}
 	now := time.Now()
-	s := &shell{id: newGUID(), owner: user, clientIP: ip, codepage: cp, created: now, lastUsed: now, commands: map[string]*command{}}
+	s := &shell{id: newGUID(), owner: user, clientIP: p.ip, codepage: cp, created: now, lastUsed: now, commands: map[string]*command{}}
 	h.mu.Lock()
 	n := 0
 	for _, o := range h.shells {
@@ -148,12 +157,16 @@ func (h *Host) create(req *request, user, ip string) reply {
 		return h.faultReply(faultMaxShells(h.cfg.MaxShellsPerUser), req.MessageID)
 	}
 	h.shells[s.id] = s
+	if !h.sweeping {
+		h.sweeping = true
+		go h.sweep()
+	}
 	h.mu.Unlock()
 	h.stats.shells.Add(1)
 
 	var b bytes.Buffer
 	b.WriteString("<x:ResourceCreated><a:Address>")
-	escape(&b, "http://"+h.cfg.ComputerName+":5985/wsman")
+	escape(&b, p.address)
 	b.WriteString("</a:Address><a:ReferenceParameters><w:ResourceURI>" + resourceCmd +
 		"</w:ResourceURI><w:SelectorSet><w:Selector Name=\"ShellId\">" + s.id +
 		"</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>")
@@ -161,7 +174,7 @@ func (h *Host) create(req *request, user, ip string) reply {
 		resourceCmd + "</rsp:ResourceUri><rsp:Owner>")
 	escape(&b, user)
 	b.WriteString("</rsp:Owner><rsp:ClientIP>")
-	escape(&b, ip)
+	escape(&b, p.ip)
 	b.WriteString("</rsp:ClientIP><rsp:IdleTimeOut>")
 	b.WriteString(formatSeconds(h.cfg.IdleTimeout))
 	b.WriteString("</rsp:IdleTimeOut><rsp:InputStreams>stdin</rsp:InputStreams><rsp:OutputStreams>stdout stderr</rsp:OutputStreams>")
@@ -241,7 +254,8 @@ func (h *Host) delete(req *request, s *shell) reply {
 }
 
 // sweep deletes shells idle for longer than IdleTimeout, as WinRM does;
-// later requests for them get the shell-not-found fault.
+// later requests for them get the shell-not-found fault. It runs only while
+// the host has shells, so an idle host costs no goroutine beyond Serve.
 func (h *Host) sweep() {
 	tick := min(max(h.cfg.IdleTimeout/4, 10*time.Millisecond), time.Minute)
 	t := time.NewTicker(tick)
@@ -257,6 +271,11 @@ func (h *Host) sweep() {
 					s.cancelAll()
 					delete(h.shells, id)
 				}
+			}
+			if len(h.shells) == 0 {
+				h.sweeping = false
+				h.mu.Unlock()
+				return
 			}
 			h.mu.Unlock()
 		}

@@ -56,7 +56,7 @@ func FuzzRequest(f *testing.F) {
 		if req, err := parseRequest(body); err == nil && req.Body == nil {
 			t.Fatal("request without body")
 		}
-		rep := h.handle(context.Background(), body, "u", "127.0.0.1")
+		rep := h.handle(context.Background(), body, peer{user: "u", ip: "127.0.0.1", address: "http://h/wsman"})
 		if rep.status != 200 && rep.status != 500 {
 			t.Fatalf("status %d", rep.status)
 		}
