@@ -1,7 +1,11 @@
 package wsman_test
 
 import (
+	"net"
+	"runtime"
 	"testing"
+
+	"github.com/bitaudit/bitaudit/simulator/wsman"
 )
 
 // benchmarkRun measures masterzen RunWithString("hostname") against one
@@ -31,3 +35,36 @@ func BenchmarkRunBasic(b *testing.B)      { benchmarkRun(b, false, false) }
 func BenchmarkRunNTLM(b *testing.B)       { benchmarkRun(b, true, false) }
 func BenchmarkRunBasicHTTPS(b *testing.B) { benchmarkRun(b, false, true) }
 func BenchmarkRunNTLMHTTPS(b *testing.B)  { benchmarkRun(b, true, true) }
+
+// BenchmarkIdleHosts measures what an idle listening host costs: heap
+// bytes and goroutines per host, for 1,000 hosts on loopback ports.
+func BenchmarkIdleHosts(b *testing.B) {
+	const n = 1000
+	for range b.N {
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		g0 := runtime.NumGoroutine()
+		hosts := make([]*wsman.Host, 0, n)
+		for range n {
+			h, err := wsman.NewHost(testConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				b.Fatal(err)
+			}
+			go h.Serve(ln)
+			hosts = append(hosts, h)
+		}
+		runtime.GC()
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse)/n, "bytes/host")
+		b.ReportMetric(float64(runtime.NumGoroutine()-g0)/n, "goroutines/host")
+		for _, h := range hosts {
+			h.Close()
+		}
+	}
+}
