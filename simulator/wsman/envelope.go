@@ -106,12 +106,23 @@ func faultMaxOperations(n int) fault {
 			" concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. "}
 }
 
-// faultActionNotSupported uses the WS-Addressing subcode (DSP0226 lists
-// wsa:ActionNotSupported) and ERROR_WSMAN_INVALID_ACTIONURI.
+// faultActionNotSupported is ERROR_WSMAN_ACTION_NOT_SUPPORTED, which
+// wsmerror.h annotates "wsa, code=Sender, subcode=WS-Addressing
+// ActionNotsupported".
 func faultActionNotSupported() fault {
-	return fault{"s:Sender", "a:ActionNotSupported", 2150858753,
-		"The WS-Management service cannot process the request. The WS-Addressing action URI is invalid. " +
-			"Check the documentation for information on how to construct an action URI. "}
+	return fault{"s:Sender", "a:ActionNotSupported", 2150858771,
+		"The WS-Management service does not support the action specified in the request. "}
+}
+
+// faultDestinationUnreachable is ERROR_WSMAN_DESTINATION_UNREACHABLE
+// ("wsa, code=Sender, subcode=WS-Addressing DestinationUnreachable"): the
+// answer for a resource URI this host does not serve, such as PSRP's.
+func faultDestinationUnreachable() fault {
+	return fault{"s:Sender", "a:DestinationUnreachable", 2150858770,
+		"The client cannot connect to the destination specified in the request. " +
+			"Verify that the service on the destination is running and is accepting requests. " +
+			"Consult the logs and documentation for the WS-Management service running on the destination, most commonly IIS or WinRM. " +
+			"If the destination is the WinRM service, run the following command on the destination to analyze and configure the WinRM service: \"winrm quickconfig\". "}
 }
 
 // faultInvalidXML is ERROR_WSMAN_INVALID_XML.

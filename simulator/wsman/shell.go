@@ -13,7 +13,6 @@ import (
 type shell struct {
 	id, owner, clientIP string
 	codepage            int
-	created             time.Time
 
 	// Guarded by Host.mu.
 	lastUsed time.Time
@@ -59,6 +58,9 @@ func (h *Host) handle(ctx context.Context, body []byte, p peer) reply {
 	}
 	if req.MaxEnvelopeSize > h.cfg.MaxEnvelopeSize {
 		return h.faultReply(faultEnvelopeTooLarge(), req.MessageID)
+	}
+	if req.ResourceURI != "" && req.ResourceURI != resourceCmd {
+		return h.faultReply(faultDestinationUnreachable(), req.MessageID)
 	}
 	switch req.Action {
 	case actionCreate:
@@ -144,7 +146,7 @@ func (h *Host) create(req *request, p peer) reply {
 		return h.faultReply(faultMaxShells(h.cfg.MaxShellsPerUser), req.MessageID)
 	}
 	now := time.Now()
-	s := &shell{id: newGUID(), owner: user, clientIP: p.ip, codepage: cp, created: now, lastUsed: now, commands: map[string]*command{}}
+	s := &shell{id: newGUID(), owner: user, clientIP: p.ip, codepage: cp, lastUsed: now, commands: map[string]*command{}}
 	h.mu.Lock()
 	n := 0
 	for _, o := range h.shells {
