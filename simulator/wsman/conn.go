@@ -122,7 +122,7 @@ func (h *Host) ntlmStep(w http.ResponseWriter, r *http.Request, c *connState, sc
 		_, _ = rand.Read(sc[:]) // crypto/rand.Read never fails
 		c.challenge, c.session = &sc, nil
 		target := ntlmTarget{Computer: h.cfg.ComputerName, NetBIOSDomain: h.cfg.NetBIOSDomain, DNSDomain: h.cfg.DNSDomain}
-		ch := buildChallenge(target, challengeFlags(flags), sc, time.Now())
+		ch := buildChallenge(target, challengeFlags(flags, h.cfg.NetBIOSDomain != ""), sc, time.Now())
 		drain(r)
 		w.Header().Set("WWW-Authenticate", scheme+" "+base64.StdEncoding.EncodeToString(ch))
 		h.stats.unauthorized.Add(1)

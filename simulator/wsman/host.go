@@ -16,7 +16,7 @@ import (
 type Invocation struct {
 	CommandLine string // rsp:Command + " " + each rsp:Arguments
 	Codepage    int    // WINRS_CODEPAGE of the shell: 65001 or 437
-	User        string // the authenticated user name as the client sent it
+	User        string // the authenticated user name as the client sent it, without a DOMAIN\ prefix
 }
 
 // An Output is what a command printed and how it ended.
@@ -254,7 +254,7 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.stats.requests.Add(1)
 	w.Header().Set("Server", serverHeader)
 	if r.URL.Path != "/wsman" {
-		httpError(w, http.StatusNotFound, "Not Found", "The requested URL was not found on this server.")
+		httpError(w, http.StatusNotFound, "Not Found", "The requested resource is not found.")
 		return
 	}
 	if r.Method != http.MethodPost {

@@ -33,6 +33,7 @@ const (
 	flagNTLM           uint32 = 1 << 9
 	flagAnonymous      uint32 = 1 << 11
 	flagAlwaysSign     uint32 = 1 << 15
+	flagTargetDomain   uint32 = 1 << 16
 	flagTargetServer   uint32 = 1 << 17
 	flagESS            uint32 = 1 << 19
 	flagTargetInfo     uint32 = 1 << 23
@@ -79,15 +80,20 @@ func parseNegotiate(b []byte) (uint32, error) {
 // challengeFlags answers a client's NEGOTIATE flags like Windows: the flags
 // both sides support, plus what a server always sets. KEY_EXCH is only
 // echoed when asked for, and LM_KEY never (go-ntlmssp aborts on either,
-// docs/winrm.md §2.3).
-func challengeFlags(client uint32) uint32 {
+// docs/winrm.md §2.3). A domain member names its domain as the target, a
+// workgroup host itself (MS-NLMP 2.2.2.5 flags N and O).
+func challengeFlags(client uint32, domainMember bool) uint32 {
 	f := client & flagsServerOffered
 	if f&flagUnicode != 0 {
 		f &^= flagOEM
 	} else if f&flagOEM == 0 {
 		f |= flagUnicode
 	}
-	return f | flagNTLM | flagTargetServer | flagTargetInfo
+	target := flagTargetServer
+	if domainMember {
+		target = flagTargetDomain
+	}
+	return f | flagNTLM | target | flagTargetInfo
 }
 
 // ntlmTarget names the server in CHALLENGE messages.

@@ -64,11 +64,16 @@ func TestNTLMWithGoNTLMSSP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cf := challengeFlags(flags)
+	cf := challengeFlags(flags, true)
+	// UNICODE, NTLM, ALWAYS_SIGN, ESS, TARGET_INFO, 128, 56 as go-ntlmssp asks,
+	// plus TARGET_TYPE_DOMAIN; nothing it did not ask for.
+	if want := uint32(0xA0898201); cf != want {
+		t.Errorf("challenge flags %#x, want %#x", cf, want)
+	}
 	if cf&(flagKeyExch|flagLMKey) != 0 {
 		t.Errorf("challenge flags %#x offer KEY_EXCH or LM_KEY unasked", cf)
 	}
-	if got := challengeFlags(flags | flagKeyExch | flagLMKey); got&flagKeyExch == 0 || got&flagLMKey != 0 {
+	if got := challengeFlags(flags|flagKeyExch|flagLMKey, false); got&flagKeyExch == 0 || got&flagLMKey != 0 {
 		t.Errorf("challenge flags %#x: want KEY_EXCH echoed and LM_KEY never", got)
 	}
 	sc := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
@@ -130,7 +135,7 @@ func TestParseAuthenticateBounds(t *testing.T) {
 func FuzzParseNTLM(f *testing.F) {
 	neg, _ := ntlmssp.NewNegotiateMessage("", "")
 	f.Add(neg)
-	ch := buildChallenge(ntlmTarget{Computer: "H"}, challengeFlags(0xA0880001), [8]byte{}, time.Unix(0, 0))
+	ch := buildChallenge(ntlmTarget{Computer: "H"}, challengeFlags(0xA0880001, false), [8]byte{}, time.Unix(0, 0))
 	if auth, err := ntlmssp.NewAuthenticateMessage(ch, "u", "p", nil); err == nil {
 		f.Add(auth)
 	}
