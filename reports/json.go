@@ -2,6 +2,7 @@ package reports
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,7 +14,8 @@ import (
 // WriteJSON writes the result document: indented, map keys sorted by
 // encoding/json, hosts in the order of the result, and arrays that the
 // schema defines as arrays never null. An empty schema field is written as
-// [model.ResultSchema]; another schema is an error.
+// [model.ResultSchema]; another schema is an error. Hosts are encoded one at
+// a time, so memory does not grow with the fleet beyond the result itself.
 func WriteJSON(w io.Writer, r *model.Result) error {
 	if r == nil {
 		return errNilResult
@@ -23,7 +25,28 @@ func WriteJSON(w io.Writer, r *model.Result) error {
 	}
 	doc := *r
 	doc.Schema = model.ResultSchema
-	doc.Hosts = make([]model.HostResult, len(r.Hosts))
+	doc.Hosts = []model.HostResult{}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(&doc); err != nil {
+		return fmt.Errorf("encode result: %w", err)
+	}
+	// The document with no hosts has exactly one top-level `"hosts": []`
+	// (nested keys are indented deeper); the hosts are streamed into it with
+	// the indentation encoding/json would have used.
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte("\n  \"hosts\": []"))
+	if !ok {
+		return errors.New("encode result: hosts field not found")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head)
+	bw.WriteString("\n  \"hosts\": [")
+	var hb bytes.Buffer
+	henc := json.NewEncoder(&hb)
+	henc.SetEscapeHTML(false)
+	henc.SetIndent("    ", "  ")
 	for i, h := range r.Hosts {
 		if h.Volumes == nil {
 			h.Volumes = []model.Volume{}
@@ -31,16 +54,22 @@ func WriteJSON(w io.Writer, r *model.Result) error {
 		if h.Findings == nil {
 			h.Findings = []model.Finding{}
 		}
-		doc.Hosts[i] = h
+		hb.Reset()
+		if err := henc.Encode(&h); err != nil {
+			return fmt.Errorf("encode result: host %s: %w", h.Target, err)
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.TrimSuffix(hb.Bytes(), []byte("\n")))
 	}
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(&doc); err != nil {
-		return fmt.Errorf("encode result: %w", err)
+	if len(r.Hosts) > 0 {
+		bw.WriteString("\n  ")
 	}
-	return bw.Flush()
+	bw.WriteString("]")
+	bw.Write(tail)
+	return bw.Flush() // bufio keeps the first write error and returns it here
 }
 
 // ReadResult decodes a result document and checks that it is one this

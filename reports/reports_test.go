@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -112,6 +113,23 @@ func TestWriteJSON(t *testing.T) {
 	r.Schema = "bitaudit.result/v2"
 	if err := WriteJSON(&buf, r); err == nil {
 		t.Error("wrote a result with a foreign schema")
+	}
+
+	// Streaming the hosts gives the bytes encoding/json gives for the whole document.
+	for _, r := range []*model.Result{fixtureResult(30), {Schema: model.ResultSchema, Run: model.Run{ID: "empty"}, Hosts: []model.HostResult{}}} {
+		var got, want bytes.Buffer
+		if err := WriteJSON(&got, r); err != nil {
+			t.Fatal(err)
+		}
+		enc := json.NewEncoder(&want)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		if d := cmp.Diff(want.String(), got.String()); d != "" {
+			t.Errorf("streamed document differs from encoding/json (-want +got):\n%s", d)
+		}
 	}
 }
 
