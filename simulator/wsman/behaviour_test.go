@@ -296,24 +296,30 @@ func TestFaultProfiles(t *testing.T) {
 		{fault: wsman.FaultQuota, code: 0, errWant: "Command has already been closed"},
 		{fault: wsman.FaultNonSOAP, code: 1, errWant: "http response error: 500 - invalid content type"},
 	} {
-		t.Run(string(tc.fault), func(t *testing.T) {
-			cfg := testConfig()
-			cfg.Fault = tc.fault
-			s := startHost(t, cfg, false)
-			stdout, _, code, err := s.client(t, tc.opts).RunWithString("hostname", "")
-			switch {
-			case tc.errWant == "" && err != nil:
-				t.Errorf("err = %v, want none", err)
-			case tc.errWant != "" && (err == nil || !strings.Contains(err.Error(), tc.errWant)):
-				t.Errorf("err = %v, want %q", err, tc.errWant)
+		for _, withTLS := range []bool{false, true} {
+			name := string(tc.fault) + "/http"
+			if withTLS {
+				name += "s"
 			}
-			if code != tc.code {
-				t.Errorf("exit code %d, want %d", code, tc.code)
-			}
-			if tc.checkOut != nil && !tc.checkOut(stdout) {
-				t.Errorf("stdout %q", stdout)
-			}
-		})
+			t.Run(name, func(t *testing.T) {
+				cfg := testConfig()
+				cfg.Fault = tc.fault
+				s := startHost(t, cfg, withTLS)
+				stdout, _, code, err := s.client(t, tc.opts).RunWithString("hostname", "")
+				switch {
+				case tc.errWant == "" && err != nil:
+					t.Errorf("err = %v, want none", err)
+				case tc.errWant != "" && (err == nil || !strings.Contains(err.Error(), tc.errWant)):
+					t.Errorf("err = %v, want %q", err, tc.errWant)
+				}
+				if code != tc.code {
+					t.Errorf("exit code %d, want %d", code, tc.code)
+				}
+				if tc.checkOut != nil && !tc.checkOut(stdout) {
+					t.Errorf("stdout %q", stdout)
+				}
+			})
+		}
 	}
 }
 
