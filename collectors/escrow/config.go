@@ -19,59 +19,59 @@ import (
 // Config names the escrow sources to check. A nil or empty Config checks none:
 // only host evidence (backup events) is used.
 type Config struct {
-	AD       *ADConfig       `yaml:"ad"`
-	Entra    *EntraConfig    `yaml:"entra"`
-	External *ExternalConfig `yaml:"external"`
+	AD       *ADConfig       `yaml:"ad,omitempty"`
+	Entra    *EntraConfig    `yaml:"entra,omitempty"`
+	External *ExternalConfig `yaml:"external,omitempty"`
 }
 
 // ADConfig is how to reach Active Directory over LDAP.
 type ADConfig struct {
 	// URL is ldaps://dc:636, or ldap://dc:389 with StartTLS (or AllowPlaintext).
-	URL      string `yaml:"url"`
-	StartTLS bool   `yaml:"start_tls"`
+	URL      string `yaml:"url,omitempty"`
+	StartTLS bool   `yaml:"start_tls,omitempty"`
 	// BaseDN is where computer objects are searched (subtree).
-	BaseDN string `yaml:"base_dn"`
+	BaseDN string `yaml:"base_dn,omitempty"`
 	// BindDN is the account for the simple bind.
-	BindDN string `yaml:"bind_dn"`
+	BindDN string `yaml:"bind_dn,omitempty"`
 	// PasswordEnv names an environment variable, PasswordFile a file, holding
 	// the bind password. Exactly one is required; passwords are never inline.
-	PasswordEnv  string `yaml:"password_env"`
-	PasswordFile string `yaml:"password_file"`
+	PasswordEnv  string `yaml:"password_env,omitempty"`
+	PasswordFile string `yaml:"password_file,omitempty"`
 	// CACertFile is a PEM bundle of CAs trusted for the directory's certificate
 	// (default: the system roots).
-	CACertFile         string `yaml:"ca_cert_file"`
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	CACertFile         string `yaml:"ca_cert_file,omitempty"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify,omitempty"`
 	// AllowPlaintext permits ldap:// without StartTLS: the password and all
 	// results cross the network in clear.
-	AllowPlaintext bool `yaml:"allow_plaintext"`
+	AllowPlaintext bool `yaml:"allow_plaintext,omitempty"`
 	// MaxConns bounds the bound connections kept open (default 4).
-	MaxConns int `yaml:"max_conns"`
+	MaxConns int `yaml:"max_conns,omitempty"`
 	// PageSize is the LDAP paged-results page size (default 500).
-	PageSize int `yaml:"page_size"`
+	PageSize int `yaml:"page_size,omitempty"`
 }
 
 // EntraConfig is how to reach Entra ID over Microsoft Graph with an
 // application's client credentials (BitlockerKey.ReadBasic.All suffices).
 type EntraConfig struct {
-	TenantID string `yaml:"tenant_id"`
-	ClientID string `yaml:"client_id"`
+	TenantID string `yaml:"tenant_id,omitempty"`
+	ClientID string `yaml:"client_id,omitempty"`
 	// Exactly one of ClientSecretEnv, ClientSecretFile (the secret) or
 	// CertificateFile (PEM certificate and unencrypted private key).
-	ClientSecretEnv  string `yaml:"client_secret_env"`
-	ClientSecretFile string `yaml:"client_secret_file"`
-	CertificateFile  string `yaml:"certificate_file"`
+	ClientSecretEnv  string `yaml:"client_secret_env,omitempty"`
+	ClientSecretFile string `yaml:"client_secret_file,omitempty"`
+	CertificateFile  string `yaml:"certificate_file,omitempty"`
 	// AuthorityHost defaults to https://login.microsoftonline.com/.
-	AuthorityHost string `yaml:"authority_host"`
+	AuthorityHost string `yaml:"authority_host,omitempty"`
 	// GraphEndpoint defaults to https://graph.microsoft.com.
-	GraphEndpoint string `yaml:"graph_endpoint"`
+	GraphEndpoint string `yaml:"graph_endpoint,omitempty"`
 	// CACertFile is a PEM bundle of extra CAs (for the simulator or a proxy).
-	CACertFile string `yaml:"ca_cert_file"`
+	CACertFile string `yaml:"ca_cert_file,omitempty"`
 }
 
 // ExternalConfig is an external key store: a directory (a mounted share)
 // holding "BitLocker Recovery Key <ID>.TXT" files.
 type ExternalConfig struct {
-	Dir string `yaml:"dir"`
+	Dir string `yaml:"dir,omitempty"`
 }
 
 // Defaults.

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestLoadConfig(t *testing.T) {
@@ -87,5 +89,28 @@ func TestLoadConfigExample(t *testing.T) {
 	}
 	if cfg.AD == nil || cfg.Entra == nil || cfg.External == nil || cfg.Entra.CertificateFile == "" || cfg.AD.PageSize != 500 {
 		t.Errorf("example decoded as %+v", cfg)
+	}
+}
+
+// A Config marshalled by a program (the demo writes one) loads back as is.
+func TestConfigRoundTrip(t *testing.T) {
+	in := &Config{
+		AD:       &ADConfig{URL: "ldaps://127.0.0.1:6360", BaseDN: "DC=corp,DC=example,DC=test", BindDN: "CN=svc", PasswordFile: "/tmp/pw", CACertFile: "/tmp/ca.pem"},
+		Entra:    &EntraConfig{TenantID: "t", ClientID: "c", ClientSecretFile: "/tmp/s", AuthorityHost: "https://127.0.0.1:8443/", GraphEndpoint: "https://127.0.0.1:8443"},
+		External: &ExternalConfig{Dir: "/tmp/keys"},
+	}
+	b, err := yaml.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "max_conns") || strings.Contains(string(b), "''") {
+		t.Errorf("zero values written:\n%s", b)
+	}
+	out, err := LoadConfig(strings.NewReader(string(b)), "generated.yaml")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if *out.AD != *in.AD || *out.Entra != *in.Entra || *out.External != *in.External {
+		t.Errorf("round trip changed the config:\n%s", b)
 	}
 }
