@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -161,6 +160,13 @@ func (d *pdfDoc) setup() {
 	})
 }
 
+func fontStyle(bold bool) string {
+	if bold {
+		return "B"
+	}
+	return ""
+}
+
 func orDefault(s, def string) string {
 	if s == "" {
 		return def
@@ -294,7 +300,7 @@ func (t *table) layout(cells []cell) ([][]string, float64) {
 	lines := make([][]string, len(cells))
 	n, col := 1, 0
 	for i, c := range cells {
-		t.d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
+		t.d.SetFont("go", fontStyle(c.bold), t.size)
 		ls := t.d.SplitText(c.text, t.width(c, col))
 		col += max(c.span, 1)
 		if len(ls) > maxLines {
@@ -330,7 +336,7 @@ func (t *table) drawLines(cells []cell, lines [][]string, h float64) {
 		} else {
 			d.colour(black)
 		}
-		d.SetFont("go", map[bool]string{true: "B", false: ""}[c.bold], t.size)
+		d.SetFont("go", fontStyle(c.bold), t.size)
 		for k, l := range lines[i] {
 			d.SetXY(x, y+cellPad+float64(k)*lineH)
 			d.CellFormat(w, lineH, l, "", 0, t.cols[col].align, false, 0, "")
@@ -368,9 +374,9 @@ func (d *pdfDoc) cover() {
 	d.colour(black)
 
 	notAudited := r.NotAudited()
-	scope := fmt.Sprintf("%d targets; %d audited, %d not audited", r.Run.TargetCount, r.Summary.HostsAudited, notAudited)
+	scope := fmt.Sprintf("%s targets; %s audited, %s not audited", num(r.Run.TargetCount), num(r.Summary.HostsAudited), num(notAudited))
 	if n := len(r.Run.Duplicates); n > 0 {
-		scope += fmt.Sprintf("; %d duplicate target lines audited once", n)
+		scope += fmt.Sprintf("; %s audited once", plural(n, "duplicate target line", "duplicate target lines"))
 	}
 	policy := r.Run.Policy.Source
 	if r.Run.Policy.Default {
@@ -402,11 +408,11 @@ func (d *pdfDoc) cover() {
 func (d *pdfDoc) executiveSummary() {
 	s := d.r.Summary
 	d.section("Executive summary")
-	d.para(fmt.Sprintf("%d of %d hosts were audited; %d could not be audited and count against compliance as unknown, never as compliant. "+
-		"%d of %d audited hosts are compliant: %s with waivers applied, %s without. "+
-		"%d of %d recovery passwords (%s) are backed up and verified at an accepted location.",
-		s.HostsAudited, s.Hosts, d.r.NotAudited(), s.HostsByStatus[model.StatusCompliant], s.HostsAudited,
-		percent(s.CompliantShare), percent(s.CompliantShareWithoutWaivers), s.BackedUp, s.RecoveryPasswords, percent(s.BackupCoverage)))
+	d.para(fmt.Sprintf("%s of %s hosts were audited; %s could not be audited and count against compliance as unknown, never as compliant. "+
+		"%s of %s audited hosts are compliant: %s with waivers applied, %s without. "+
+		"%s of %s recovery passwords (%s) are backed up and verified at an accepted location.",
+		num(s.HostsAudited), num(s.Hosts), num(d.r.NotAudited()), num(s.HostsByStatus[model.StatusCompliant]), num(s.HostsAudited),
+		percent(s.CompliantShare), percent(s.CompliantShareWithoutWaivers), num(s.BackedUp), num(s.RecoveryPasswords), percent(s.BackupCoverage)))
 
 	y := d.GetY()
 	d.ensure(62)
@@ -419,29 +425,29 @@ func (d *pdfDoc) executiveSummary() {
 
 	w, _ := d.GetPageSize()
 	t := d.newTable(8.5, column{"Figure", 100, "L"}, column{"Value", w - 2*margin - 100, "R"})
-	t.row(txt("Hosts in scope"), txt(strconv.Itoa(s.Hosts)))
-	t.row(txt("Hosts audited"), txt(strconv.Itoa(s.HostsAudited)))
-	t.row(txt("Hosts not audited"), txt(strconv.Itoa(d.r.NotAudited())))
+	t.row(txt("Hosts in scope"), txt(num(s.Hosts)))
+	t.row(txt("Hosts audited"), txt(num(s.HostsAudited)))
+	t.row(txt("Hosts not audited"), txt(num(d.r.NotAudited())))
 	for _, st := range model.Statuses {
-		t.row(txt("  Hosts "+statusLabel(st)), txt(strconv.Itoa(s.HostsByStatus[st])))
+		t.row(txt("  Hosts "+statusLabel(st)), txt(num(s.HostsByStatus[st])))
 	}
 	t.row(txt("Compliant share of audited hosts, waivers applied"), cell{text: percent(s.CompliantShare), bold: true})
 	t.row(txt("Compliant share of audited hosts, without waivers"), txt(percent(s.CompliantShareWithoutWaivers)))
-	t.row(txt("Volumes on audited hosts"), txt(strconv.Itoa(s.Volumes)))
+	t.row(txt("Volumes on audited hosts"), txt(num(s.Volumes)))
 	for _, k := range sortedKeys(s.VolumesByState) {
-		t.row(txt("  Volumes "+label(k)), txt(strconv.Itoa(s.VolumesByState[k])))
+		t.row(txt("  Volumes "+label(k)), txt(num(s.VolumesByState[k])))
 	}
-	t.row(txt("Recovery passwords"), txt(strconv.Itoa(s.RecoveryPasswords)))
-	t.row(txt("Recovery passwords backed up (verified at an accepted location)"), txt(strconv.Itoa(s.BackedUp)))
+	t.row(txt("Recovery passwords"), txt(num(s.RecoveryPasswords)))
+	t.row(txt("Recovery passwords backed up (verified at an accepted location)"), txt(num(s.BackedUp)))
 	t.row(txt("Recovery-key backup coverage"), cell{text: percent(s.BackupCoverage), bold: true})
 	for _, k := range sortedKeys(s.BackupByState) {
 		loc, st, _ := strings.Cut(k, ":")
-		t.row(txt("  Backup evidence "+loc+": "+st), txt(strconv.Itoa(s.BackupByState[k])))
+		t.row(txt("  Backup evidence "+loc+": "+st), txt(num(s.BackupByState[k])))
 	}
 	for _, sev := range model.Severities {
-		t.row(txt("Open findings, "+sev.String()), txt(strconv.Itoa(s.FindingsBySeverity[sev])))
+		t.row(txt("Open findings, "+sev.String()), txt(num(s.FindingsBySeverity[sev])))
 	}
-	t.row(txt("Findings waived (not counted above)"), txt(strconv.Itoa(s.Waived)))
+	t.row(txt("Findings waived (not counted above)"), txt(num(s.Waived)))
 }
 
 // hostDonut draws hosts by status as a donut with a legend, in an 88×58 mm box at (x, y).
@@ -474,7 +480,7 @@ func (d *pdfDoc) hostDonut(x, y float64) {
 	d.SetFont("go", "B", 12)
 	d.colour(black)
 	d.SetXY(cx-12, cy-5)
-	d.CellFormat(24, 6, strconv.Itoa(s.Hosts), "", 0, "C", false, 0, "")
+	d.CellFormat(24, 6, num(s.Hosts), "", 0, "C", false, 0, "")
 	d.SetFont("go", "", 7)
 	d.SetXY(cx-12, cy+0.5)
 	d.CellFormat(24, 4, "hosts", "", 0, "C", false, 0, "")
@@ -485,7 +491,7 @@ func (d *pdfDoc) hostDonut(x, y float64) {
 		d.SetFont("go", "", 7.5)
 		d.SetXY(x+50, ly)
 		d.CellFormat(28, 4.5, statusLabel(st), "", 0, "L", false, 0, "")
-		d.CellFormat(10, 4.5, strconv.Itoa(s.HostsByStatus[st]), "", 0, "R", false, 0, "")
+		d.CellFormat(10, 4.5, num(s.HostsByStatus[st]), "", 0, "R", false, 0, "")
 		ly += 5.5
 	}
 }
@@ -514,7 +520,7 @@ func (d *pdfDoc) severityBars(x, y float64) {
 			d.Rect(barX, by+0.6, math.Max(0.6, barW*float64(n)/float64(most)), 3.8, "F")
 		}
 		d.SetXY(barX+barW+1, by)
-		d.CellFormat(10, 5, strconv.Itoa(n), "", 0, "L", false, 0, "")
+		d.CellFormat(10, 5, num(n), "", 0, "L", false, 0, "")
 		by += 6
 	}
 	// Backup coverage gauge.
@@ -529,7 +535,7 @@ func (d *pdfDoc) severityBars(x, y float64) {
 	d.Rect(x, by, 76*math.Min(1, math.Max(0, s.BackupCoverage)), 5, "F")
 	d.SetFont("go", "", 7.5)
 	d.SetXY(x, by+5.5)
-	d.CellFormat(88, 4, fmt.Sprintf("%s: %d of %d recovery passwords verified", percent(s.BackupCoverage), s.BackedUp, s.RecoveryPasswords), "", 0, "L", false, 0, "")
+	d.CellFormat(88, 4, fmt.Sprintf("%s: %s of %s recovery passwords verified", percent(s.BackupCoverage), num(s.BackedUp), num(s.RecoveryPasswords)), "", 0, "L", false, 0, "")
 }
 
 func (d *pdfDoc) findingsByRule() {
@@ -539,11 +545,11 @@ func (d *pdfDoc) findingsByRule() {
 		d.para("No open findings.")
 		return
 	}
-	d.para(fmt.Sprintf("Open findings on audited hosts, by rule. %d waived findings are not counted here; see Waivers.", d.r.Summary.Waived))
+	d.para(fmt.Sprintf("Open findings on audited hosts, by rule. %s not counted here; see Waivers.", plural(d.r.Summary.Waived, "waived finding is", "waived findings are")))
 	w, _ := d.GetPageSize()
 	t := d.newTable(8, column{"Rule", 18, "L"}, column{"Title", w - 2*margin - 18 - 22 - 24, "L"}, column{"Severity", 22, "L"}, column{"Findings", 24, "R"})
 	for _, r := range rows {
-		t.row(txt(r.ID), txt(r.Title), sevCell(r.Severity), txt(strconv.Itoa(r.Count)))
+		t.row(txt(r.ID), txt(r.Title), sevCell(r.Severity), txt(num(r.Count)))
 	}
 }
 
@@ -577,7 +583,7 @@ func (d *pdfDoc) nonCompliant() {
 
 func (d *pdfDoc) notAudited() {
 	d.section("Hosts not audited")
-	d.para(fmt.Sprintf("%d hosts could not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", d.r.NotAudited()))
+	d.para(fmt.Sprintf("%s not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", plural(d.r.NotAudited(), "host could", "hosts could")))
 	t := d.newTable(7.5, column{"Host", 62, "L"}, column{"Status", 24, "L"}, column{"Why", 94, "L"})
 	n := 0
 	for _, h := range sortedHosts(d.r) {
@@ -610,7 +616,7 @@ func (d *pdfDoc) waivers() {
 		case "expired":
 			state.fill = &rgb{248, 210, 206}
 		}
-		t.row(txt(w.ID), state, txt(day(w.Expires)), txt(strings.TrimSpace(w.Owner+"\n"+w.Ticket)), txt(w.Scope), txt(strconv.Itoa(w.Matched)), txt(w.Reason))
+		t.row(txt(w.ID), state, txt(day(w.Expires)), txt(strings.TrimSpace(w.Owner+"\n"+w.Ticket)), txt(w.Scope), txt(num(w.Matched)), txt(w.Reason))
 	}
 	d.Ln(3)
 	d.subheading("Waived findings", 12)
@@ -710,7 +716,7 @@ func (d *pdfDoc) appendix() {
 						prot += ", locked"
 					}
 					if v.SuspendCount != nil {
-						prot += fmt.Sprintf(" (%d reboots)", *v.SuspendCount)
+						prot += " (" + plural(*v.SuspendCount, "reboot", "reboots") + ")"
 					}
 					row = append(row, txt(v.MountPoint), txt(string(v.Type)), txt(conv), txt(prot), txt(label(v.Method)))
 				} else {

@@ -460,3 +460,17 @@ func TestPDF(t *testing.T) {
 		t.Errorf("appendix header printed %d times, want it on every appendix page", n)
 	}
 }
+
+func TestNumAndPlural(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567", -4500: "-4,500"} {
+		if got := num(n); got != want {
+			t.Errorf("num(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := plural(1, "host", "hosts"); got != "1 host" {
+		t.Errorf("plural(1) = %q", got)
+	}
+	if got := plural(2500, "host", "hosts"); got != "2,500 hosts" {
+		t.Errorf("plural(2500) = %q", got)
+	}
+}
