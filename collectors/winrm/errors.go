@@ -22,6 +22,9 @@ type opError struct {
 	kind      error  // model.ErrUnreachable, ErrAuth, ErrTimeout, ErrProtocol, ErrInterrupted
 	msg       string // cleaned: no secrets, no raw host output
 	transient bool   // worth a retry if no command ran yet
+	// pollAgain marks the OperationTimeout fault: masterzen polls again
+	// when the error text contains "OperationTimeout" (command.go).
+	pollAgain bool
 }
 
 func (e *opError) Error() string { return "winrm " + e.op + ": " + e.msg }

@@ -2,6 +2,7 @@ package winrm
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -106,31 +107,24 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 	t.run.mu.Unlock()
 	start := time.Now()
 	resp, err := t.post(op, body)
-	if err != nil {
-		var oe *opError
-		if critical && !(asOpError(err, &oe) && oe.msg == operationTimeoutMsg) {
-			t.run.fail(err)
+	if err == nil {
+		return resp, nil
+	}
+	var oe *opError
+	if errors.As(err, &oe) && oe.pollAgain {
+		// A real host holds the Receive for OperationTimeout before
+		// faulting; pace hosts that fault at once.
+		t.pause(minFaultInterval - time.Since(start))
+		if t.ctx.Err() != nil {
+			return "", t.run.fail(ctxError(t.ctx, op))
 		}
-		if oe != nil && oe.msg == operationTimeoutMsg {
-			// A real host holds the Receive for OperationTimeout before
-			// faulting; pace hosts that fault at once.
-			t.pause(minFaultInterval - time.Since(start))
-			if t.ctx.Err() != nil {
-				return "", t.run.fail(ctxError(t.ctx, op))
-			}
-		}
-		t.log.Debug("winrm request failed", "op", op, "err", err)
 		return "", err
 	}
-	return resp, nil
-}
-
-const operationTimeoutMsg = "OperationTimeout fault (" + faultCodeOperationTimeout + "), polling again"
-
-func asOpError(err error, oe **opError) bool {
-	e, ok := err.(*opError)
-	*oe = e
-	return ok
+	if critical {
+		t.run.fail(err)
+	}
+	t.log.Debug("winrm request failed", "op", op, "err", err)
+	return "", err
 }
 
 func (t *transport) pause(d time.Duration) {
@@ -201,7 +195,7 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 		if f.wsmanCode == faultCodeOperationTimeout && op == "Receive" {
 			// masterzen re-polls when the error text says
 			// "OperationTimeout" (command.go slurpAllOutput).
-			e.msg = operationTimeoutMsg
+			e.msg, e.pollAgain = "OperationTimeout fault ("+faultCodeOperationTimeout+"), polling again", true
 			return "", e
 		}
 		e.msg = fmt.Sprintf("HTTP %d SOAP fault %s", resp.StatusCode, faultText(f))
