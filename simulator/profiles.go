@@ -6,7 +6,10 @@ import (
 
 // An Expectation is what an auditor should conclude about a host, derived
 // from the definition of its profile and faults (never from running a
-// client). Status is one of the Status* values. Problems lists the
+// client). It assumes the auditor checks escrow at the sources (the
+// fleet's directory, Entra ID and external key store): without them a
+// never-escrowed key is only unverified, and a key the event log claims
+// may pass as escrowed. Status is one of the Status* values. Problems lists the
 // problems the profile was built to exhibit (the Problem* values); an
 // auditor may report more, derived from these (a suspended volume is also
 // unprotected), but must report these.
