@@ -53,12 +53,14 @@ func benchFleet(n int) ([]*windows.Machine, []model.HostResult) {
 
 // BenchmarkVerify10k verifies 10,000 hosts against the simulated directory
 // and Graph (page size 2, every 50th Graph request throttled with
-// Retry-After: 0) with 32 concurrent workers, as audit would.
+// Retry-After: 0) with 32 concurrent workers, as audit would. The AD pool
+// has its default four connections.
 func BenchmarkVerify10k(b *testing.B) {
 	const n, workers = 10000, 32
 	ms, proto := benchFleet(n)
 	src := startSources(b, ms, entra.Options{PageSize: 2, ThrottleEvery: 50, RetryAfter: 0})
 	src.cfg.External = nil
+	src.cfg.AD.PageSize = 0 // the default, as configured in production
 	b.ResetTimer()
 	var states map[string]int
 	for b.Loop() {

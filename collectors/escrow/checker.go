@@ -18,7 +18,7 @@ type Options struct {
 	// Logger receives warnings about sources; nil discards them.
 	Logger *slog.Logger
 	// HTTPClient is used for the token endpoint and Graph; nil builds one
-	// trusting the system roots plus EntraConfig.CACertFile.
+	// trusting EntraConfig.CACertFile when set, else the system roots.
 	HTTPClient *http.Client
 }
 
