@@ -567,13 +567,27 @@ func (ip *interp) compareOp(op string, l, r any) (any, error) {
 	return nil, ip.runtimeError("The operator -"+op+" is not supported by this emulation.", "OperatorNotSupported")
 }
 
+// Sizes beyond which the emulation refuses to grow a value, so that a
+// doubling loop cannot exhaust the simulator's memory.
+const (
+	maxArray  = 1 << 20
+	maxString = 1 << 24
+)
+
 func (ip *interp) add(l, r any) (any, error) {
 	switch lv := l.(type) {
 	case nil:
 		return r, nil
 	case string:
-		return lv + toStr(r), nil
+		rs := toStr(r)
+		if len(lv)+len(rs) > maxString {
+			return nil, ip.runtimeError("Exception of type 'System.OutOfMemoryException' was thrown.", "System.OutOfMemoryException")
+		}
+		return lv + rs, nil
 	case []any:
+		if len(lv)+len(enumerate(r)) > maxArray {
+			return nil, ip.runtimeError("Exception of type 'System.OutOfMemoryException' was thrown.", "System.OutOfMemoryException")
+		}
 		out := append(append([]any{}, lv...), enumerate(r)...)
 		if r == nil {
 			out = append(out, nil)

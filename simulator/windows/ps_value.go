@@ -337,55 +337,75 @@ func likeMatch(s, pattern string) bool {
 	return wildcard([]rune(s), []rune(pattern))
 }
 
+// wildcard matches without backtracking blow-up: the last '*' is the only
+// resumption point (linear in practice, O(len(s)·len(p)) at worst).
 func wildcard(s, p []rune) bool {
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			for i := 0; i <= len(s); i++ {
-				if wildcard(s[i:], p[1:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if len(s) == 0 {
-				return false
-			}
-		case '[':
-			end := -1
-			for i := 1; i < len(p); i++ {
-				if p[i] == ']' {
-					end = i
-					break
-				}
-			}
-			if end < 0 || len(s) == 0 {
-				return false
-			}
-			set, ok := p[1:end], false
-			for i := 0; i < len(set); i++ {
-				if i+2 < len(set) && set[i+1] == '-' {
-					if s[0] >= set[i] && s[0] <= set[i+2] {
-						ok = true
+	si, pi := 0, 0
+	star, mark := -1, 0
+	for si < len(s) {
+		if pi < len(p) {
+			switch p[pi] {
+			case '*':
+				star, mark = pi, si
+				pi++
+				continue
+			case '?':
+				si, pi = si+1, pi+1
+				continue
+			case '[':
+				if n, ok := matchSet(s[si], p[pi:]); n > 0 {
+					if ok {
+						si, pi = si+1, pi+n
+						continue
 					}
-					i += 2
-				} else if set[i] == s[0] {
-					ok = true
+				} else if s[si] == '[' {
+					si, pi = si+1, pi+1
+					continue
 				}
-			}
-			if !ok {
-				return false
-			}
-			s, p = s[1:], p[end+1:]
-			continue
-		default:
-			if len(s) == 0 || s[0] != p[0] {
-				return false
+			default:
+				if p[pi] == s[si] {
+					si, pi = si+1, pi+1
+					continue
+				}
 			}
 		}
-		s, p = s[1:], p[1:]
+		if star < 0 {
+			return false
+		}
+		pi, mark = star+1, mark+1
+		si = mark
 	}
-	return len(s) == 0
+	for pi < len(p) && p[pi] == '*' {
+		pi++
+	}
+	return pi == len(p)
+}
+
+// matchSet matches c against a "[a-z]" set at the start of p; n is the
+// set's length in p, 0 if p does not start a complete set.
+func matchSet(c rune, p []rune) (n int, ok bool) {
+	end := -1
+	for i := 1; i < len(p); i++ {
+		if p[i] == ']' {
+			end = i
+			break
+		}
+	}
+	if end < 0 {
+		return 0, false
+	}
+	set := p[1:end]
+	for i := 0; i < len(set); i++ {
+		if i+2 < len(set) && set[i+1] == '-' {
+			if c >= set[i] && c <= set[i+2] {
+				ok = true
+			}
+			i += 2
+		} else if set[i] == c {
+			ok = true
+		}
+	}
+	return end + 1, ok
 }
 
 // compareEq is PowerShell's -eq for scalars (case-insensitive strings, numeric conversion to the left type).

@@ -473,3 +473,18 @@ func TestInteractiveForms(t *testing.T) {
 		}
 	}
 }
+
+func TestLike(t *testing.T) {
+	for _, tt := range []struct {
+		s, p string
+		want bool
+	}{
+		{"PSPath", "PS*", true}, {"OSRecovery", "PS*", false}, {"abc", "a?c", true}, {"abc", "[a-b]bc", true},
+		{"cbc", "[a-b]bc", false}, {"RecoveryPassword", "*password", true}, {"x", "*", true}, {"", "*", true},
+		{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "*a*a*a*a*a*a*a*a*a*a*a*a*b", false}, {"a[", "a[", true},
+	} {
+		if got := likeMatch(tt.s, tt.p); got != tt.want {
+			t.Errorf("%q -like %q = %v", tt.s, tt.p, got)
+		}
+	}
+}
