@@ -57,6 +57,11 @@ func golden(t *testing.T, name string, got any) {
 	}
 }
 
+func decodeAll(b []byte) (any, error) {
+	f, v, err := DecodeCollection(b)
+	return map[string]any{"facts": f, "volumes": v}, err
+}
+
 func TestDecodeGolden(t *testing.T) {
 	tests := []struct {
 		file   string
@@ -70,6 +75,11 @@ func TestDecodeGolden(t *testing.T) {
 			f, v, err := DecodeCollection(b)
 			return map[string]any{"facts": f, "volumes": v}, err
 		}},
+		{"sim_collect_domain.txt", decodeAll},
+		{"sim_collect_entra.txt", decodeAll},
+		{"sim_collect_hybrid_decrypted.txt", decodeAll},
+		{"sim_collect_locked_workgroup.txt", decodeAll},
+		{"sim_collect_no_volumes.txt", decodeAll},
 		{"Get-BitLockerVolume_ConvertTo-Json_ps51_WIN-VM.json.txt", func(b []byte) (any, error) { return DecodeBitLockerVolumes(b) }},
 		{"dsregcmd-status_hybrid-joined_fragment.txt", func(b []byte) (any, error) { return DecodeDsregcmd(b) }},
 	}
@@ -300,7 +310,7 @@ func TestClean(t *testing.T) {
 }
 
 func FuzzDecodeCollection(f *testing.F) {
-	for _, name := range []string{"collection_domain.txt", "collection_entra.txt"} {
+	for _, name := range []string{"collection_domain.txt", "collection_entra.txt", "sim_collect_locked_workgroup.txt", "sim_collect_hybrid_decrypted.txt"} {
 		f.Add(payload(f, name))
 	}
 	f.Add([]byte(collection(okOS, okComp, "["+okVol+"]", "[]", "", okDsreg)))

@@ -86,9 +86,12 @@ func DecodeEventXML(data []byte) (ev model.BackupEvent, ok bool, err error) {
 }
 
 // DecodeEvents decodes the events section: a JSON array (or single string)
-// of ToXml() renderings. An error record NoMatchingEventsFound is handled by
-// the caller as "no events".
+// of ToXml() renderings; empty output means no events. An error record
+// NoMatchingEventsFound is handled by the caller as "no events".
 func DecodeEvents(data []byte) ([]model.BackupEvent, error) {
+	if strings.TrimSpace(string(data)) == "" {
+		return []model.BackupEvent{}, nil
+	}
 	xmls, err := oneOrManyStrings("events", data)
 	if err != nil {
 		return nil, err

@@ -82,7 +82,10 @@ type Computer struct {
 	PartOfDomain bool
 }
 
-var hostLabelRE = regexp.MustCompile(`^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})?$`)
+// hostLabelRE accepts Windows computer and domain names: letters and
+// digits of any script (NetBIOS names may be non-ASCII, e.g. "LAPTOP-Ä01"),
+// '_', '-' and '.'; nothing that could break out of a report or a query.
+var hostLabelRE = regexp.MustCompile(`^[\p{L}\p{N}_]([\p{L}\p{N}_.-]{0,252})?$`)
 
 // DecodeComputer decodes the computer section (Win32_ComputerSystem Name,
 // DNSHostName, Domain, PartOfDomain). Names must look like host names.
