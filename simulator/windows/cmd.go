@@ -75,7 +75,8 @@ func encodeCodepage(s string, cp int) []byte {
 	return out
 }
 
-// runCmd interprets one cmd.exe command line.
+// runCmd interprets one cmd.exe command line. Quoting is handled only for
+// the program name and the powershell.exe arguments; & | > are not.
 func (m *Machine) runCmd(ctx context.Context, inv Invocation) (stdout, stderr string, code int) {
 	line := strings.TrimLeft(inv.CommandLine, " \t")
 	name, rest := cmdSplit(line)
@@ -103,6 +104,15 @@ func (m *Machine) runCmd(ctx context.Context, inv Invocation) (stdout, stderr st
 		return "", "", 1
 	case "powershell":
 		return m.runPowerShellArgs(ctx, inv, cmdArgv(rest))
+	case "cmd":
+		// cmd /c X and cmd /k X run X (the shell then exits under WinRM).
+		r := strings.TrimLeft(rest, " \t")
+		if len(r) >= 2 && r[0] == '/' && (r[1]|0x20 == 'c' || r[1]|0x20 == 'k') {
+			sub := inv
+			sub.CommandLine = strings.TrimSpace(r[2:])
+			return m.runCmd(ctx, sub)
+		}
+		return "", "", 0
 	}
 	return "", "'" + name + "' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n", 1
 }

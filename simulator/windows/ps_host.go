@@ -386,9 +386,9 @@ func (m *Machine) eventXML(e Event) string {
 	return b.String()
 }
 
-func xmlText(s string) string {
-	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;").Replace(s)
-}
+var xmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&apos;")
+
+func xmlText(s string) string { return xmlEscaper.Replace(s) }
 
 func eventData(e Event, name string) string {
 	for _, d := range e.Data {

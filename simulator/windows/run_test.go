@@ -226,6 +226,7 @@ func TestCommandErrors(t *testing.T) {
 		{"cmd quoted unknown", `"C:\Tools\x.exe" -v`, "", strings.ReplaceAll(notCmd, "%s", `C:\Tools\x.exe`), 1},
 		{"echo", "echo hello  world", "hello  world\r\n", "", 0},
 		{"hostname", "HOSTNAME", "WS-0001\r\n", "", 0},
+		{"cmd /c", "cmd.exe /c hostname", "WS-0001\r\n", "", 0},
 		{"whoami domain", "whoami", "corp\\auditor\r\n", "", 0},
 		{"powershell full path", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -enc ` + encodeUTF16("hostname"), "WS-0001\r\n", "", 0},
 		{"powershell -Command", `PowerShell -Command "Write-Output 'hi there'"`, "hi there\r\n", "", 0},
