@@ -4,6 +4,7 @@ import (
 	"net"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/bitaudit/bitaudit/simulator/wsman"
 )
@@ -17,6 +18,7 @@ func benchmarkRun(b *testing.B, ntlm, tls bool) {
 	cfg.MaxConcurrentOperationsPerUser = 1 << 30
 	s := startHost(b, cfg, tls)
 	b.ReportAllocs()
+	cpu0 := cpuTime(b)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		c := s.client(b, clientOptions{ntlm: ntlm})
@@ -29,6 +31,11 @@ func benchmarkRun(b *testing.B, ntlm, tls bool) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "commands/s")
+	// Process CPU per command (client and server): unlike commands/s, it
+	// does not depend on what else the machine runs.
+	if cpu := cpuTime(b) - cpu0; cpu > 0 {
+		b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(b.N), "cpu-ms/command")
+	}
 }
 
 func BenchmarkRunBasic(b *testing.B)      { benchmarkRun(b, false, false) }
