@@ -489,3 +489,24 @@ func TestLike(t *testing.T) {
 		}
 	}
 }
+
+// flipCtx reports cancellation from its n-th Err call on, to cancel a run midway.
+type flipCtx struct {
+	context.Context
+	n int
+}
+
+func (c *flipCtx) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+func TestCancelMidScript(t *testing.T) {
+	ctx := &flipCtx{Context: t.Context(), n: 4}
+	out := domainMachine().Run(ctx, Invocation{CommandLine: masterzenCommand("'one'; 'two'; 'three'; 'four'; 'five'; 'six'"), Codepage: 65001})
+	if out.ExitCode != 1 || strings.Contains(string(out.Stdout), "six") {
+		t.Errorf("exit %d stdout %q, want exit 1 and the script stopped", out.ExitCode, out.Stdout)
+	}
+}
