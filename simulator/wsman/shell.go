@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -126,7 +127,7 @@ func (h *Host) userOps(user string) int {
 
 func (h *Host) faultReply(f fault, relatesTo string) reply {
 	h.stats.faults.Add(1)
-	return reply{status: 500, body: f.render(h.cfg.ComputerName, relatesTo)}
+	return reply{status: http.StatusInternalServerError, body: f.render(h.cfg.ComputerName, relatesTo)}
 }
 
 func (h *Host) create(req *request, p peer) reply {
