@@ -1,9 +1,6 @@
 package windows
 
-import (
-	"errors"
-	"strings"
-)
+import "strings"
 
 // paramSpec describes one cmdlet parameter.
 type paramSpec struct {
@@ -301,15 +298,15 @@ func pipelineInput(c *call) []any {
 func runSelectObject(ip *interp, c *call) ([]any, error) {
 	in := pipelineInput(c)
 	if c.has("skip") {
-		n := int(toFloat(must(toNumber(c.get("skip")))))
+		n := intArg(c.get("skip"))
 		in = in[min(n, len(in)):]
 	}
 	if c.has("first") {
-		n := int(toFloat(must(toNumber(c.get("first")))))
+		n := intArg(c.get("first"))
 		in = in[:min(max(n, 0), len(in))]
 	}
 	if c.has("last") {
-		n := int(toFloat(must(toNumber(c.get("last")))))
+		n := intArg(c.get("last"))
 		in = in[max(0, len(in)-n):]
 	}
 	specs := enumerate(c.get("property"))
@@ -388,7 +385,11 @@ func runSelectObject(ip *interp, c *call) ([]any, error) {
 	return out, nil
 }
 
-func must(v any, _ bool) any { return v }
+// intArg converts a numeric argument; non-numbers count as 0.
+func intArg(v any) int {
+	n, _ := toNumber(v)
+	return int(toFloat(n))
+}
 
 func propsOf(v any) []property {
 	switch x := v.(type) {
@@ -548,5 +549,3 @@ func runNative(ip *interp, c *call) ([]any, error) {
 	}
 	return out, nil
 }
-
-var errNotFound = errors.New("not found")

@@ -117,7 +117,7 @@ func parseScript(src string) (stmts []stmt, err error) {
 			err = pe
 		}
 	}()
-	stmts = p.statements(0)
+	stmts = p.statements()
 	if p.pos < len(p.src) {
 		p.fail("Unexpected token '"+p.tokenAt()+"' in expression or statement.", "UnexpectedToken")
 	}
@@ -184,7 +184,7 @@ func (p *parser) skip(nl bool) {
 }
 
 // statements parses statements until EOF or an unmatched closer (')' or '}').
-func (p *parser) statements(depth int) []stmt {
+func (p *parser) statements() []stmt {
 	var out []stmt
 	for {
 		p.skip(true)
@@ -243,7 +243,7 @@ func (p *parser) block(what string) []stmt {
 		p.fail("Missing statement block after "+what+".", "MissingStatementBlock")
 	}
 	p.pos++
-	body := p.statements(1)
+	body := p.statements()
 	if p.peek() != '}' {
 		p.fail("Missing closing '}' in statement block or type definition.", "MissingEndCurlyBrace")
 	}
@@ -748,7 +748,7 @@ func (p *parser) primary() expr {
 	switch {
 	case c == '$' && p.peekAt(1) == '(':
 		p.pos += 2
-		s := p.statements(1)
+		s := p.statements()
 		p.expect(')', "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression")
 		return &subExpr{stmts: s}
 	case c == '$':
@@ -756,7 +756,7 @@ func (p *parser) primary() expr {
 		return &varExpr{name: p.varName()}
 	case c == '@' && p.peekAt(1) == '(':
 		p.pos += 2
-		s := p.statements(1)
+		s := p.statements()
 		p.expect(')', "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression")
 		return &arrayExpr{stmts: s}
 	case c == '@' && p.peekAt(1) == '{':
@@ -775,7 +775,7 @@ func (p *parser) primary() expr {
 		return &parenExpr{p: s}
 	case c == '{':
 		p.pos++
-		body := p.statements(1)
+		body := p.statements()
 		p.expect('}', "Missing closing '}' in statement block or type definition.", "MissingEndCurlyBrace")
 		return &sbExpr{body: body}
 	case c == '\'':
@@ -939,7 +939,7 @@ func (p *parser) doubleQuoted() expr {
 		case c == '$' && p.peekAt(1) == '(':
 			flush()
 			p.pos += 2
-			st := p.statements(1)
+			st := p.statements()
 			p.expect(')', "Missing closing ')' in subexpression.", "MissingEndParenthesisInSubexpression")
 			s.parts = append(s.parts, &subExpr{stmts: st})
 		case c == '$' && (unicode.IsLetter(p.peekAt(1)) || p.peekAt(1) == '_' || p.peekAt(1) == '{'):
