@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitaudit/bitaudit/simulator/windows"
@@ -58,6 +60,7 @@ var DefaultListenBase = netip.MustParseAddr("127.0.10.1")
 // A Fleet is a set of running simulated hosts.
 type Fleet struct {
 	hosts   []*Host
+	mu      sync.Mutex // guards servers while starting
 	servers []*wsman.Host
 	ca      *wsman.CA
 	log     *slog.Logger
@@ -94,15 +97,11 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
 		}
 	}
 	for i, h := range hosts {
-		if err := ctx.Err(); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("start fleet: %w", err)
-		}
 		h.Address = netip.AddrPortFrom(addrs[i], uint16(opts.Port)).String()
-		if err := f.serve(h, addrs[i], opts); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("start host %s at %s: %w", h.Machine.ComputerName, h.Address, err)
-		}
+	}
+	if err := f.serveAll(ctx, addrs, opts); err != nil {
+		f.Close()
+		return nil, err
 	}
 	scheme := "http"
 	if opts.TLS {
@@ -166,6 +165,43 @@ func addresses(base netip.Addr, n int) ([]netip.Addr, error) {
 	return out, nil
 }
 
+// serveAll starts the hosts on all CPUs (issuing a TLS certificate per
+// host is the costly part) and returns the first error.
+func (f *Fleet) serveAll(ctx context.Context, addrs []netip.Addr, opts Options) error {
+	var (
+		next atomic.Int64
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(f.hosts) || ctx.Err() != nil {
+					return
+				}
+				h := f.hosts[i]
+				if err := f.serve(h, addrs[i], opts); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("start host %s at %s: %w", h.Machine.ComputerName, h.Address, err))
+					mu.Unlock()
+					next.Store(int64(len(f.hosts))) // stop the other workers
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("start fleet: %w", err)
+	}
+	return nil
+}
+
 // serve starts one host: its WS-Management service wrapping the machine
 // in the host's latency and runner faults. Refused hosts get no listener.
 func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
@@ -217,7 +253,9 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		}
 		ln = tls.NewListener(ln, cfg)
 	}
+	f.mu.Lock()
 	f.servers = append(f.servers, srv)
+	f.mu.Unlock()
 	f.wg.Go(func() {
 		if err := srv.Serve(ln); err != nil {
 			f.log.Warn("host stopped", "host", m.ComputerName, "address", h.Address, "err", err)
