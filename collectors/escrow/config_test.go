@@ -114,3 +114,22 @@ func TestConfigRoundTrip(t *testing.T) {
 		t.Errorf("round trip changed the config:\n%s", b)
 	}
 }
+
+func FuzzLoadConfig(f *testing.F) {
+	f.Add("ad:\n  url: ldaps://dc\n  base_dn: DC=x\n  bind_dn: CN=y\n  password_env: P\n")
+	f.Add("entra:\n  tenant_id: t\n  client_id: c\n  client_secret_env: S\n")
+	f.Add("external: {dir: /k}\n")
+	f.Add("ad: [\n")
+	f.Fuzz(func(t *testing.T, doc string) {
+		cfg, err := LoadConfig(strings.NewReader(doc), "f.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "f.yaml") {
+				t.Errorf("error does not name the file: %v", err)
+			}
+			return
+		}
+		if err := cfg.validate(); err != nil {
+			t.Errorf("loaded config does not validate: %v", err)
+		}
+	})
+}
