@@ -85,8 +85,8 @@ const (
 const (
 	// stallLimit bounds how long the stall fault holds a response.
 	stallLimit = 10 * time.Minute
-	// bodyReadTimeout bounds reading one request body.
-	bodyReadTimeout = 30 * time.Second
+	// ioTimeout bounds reading one request body and writing one response.
+	ioTimeout = 30 * time.Second
 )
 
 // Config describes one simulated host's WinRM service.
@@ -263,10 +263,12 @@ func (h *Host) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// Bound the request body read: a client that stops sending must not pin
-	// this goroutine. Long-polls are unaffected: the deadline is lifted as
-	// soon as the body is in.
+	// this goroutine. Long-polls are unaffected: the read deadline is lifted
+	// as soon as the body is in, and the write deadline renewed before the
+	// reply is written.
 	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Now().Add(bodyReadTimeout))
+	_ = rc.SetReadDeadline(time.Now().Add(ioTimeout))
+	writeDeadline(w)
 	if h.cfg.Fault == FaultNonSOAP {
 		drain(r)
 		httpError(w, http.StatusInternalServerError, "Internal Server Error",
@@ -308,11 +310,19 @@ func (h *Host) write(w http.ResponseWriter, r *http.Request, c *connState, rep r
 	if rep.cmd != nil && h.inject(w, r, rep) {
 		return
 	}
+	writeDeadline(w)
 	ct, body := c.encodeBody(r, rep.body)
 	w.Header().Set("Content-Type", ct)
 	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(body) // a write error means the client is gone
+}
+
+// writeDeadline bounds the writes of a reply: a client that stops reading
+// must not pin the handler. Net/http keeps deadlines across keep-alive
+// requests, so every reply renews it.
+func writeDeadline(w http.ResponseWriter) {
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(ioTimeout))
 }
 
 func httpError(w http.ResponseWriter, status int, title, text string) {

@@ -24,6 +24,7 @@ func (h *Host) inject(w http.ResponseWriter, r *http.Request, rep reply) bool {
 	if !first {
 		return false
 	}
+	writeDeadline(w)
 	switch h.cfg.Fault {
 	case FaultReset:
 		reset(w)
