@@ -86,6 +86,8 @@
 //     ConvertTo-Json [-InputObject] [-Depth N] [-Compress] (byte for byte as
 //     5.1 writes it; see convertToJSON), and the programs dsregcmd /status,
 //     hostname and whoami.
+//   - Get-Command [-Name] N: the emulated commands only, so probing for a
+//     command tells a script exactly what the emulation answers.
 //   - Common parameters: -ErrorAction, -WarningAction, -Verbose, -Debug.
 //
 // Output reaching the end of the pipeline is written as Out-Default does for

@@ -1,6 +1,9 @@
 package windows
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // paramSpec describes one cmdlet parameter.
 type paramSpec struct {
@@ -94,6 +97,9 @@ func cmdlets() map[string]*cmdletSpec {
 		{name: "ConvertTo-Json", class: "Microsoft.PowerShell.Commands.ConvertToJsonCommand",
 			params: []paramSpec{p("InputObject", 0), p("Depth", -1), sw("Compress")},
 			run:    runConvertToJSON},
+		{name: "Get-Command", class: "Microsoft.PowerShell.Commands.GetCommandCommand",
+			params: []paramSpec{{name: "Name", position: 0, rest: true}, p("Module", -1), p("CommandType", -1, "Type")},
+			run:    runGetCommand},
 		{name: "dsregcmd.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
 		{name: "hostname.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
 		{name: "whoami.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
@@ -546,6 +552,66 @@ func runNative(ip *interp, c *call) ([]any, error) {
 	var out []any
 	for _, l := range strings.Split(strings.TrimSuffix(text, "\r\n"), "\r\n") {
 		out = append(out, l)
+	}
+	return out, nil
+}
+
+// commandSource is the module (or "" for applications) of each emulated command.
+func commandSource(spec *cmdletSpec) (kind, source string) {
+	switch {
+	case strings.HasSuffix(spec.name, ".exe"):
+		return "Application", `C:\Windows\system32\` + spec.name
+	case strings.HasSuffix(spec.name, "BitLockerVolume"), strings.HasSuffix(spec.name, "BitLockerKeyProtector"):
+		return "Function", "BitLocker" // BitLocker.psm1 functions
+	case strings.Contains(spec.class, "CimCmdlets"):
+		return "Cmdlet", "CimCmdlets"
+	case spec.name == "Get-ItemProperty":
+		return "Cmdlet", "Microsoft.PowerShell.Management"
+	case spec.name == "Get-WinEvent":
+		return "Cmdlet", "Microsoft.PowerShell.Diagnostics"
+	case spec.name == "Get-Command" || spec.name == "Where-Object" || spec.name == "ForEach-Object":
+		return "Cmdlet", "Microsoft.PowerShell.Core"
+	}
+	return "Cmdlet", "Microsoft.PowerShell.Utility"
+}
+
+// runGetCommand answers Get-Command -Name for the emulated commands; any
+// other name fails as Windows does, so scripts that probe for a cmdlet
+// (e.g. BackupToAAD-BitLockerKeyProtector) see exactly what is emulated.
+func runGetCommand(ip *interp, c *call) ([]any, error) {
+	var out []any
+	for _, n := range enumerate(c.get("name")) {
+		name := toStr(n)
+		var found []*cmdletSpec
+		for key, spec := range cmdletTable {
+			// Each command once (not via its aliases); -like is equality without wildcards.
+			if key == strings.ToLower(spec.name) && likeMatch(spec.name, name) {
+				found = append(found, spec)
+			}
+		}
+		if len(found) == 0 {
+			if strings.ContainsAny(name, "*?[") {
+				continue
+			}
+			if err := ip.nonTerminating(c, &psError{
+				msg:      "The term '" + name + "' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.",
+				fqid:     "CommandNotFoundException," + c.spec.class,
+				category: "ObjectNotFound: (" + ellipsize(name) + ":String) [Get-Command], CommandNotFoundException",
+				exType:   "System.Management.Automation.CommandNotFoundException"}); err != nil {
+				return out, err
+			}
+			continue
+		}
+		slices.SortFunc(found, func(a, b *cmdletSpec) int { return strings.Compare(a.name, b.name) })
+		for _, spec := range found {
+			kind, source := commandSource(spec)
+			o := newObject("System.Management.Automation."+kind+"Info",
+				"CommandType", enumVal{name: kind, v: map[string]int64{"Function": 2, "Cmdlet": 8, "Application": 32}[kind]},
+				"Name", spec.name, "Version", nil, "Source", source)
+			name := spec.name
+			o.str = func() string { return name }
+			out = append(out, o)
+		}
 	}
 	return out, nil
 }

@@ -463,6 +463,8 @@ func TestInteractiveForms(t *testing.T) {
 		{`1 + 2; 'a' + 1; 1,2 + 3 | ConvertTo-Json -Compress`, "3\r\na1\r\n[1,2,3]"},
 		{`$h = @{ a = 1 }; $h.a; $h['a']`, "1\r\n1"},
 		{`'x' | Out-String`, "x\r\n"},
+		{`(Get-Command BackupToAAD-BitLockerKeyProtector).Source`, "BitLocker"},
+		{`$null -eq (Get-Command Enable-BitLocker -ErrorAction SilentlyContinue)`, "True"},
 		{`foreach ($i in 1,2) { Foo-Bar; $i }`, "1\r\n2"}, // the error ends only its own statement
 		{`Get-CimInstance -Namespace root/CIMV2/Security/MicrosoftVolumeEncryption -ClassName Win32_EncryptableVolume | Select-Object -First 1 | ForEach-Object { $_.ToString() }`,
 			`Win32_EncryptableVolume (DeviceID = "\\?\Volume{1b2c3d4e-0000-4000-8000-000000000001}\")`},
