@@ -45,8 +45,7 @@
 // param blocks, while/for/do/switch loops, ranges (1..3), -f, -match, -split,
 // -join, static members ([int]::MaxValue), & and dot-sourcing, redirection,
 // here-strings. ConvertTo-Json of a raw CIM instance lacks the CimClass,
-// CimInstanceProperties and CimSystemProperties members Windows adds, and
-// objects print as lists where PowerShell would choose a table view.
+// CimInstanceProperties and CimSystemProperties members Windows adds.
 //
 // # PowerShell commands
 //
@@ -90,8 +89,10 @@
 //     command tells a script exactly what the emulation answers.
 //   - Common parameters: -ErrorAction, -WarningAction, -Verbose, -Debug.
 //
-// Output reaching the end of the pipeline is written as Out-Default does for
-// strings and scalars; objects are written in list form. Errors are written
+// Output reaching the end of the pipeline is written as Out-Default does
+// without format views: strings and scalars as lines, objects with up to
+// four properties as tables, larger ones as lists (format views such as
+// Get-BitLockerVolume's default table are not emulated). Errors are written
 // in PowerShell's NormalView (message, "At line:L char:C", the line with a ~
 // underline, CategoryInfo, FullyQualifiedErrorId) wrapped at the 80-column
 // buffer width, and under -EncodedCommand as CLIXML (#< CLIXML, one

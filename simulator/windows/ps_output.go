@@ -10,10 +10,28 @@ import (
 // output is redirected under WinRM; error lines wrap one column short of it.
 const hostWidth = 80
 
-// writeFormatted writes pipeline output as Out-Default does: strings and
-// scalars one per line, objects in list form.
+// writeFormatted writes pipeline output as Out-Default does without format
+// views: strings and scalars one per line; objects with up to four
+// properties as a table (consecutive objects of the same shape share one),
+// larger ones as a list. Tables are not cut to the console width.
 func writeFormatted(b *strings.Builder, items []any) {
+	var table []*object
+	flush := func() {
+		if len(table) > 0 {
+			writeTable(b, table)
+			table = nil
+		}
+	}
 	for _, it := range items {
+		x, isObj := it.(*object)
+		if isObj && x.errRec == nil && len(x.props) > 0 && len(x.props) <= 4 {
+			if len(table) > 0 && !sameShape(table[0], x) {
+				flush()
+			}
+			table = append(table, x)
+			continue
+		}
+		flush()
 		switch x := it.(type) {
 		case nil, automationNull:
 		case []any:
@@ -30,6 +48,75 @@ func writeFormatted(b *strings.Builder, items []any) {
 			b.WriteString(toStr(x) + "\r\n")
 		}
 	}
+	flush()
+}
+
+func sameShape(a, b *object) bool {
+	if len(a.props) != len(b.props) {
+		return false
+	}
+	for i := range a.props {
+		if a.props[i].name != b.props[i].name {
+			return false
+		}
+	}
+	return true
+}
+
+// isNumeric reports whether Format-Table right-aligns v.
+func isNumeric(v any) bool {
+	switch v.(type) {
+	case int64, float64, float32:
+		return true
+	}
+	return false
+}
+
+// writeTable is Format-Table's layout: a blank line, headers, dashes, one
+// row per object (numbers right-aligned), two blank lines.
+func writeTable(b *strings.Builder, rows []*object) {
+	cols := rows[0].props
+	width := make([]int, len(cols))
+	right := make([]bool, len(cols))
+	cells := make([][]string, len(rows))
+	for i, p := range cols {
+		width[i] = utf8.RuneCountInString(p.name)
+	}
+	for r, o := range rows {
+		cells[r] = make([]string, len(cols))
+		for i, p := range o.props {
+			cells[r][i] = listValue(p.value)
+			width[i] = max(width[i], utf8.RuneCountInString(cells[r][i]))
+			right[i] = right[i] || isNumeric(p.value)
+		}
+	}
+	line := func(vals []string) {
+		var l strings.Builder
+		for i, v := range vals {
+			if i > 0 {
+				l.WriteByte(' ')
+			}
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(v))
+			if right[i] {
+				l.WriteString(pad + v)
+			} else {
+				l.WriteString(v + pad)
+			}
+		}
+		b.WriteString(strings.TrimRight(l.String(), " ") + "\r\n")
+	}
+	b.WriteString("\r\n")
+	heads, dashes := make([]string, len(cols)), make([]string, len(cols))
+	for i, p := range cols {
+		heads[i] = p.name
+		dashes[i] = strings.Repeat("-", utf8.RuneCountInString(p.name))
+	}
+	line(heads)
+	line(dashes)
+	for _, r := range cells {
+		line(r)
+	}
+	b.WriteString("\r\n\r\n")
 }
 
 // writeList is Format-List's layout: names padded to the longest.

@@ -464,6 +464,8 @@ func TestInteractiveForms(t *testing.T) {
 		{`$h = @{ a = 1 }; $h.a; $h['a']`, "1\r\n1"},
 		{`'x' | Out-String`, "x\r\n"},
 		{`(Get-Command BackupToAAD-BitLockerKeyProtector).Source`, "BitLocker"},
+		{`$v = Get-CimInstance -Namespace root/CIMV2/Security/MicrosoftVolumeEncryption -ClassName Win32_EncryptableVolume -Filter "DriveLetter='C:'"; Invoke-CimMethod -InputObject $v -MethodName GetProtectionStatus`,
+			"\r\nProtectionStatus ReturnValue PSComputerName\r\n---------------- ----------- --------------\r\n               1           0\r\n\r\n"},
 		{`$null -eq (Get-Command Enable-BitLocker -ErrorAction SilentlyContinue)`, "True"},
 		{`foreach ($i in 1,2) { Foo-Bar; $i }`, "1\r\n2"}, // the error ends only its own statement
 		{`Get-CimInstance -Namespace root/CIMV2/Security/MicrosoftVolumeEncryption -ClassName Win32_EncryptableVolume | Select-Object -First 1 | ForEach-Object { $_.ToString() }`,
