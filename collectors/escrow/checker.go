@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -123,7 +124,14 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 		}
 	}
 	log := c.log.With("target", h.Target)
-	views := []*sourceView{c.viewAD(ctx, h, facts), c.viewEntra(ctx, facts), c.viewExternal()}
+	// AD and Entra ID are asked at the same time: a host's latency is the
+	// slower source's, not their sum.
+	var ad, en *sourceView
+	var wg sync.WaitGroup
+	wg.Go(func() { ad = c.viewAD(ctx, h, facts) })
+	en = c.viewEntra(ctx, facts)
+	wg.Wait()
+	views := []*sourceView{ad, en, c.viewExternal()}
 	for _, sv := range views {
 		if sv.err != nil {
 			log.Debug("escrow source failed", "location", sv.loc, "err", sv.err)
