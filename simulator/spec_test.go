@@ -1,6 +1,7 @@
 package simulator
 
 import (
+	"bytes"
 	"flag"
 	"os"
 	"path/filepath"
@@ -123,4 +124,31 @@ func TestLoadSpecDefaults(t *testing.T) {
 	if _, err := LoadSpec(strings.NewReader(""), "empty.yaml"); err == nil || !strings.HasPrefix(err.Error(), "empty.yaml:") {
 		t.Errorf("empty spec: err = %v", err)
 	}
+}
+
+func FuzzLoadSpec(f *testing.F) {
+	for _, file := range []string{"testdata/fleet-example.yaml", "testdata/bad/bad-latency.yaml", "testdata/bad/unknown-key.yaml"} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := LoadSpec(bytes.NewReader(b), "fuzz.yaml")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "fuzz.yaml:") {
+				t.Fatalf("error without file name: %v", err)
+			}
+			return
+		}
+		if s.Hosts < 1 || s.Hosts > MaxHosts {
+			t.Fatalf("accepted spec with %d hosts", s.Hosts)
+		}
+		if s.Hosts <= 200 {
+			if _, err := Build(s); err != nil {
+				t.Fatalf("accepted spec does not build: %v", err)
+			}
+		}
+	})
 }
