@@ -1,6 +1,8 @@
 package wsman_test
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"net"
 	"runtime"
 	"testing"
@@ -73,5 +75,23 @@ func BenchmarkIdleHosts(b *testing.B) {
 		for _, h := range hosts {
 			h.Close()
 		}
+	}
+}
+
+// BenchmarkTLSHandshake measures a full TLS handshake against a host
+// certificate issued by [wsman.CA] (ECDSA P-256), as a client trusting
+// CA.PEM does it once per connection.
+func BenchmarkTLSHandshake(b *testing.B) {
+	s := startHost(b, testConfig(), true)
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(s.ca.PEM())
+	cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := tls.Dial("tcp", s.addr.String(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
 	}
 }
