@@ -35,8 +35,10 @@ const (
 )
 
 // Build returns the hosts spec describes, in order, without starting them.
-// The same spec always yields the same hosts.
+// The same spec always yields the same hosts. spec is not modified.
 func Build(spec *Spec) ([]*Host, error) {
+	copied := *spec // validate fills in defaults
+	spec = &copied
 	if err := spec.validate(); err != nil {
 		return nil, fmt.Errorf("fleet spec: %w", err)
 	}
