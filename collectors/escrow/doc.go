@@ -21,8 +21,10 @@
 //     in Entra ID), the state stays missing for the host's own object and
 //     Object names where it was found; Reason says so. When a host event
 //     claims a backup, Event is set: "claimed but missing".
-//   - unknown: the source is not configured, failed, or does not apply to
-//     the host; Reason says which. A location that does not apply (AD for a
+//   - unknown: the source failed (Reason carries the error, and Event the
+//     host's claim if there is one: a claim never stands in for a source
+//     that could not be checked), does not apply to the host, or is not
+//     configured and no event claims a backup; Reason says which. A location that does not apply (AD for a
 //     host not joined to AD, Entra ID for a host not joined to Entra ID) is
 //     recorded as unknown with reason "not joined to AD" or "not joined to
 //     Entra ID" rather than omitted, so every protector has the same three
@@ -31,6 +33,16 @@
 // Keys a source holds for the host that match none of its current protectors
 // are added to a volume's StaleKeys: Entra keys to the volume of their
 // volumeType, AD keys (which carry no volume type) to the OS volume.
+//
+// # Scale
+//
+// A Checker keeps at most ADConfig.MaxConns bound LDAP connections and
+// reuses them for every host; searches are paged. Computer-object lookups
+// are cached for the Checker's lifetime, recovery objects and keys are read
+// on every Verify, so verifying a host again after remediation sees the new
+// backup. Once a bind or a token request is refused, the Checker stops
+// asking for the rest of the run (a wrong password retried by thousands of
+// hosts would lock the account out).
 //
 // This package imports only model of bitaudit.
 package escrow
