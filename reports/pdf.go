@@ -379,7 +379,7 @@ func (d *pdfDoc) cover() {
 		scope += fmt.Sprintf("; %s audited once", plural(n, "duplicate target line", "duplicate target lines"))
 	}
 	policy := r.Run.Policy.Source
-	if r.Run.Policy.Default {
+	if r.Run.Policy.Default && !strings.Contains(policy, "default") {
 		policy += " (built-in default)"
 	}
 	var opts []string
@@ -547,7 +547,7 @@ func (d *pdfDoc) findingsByRule() {
 	}
 	d.para(fmt.Sprintf("Open findings on audited hosts, by rule. %s not counted here; see Waivers.", plural(d.r.Summary.Waived, "waived finding is", "waived findings are")))
 	w, _ := d.GetPageSize()
-	t := d.newTable(8, column{"Rule", 18, "L"}, column{"Title", w - 2*margin - 18 - 22 - 24, "L"}, column{"Severity", 22, "L"}, column{"Findings", 24, "R"})
+	t := d.newTable(8, column{"Rule", 46, "L"}, column{"Title", w - 2*margin - 46 - 22 - 20, "L"}, column{"Severity", 22, "L"}, column{"Findings", 20, "R"})
 	for _, r := range rows {
 		t.row(txt(r.ID), txt(r.Title), sevCell(r.Severity), txt(num(r.Count)))
 	}
@@ -572,7 +572,7 @@ func (d *pdfDoc) nonCompliant() {
 				host = cell{text: h.Target + "\n" + h.Reason}
 				first = false
 			}
-			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(f.RuleID+" "+f.Title+": "+f.Message), txt(f.Remediation))
+			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Remediation))
 			n++
 		}
 	}
@@ -627,7 +627,7 @@ func (d *pdfDoc) waivers() {
 			if !f.Waived() {
 				continue
 			}
-			t.row(txt(h.Target), txt(f.Volume), sevCell(f.Severity), txt(f.RuleID+" "+f.Title+": "+f.Message), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
+			t.row(txt(h.Target), txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
 			n++
 		}
 	}
@@ -654,6 +654,11 @@ func (d *pdfDoc) remediation() {
 	}
 }
 
+// findingText is a finding as the tables print it: title, message, rule.
+func findingText(f *model.Finding) string {
+	return f.Title + ": " + f.Message + " [" + f.RuleID + "]"
+}
+
 func yesNo(b bool) string {
 	if b {
 		return "yes"
@@ -667,8 +672,8 @@ func (d *pdfDoc) appendix() {
 	d.AddPageFormat("L", d.GetPageSizeStr("A4"))
 	d.section("Appendix: volumes and key protectors by host")
 	d.para("One row per key protector (a volume without protectors has one row). Backup states: verified at the source, claimed only by the host's event log, missing at a source that was checked, unknown when the source was not checked.")
-	cols := []column{{"Host", 47, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
-		{"Method", 18, "L"}, {"Protector", 58, "L"}, {"Protector type", 20, "L"}}
+	cols := []column{{"Host", 45, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
+		{"Method", 18, "L"}, {"Protector", 60, "L"}, {"Protector type", 20, "L"}}
 	for _, loc := range model.Locations {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
@@ -715,7 +720,7 @@ func (d *pdfDoc) appendix() {
 					if v.Locked {
 						prot += ", locked"
 					}
-					if v.SuspendCount != nil {
+					if v.SuspendCount != nil && v.Protection == model.ProtectionOff {
 						prot += " (" + plural(*v.SuspendCount, "reboot", "reboots") + ")"
 					}
 					row = append(row, txt(v.MountPoint), txt(string(v.Type)), txt(conv), txt(prot), txt(label(v.Method)))

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -472,5 +473,19 @@ func TestNumAndPlural(t *testing.T) {
 	}
 	if got := plural(2500, "host", "hosts"); got != "2,500 hosts" {
 		t.Errorf("plural(2500) = %q", got)
+	}
+}
+
+func TestNaturalCompare(t *testing.T) {
+	in := []string{"127.0.10.10:5986", "ws-10", "127.0.10.2:5986", "WS-9", "127.0.10.1:5986", "ws-010", "a", "ПК-1"}
+	want := []string{"127.0.10.1:5986", "127.0.10.2:5986", "127.0.10.10:5986", "a", "WS-9", "ws-010", "ws-10", "ПК-1"}
+	slices.SortStableFunc(in, func(a, b string) int {
+		if c := naturalCompare(a, b); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	if d := cmp.Diff(want, in); d != "" {
+		t.Errorf("natural order (-want +got):\n%s", d)
 	}
 }

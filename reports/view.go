@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -15,14 +17,48 @@ import (
 // PDF, XLSX and CSV list the same things in the same order. Nothing here
 // computes a figure; counts come from model.Summary.
 
-// sortedHosts returns pointers to the hosts ordered by target.
+// sortedHosts returns pointers to the hosts ordered by target, in natural
+// order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
 func sortedHosts(r *model.Result) []*model.HostResult {
 	hs := make([]*model.HostResult, len(r.Hosts))
 	for i := range r.Hosts {
 		hs[i] = &r.Hosts[i]
 	}
-	slices.SortStableFunc(hs, func(a, b *model.HostResult) int { return strings.Compare(a.Target, b.Target) })
+	slices.SortStableFunc(hs, func(a, b *model.HostResult) int {
+		return cmp.Or(naturalCompare(a.Target, b.Target), strings.Compare(a.Target, b.Target))
+	})
 	return hs
+}
+
+// naturalCompare compares strings with runs of ASCII digits compared by
+// value, case-insensitively otherwise.
+func naturalCompare(a, b string) int {
+	for a != "" && b != "" {
+		da, db := digitRun(a), digitRun(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if c := cmp.Or(cmp.Compare(len(na), len(nb)), strings.Compare(na, nb)); c != 0 {
+				return c
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		ra, sa := utf8.DecodeRuneInString(a)
+		rb, sb := utf8.DecodeRuneInString(b)
+		if c := cmp.Compare(unicode.ToLower(ra), unicode.ToLower(rb)); c != 0 {
+			return c
+		}
+		a, b = a[sa:], b[sb:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func digitRun(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // sortedFindings returns a host's findings, most severe first, then by
