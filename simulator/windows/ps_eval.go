@@ -339,7 +339,11 @@ func (ip *interp) execPipeline(pl *pipeline) ([]any, error) {
 			if err != nil {
 				return nil, err
 			}
-			items = enumerate(v)
+			if v == nil {
+				items = []any{nil} // $null is one item; AutomationNull and @() are none
+			} else {
+				items = enumerate(v)
+			}
 		}
 	}
 	return items, nil

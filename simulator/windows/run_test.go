@@ -452,6 +452,7 @@ func TestInteractiveForms(t *testing.T) {
 		{`"$env:COMPUTERNAME is in $((Get-CimInstance Win32_ComputerSystem).Domain)"`, "WS-0001 is in corp.example.test"},
 		{`[int](Get-CimInstance Win32_OperatingSystem).BuildNumber -ge 22000`, "True"},
 		{`$x = @(); $x.Count`, "0"},
+		{`@($null).Count; $null | ConvertTo-Json; @(@()).Count`, "1\r\nnull\r\n0"},
 		{`$k = foreach ($i in @()) { $i }; @($k).Count; $null -eq $k`, "0\r\nTrue"},
 		{`Get-WinEvent -LogName 'Microsoft-Windows-BitLocker/BitLocker Management' -MaxEvents 1 | Select-Object Id, RecordId | ConvertTo-Json -Compress`, `{"Id":785,"RecordId":9}`},
 		{`Get-ItemProperty -Path HKLM:\SOFTWARE\Policies\Microsoft\FVE -Name OSActiveDirectoryBackup | Select-Object -ExpandProperty OSActiveDirectoryBackup`, "1"},
