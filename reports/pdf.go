@@ -720,7 +720,7 @@ func (d *pdfDoc) appendix() {
 					if v.Locked {
 						prot += ", locked"
 					}
-					if v.SuspendCount != nil && v.Protection == model.ProtectionOff {
+					if v.SuspendCount != nil && v.Suspended() {
 						prot += " (" + plural(*v.SuspendCount, "reboot", "reboots") + ")"
 					}
 					row = append(row, txt(v.MountPoint), txt(string(v.Type)), txt(conv), txt(prot), txt(label(v.Method)))
