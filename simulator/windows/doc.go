@@ -96,6 +96,7 @@
 // in PowerShell's NormalView (message, "At line:L char:C", the line with a ~
 // underline, CategoryInfo, FullyQualifiedErrorId) wrapped at the 80-column
 // buffer width, and under -EncodedCommand as CLIXML (#< CLIXML, one
-// <S S="Error"> per line). The exit code is 1 when the script ended on an
+// <S S="Error"> per line), led by a first-use progress record when
+// [Machine.ProgressOnFirstUse] is set. The exit code is 1 when the script ended on an
 // error or its last statement failed, else 0 (or exit N).
 package windows

@@ -39,6 +39,12 @@ type Machine struct {
 	// exit code 0 instead of "The command line is too long." and exit 1.
 	LongCommandLineSilent bool
 
+	// ProgressOnFirstUse makes PowerShell send the "Preparing modules for
+	// first use." progress record (CLIXML on stderr, winrm.md §6.3) when a
+	// script runs a module command without $ProgressPreference =
+	// 'SilentlyContinue', as pywinrm-style clients see it.
+	ProgressOnFirstUse bool
+
 	// Now is the host's clock, used to time-stamp events that remediation
 	// writes; nil means time.Now.
 	Now func() time.Time

@@ -139,6 +139,10 @@ func (ip *interp) runCommand(cmd *command, input []any, piped bool) ([]any, erro
 			cmdName:  cmd.name, start: cmd.start, end: cmd.nameEnd,
 		}
 	}
+	if ip.m.ProgressOnFirstUse && !strings.HasSuffix(spec.name, ".exe") &&
+		!strings.EqualFold(toStr(ip.vars["progresspreference"]), "SilentlyContinue") {
+		ip.progress = true
+	}
 	c := &call{spec: spec, cmd: cmd, params: map[string]any{}, input: input, piped: piped}
 	if err := ip.bind(c); err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type interp struct {
 	failed  bool // $? of the last statement was false
 	curCmd  *command
 	curPipe *pipeline
+	// progress is set once a module command ran with progress shown
+	// (Machine.ProgressOnFirstUse and $ProgressPreference not SilentlyContinue).
+	progress bool
 }
 
 var errCancelled = errors.New("cancelled")
@@ -78,8 +81,8 @@ func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script stri
 		code = ip.runTop(stmts, &out)
 	}
 	var stderr string
-	if len(ip.stderr) > 0 {
-		stderr = renderErrors(ip.stderr, clixml)
+	if len(ip.stderr) > 0 || (clixml && ip.progress) {
+		stderr = renderErrors(ip.stderr, clixml, ip.progress)
 	}
 	return out.String(), stderr, code
 }

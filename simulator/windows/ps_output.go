@@ -306,9 +306,17 @@ func wrapLine(s string) []string {
 	return append(out, string(r))
 }
 
+// firstUseProgress is the progress record powershell.exe sends while it
+// builds its module analysis cache, as pywinrm users see it on stderr
+// (diyan/pywinrm#166, #245; winrm.md §6.3).
+const firstUseProgress = `<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>` +
+	`<MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC>` +
+	`<T>Completed</T><SR>-1</SR><SD> </SD></PR></MS></Obj>`
+
 // renderErrors produces stderr: CLIXML (as powershell.exe -EncodedCommand
-// sends it under WinRM) or plain text lines.
-func renderErrors(lines []string, clixml bool) string {
+// sends it under WinRM, optionally led by the first-use progress record)
+// or plain text lines.
+func renderErrors(lines []string, clixml, progress bool) string {
 	var wrapped []string
 	for _, l := range lines {
 		wrapped = append(wrapped, wrapLine(l)...)
@@ -321,6 +329,9 @@ func renderErrors(lines []string, clixml bool) string {
 		return b.String()
 	}
 	b.WriteString("#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">")
+	if progress {
+		b.WriteString(firstUseProgress)
+	}
 	for _, l := range wrapped {
 		b.WriteString(`<S S="Error">` + clixmlEscape(l+"\r\n") + `</S>`)
 	}

@@ -515,3 +515,19 @@ func TestCancelMidScript(t *testing.T) {
 		t.Errorf("exit %d stdout %q, want exit 1 and the script stopped", out.ExitCode, out.Stdout)
 	}
 }
+
+func TestProgressOnFirstUse(t *testing.T) {
+	m := emptyMachine()
+	m.ProgressOnFirstUse = true
+	// pywinrm's run_ps: no $ProgressPreference prefix.
+	out := run(t, m, "powershell -encodedcommand "+encodeUTF16("Get-CimInstance Win32_OperatingSystem | Select-Object -ExpandProperty BuildNumber"))
+	want := "#< CLIXML\r\n<Objs Version=\"1.1.0.1\" xmlns=\"http://schemas.microsoft.com/powershell/2004/04\">" + firstUseProgress + "</Objs>"
+	if string(out.Stdout) != "20348\r\n" || string(out.Stderr) != want || out.ExitCode != 0 {
+		t.Errorf("exit %d stdout %q stderr %q", out.ExitCode, out.Stdout, out.Stderr)
+	}
+	// masterzen's prefix silences it.
+	out = run(t, m, masterzenCommand("Get-CimInstance Win32_OperatingSystem | Select-Object -ExpandProperty BuildNumber"))
+	if len(out.Stderr) != 0 {
+		t.Errorf("stderr with SilentlyContinue: %q", out.Stderr)
+	}
+}
