@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/bitaudit/bitaudit/simulator/windows"
@@ -238,6 +239,9 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 	ln, err := net.Listen("tcp", h.Address)
 	if err != nil {
 		srv.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("%w (another fleet on these addresses? choose another listen base or port)", err)
+		}
 		return err
 	}
 	if f.ca != nil {

@@ -306,3 +306,14 @@ func TestFleetRequireEncryption(t *testing.T) {
 		t.Errorf("HTTPS: %v", err)
 	}
 }
+
+func TestStartAddressInUse(t *testing.T) {
+	t.Parallel()
+	spec := &Spec{Profiles: []ProfileMix{{Name: "tpm-only", Count: count(2)}}}
+	f := startFleet(t, spec, Options{})
+	ap := netip.MustParseAddrPort(f.Hosts()[0].Address)
+	_, err := Start(context.Background(), spec, Options{Password: testPassword, ListenBase: ap.Addr(), Port: int(ap.Port())})
+	if err == nil || !strings.Contains(err.Error(), "another fleet") {
+		t.Fatalf("second fleet on the same addresses: err = %v", err)
+	}
+}
