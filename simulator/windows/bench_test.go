@@ -7,7 +7,7 @@ import (
 
 // BenchmarkCollectScript measures one collect.ps1 run as masterzen sends it.
 func BenchmarkCollectScript(b *testing.B) {
-	script, err := os.ReadFile("../../collectors/winrm/collect.ps1")
+	script, err := os.ReadFile("testdata/collect.ps1")
 	if err != nil {
 		b.Fatal(err)
 	}

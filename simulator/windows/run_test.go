@@ -62,8 +62,11 @@ func golden(t *testing.T, name string, got []byte) {
 	}
 }
 
+// TestCollectScript golden-compares collect.ps1 (a snapshot in testdata, so
+// that edits to the collector's script do not silently rewrite these
+// goldens; TestLiveCollectScript runs the current one).
 func TestCollectScript(t *testing.T) {
-	script, err := os.ReadFile("../../collectors/winrm/collect.ps1")
+	script, err := os.ReadFile("testdata/collect.ps1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,6 +91,32 @@ func TestCollectScript(t *testing.T) {
 			}
 			golden(t, "collect_"+tt.name+".golden", out.Stdout)
 		})
+	}
+}
+
+// TestLiveCollectScript runs the collector's current collect.ps1, as the
+// collector sends it, against every test machine: whatever it uses must be
+// emulated (no errors, every section present, no recovery password).
+func TestLiveCollectScript(t *testing.T) {
+	script, err := os.ReadFile("../../collectors/winrm/collect.ps1")
+	if err != nil {
+		t.Skip("collector script not present:", err)
+	}
+	cmd := "powershell.exe -NoProfile -NonInteractive -EncodedCommand " + encodeUTF16("$ProgressPreference='SilentlyContinue';"+string(script))
+	for _, m := range []*Machine{domainMachine(), lockedMachine(), entraMachine(), hybridMachine(), emptyMachine(), winVM()} {
+		out := run(t, m, cmd)
+		s := string(out.Stdout)
+		if out.ExitCode != 0 || len(out.Stderr) != 0 || !strings.Contains(s, "##BITAUDIT END") {
+			t.Errorf("%s: exit %d stderr %q", m.ComputerName, out.ExitCode, redact(string(out.Stderr)))
+		}
+		for _, l := range strings.Split(s, "\r\n") {
+			if strings.HasPrefix(l, "##ERROR") && !strings.Contains(l, "NoMatchingEventsFound") {
+				t.Errorf("%s: %s", m.ComputerName, redact(l))
+			}
+		}
+		if recoveryPassword.MatchString(s) {
+			t.Errorf("%s: output contains a recovery password", m.ComputerName)
+		}
 	}
 }
 
@@ -399,7 +428,7 @@ func TestRemediation(t *testing.T) {
 }
 
 func FuzzParse(f *testing.F) {
-	script, _ := os.ReadFile("../../collectors/winrm/collect.ps1")
+	script, _ := os.ReadFile("testdata/collect.ps1")
 	for _, s := range []string{string(script), "$a = @{x=1;y='a'}; $a.x", "foreach($i in 1,2){ \"$i $($i)\" }", "try { throw 'x' } catch { $_ }",
 		"Get-BitLockerVolume | Select-Object -First 1 * -ExcludeProperty Rec*", "[int]'5' + 1", "if ($true) { 1 } elseif ($false) { 2 } else { 3 }", "`", "@(", "\"$(", "'"} {
 		f.Add(s)
