@@ -388,15 +388,7 @@ func (ip *interp) eval(e expr) (any, error) {
 		}
 		return out, err
 	case *parenExpr:
-		if pl, ok := x.p.(*pipeline); ok && len(pl.elems) == 1 {
-			if e, ok := pl.elems[0].(expr); ok {
-				if _, isCmd := e.(*command); !isCmd {
-					return ip.eval(e)
-				}
-			}
-		}
-		out, err := ip.execStmt(x.p)
-		return collapse(out), err
+		return ip.stmtValue(x.p)
 	case *hashExpr:
 		h := &hashtable{}
 		for i, k := range x.keys {
