@@ -217,6 +217,7 @@ func TestCollectFaults(t *testing.T) {
 	opTimeout := fault(t, "fault_operation_timeout.xml")
 	output := collectionOutput(t)
 	leak := "111111-222222-333333-444444-555555-666666-000000-111111"
+	deleted := make(chan bool, 1)
 
 	tests := []struct {
 		name     string
@@ -387,13 +388,28 @@ func TestCollectFaults(t *testing.T) {
 					t.Errorf("%d Receives in 2.5s: hot loop", n)
 				}
 			}},
-		{name: "stalled Receive ends at the deadline", timeout: time.Second, host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
+		{name: "stalled Receive ends at the deadline, then the shell is cleaned up", timeout: time.Second, host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
 			if op == "Receive" {
 				<-r.Context().Done()
 				return true
 			}
+			if op == "Delete" {
+				deleted <- true
+			}
 			return false
-		}}, want: model.ErrTimeout},
+		}}, want: model.ErrTimeout, msg: []string{"while the collection script ran"},
+			check: func(t *testing.T, h *fakeHost) {
+				// The deadline has passed; the command is still terminated
+				// and the shell deleted, in the background.
+				select {
+				case <-deleted:
+				case <-time.After(30 * time.Second):
+					t.Fatal("shell never deleted")
+				}
+				if h.count("Signal") != 1 {
+					t.Errorf("no Signal before Delete: %v", h.counts)
+				}
+			}},
 		{name: "stall mid-body ends at the deadline", timeout: time.Second, host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
 			if op == "Receive" {
 				w.Header().Set("Content-Type", "application/soap+xml;charset=UTF-8")

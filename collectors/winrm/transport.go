@@ -95,6 +95,9 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 		if critical {
 			return "", t.run.fail(err)
 		}
+		if op == "Signal" || op == "Delete" {
+			t.cleanup(op, body)
+		}
 		return "", err
 	}
 	t.run.mu.Lock()
@@ -125,6 +128,34 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 	}
 	t.log.Debug("winrm request failed", "op", op, "err", err)
 	return "", err
+}
+
+// cleanupTimeout bounds a Signal or Delete sent after the run's context
+// ended.
+const cleanupTimeout = 5 * time.Second
+
+// cleanup still sends Signal (terminate) and Delete after the run's context
+// ended, so a hung command is stopped and its shell freed on the host rather
+// than held until the idle timeout (2 hours by default) against the user's
+// MaxShellsPerUser quota. It runs in masterzen's goroutines after Collect
+// has returned, each request bounded by cleanupTimeout; the answer is
+// ignored.
+func (t *transport) cleanup(op, body string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.ctx), cleanupTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, strings.NewReader(body))
+	if err != nil {
+		return
+	}
+	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
+	req.SetBasicAuth(t.user, t.password.Reveal())
+	resp, err := t.client.Do(req)
+	if err != nil {
+		t.log.Debug("winrm cleanup failed", "op", op, "err", cleanNetErr(err))
+		return
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
+	resp.Body.Close()
 }
 
 func (t *transport) pause(d time.Duration) {
