@@ -115,6 +115,14 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	if formats == nil {
 		formats = Formats
 	}
+	for _, f := range formats {
+		if f.FileName() == "" {
+			return fmt.Errorf("unknown report format %q (want %s)", f, validNames())
+		}
+	}
+	if r == nil {
+		return errNilResult
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create report directory: %w", err)
 	}

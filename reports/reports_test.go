@@ -358,6 +358,13 @@ func TestWriteAllFormats(t *testing.T) {
 			t.Errorf("%s present = %v, want %v", name, err == nil, want)
 		}
 	}
+	dir = filepath.Join(t.TempDir(), "bad")
+	if err := WriteAll(t.Context(), dir, loadFixture(t), Options{Formats: []Format{"html"}}); err == nil || !strings.Contains(err.Error(), `unknown report format "html"`) {
+		t.Errorf("WriteAll with an unknown format: %v", err)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("WriteAll created the directory before rejecting its options")
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	dir = t.TempDir()
