@@ -206,8 +206,9 @@ func (c *Collector) hint401() string {
 }
 
 // Collect runs the collection script once on t and decodes its output. It
-// returns by ctx's deadline; errors wrap model.ErrUnreachable, ErrAuth,
-// ErrTimeout, ErrProtocol, ErrNoData or ErrInterrupted.
+// returns by ctx's deadline (give ctx one: a hung host otherwise keeps it
+// polling); errors wrap model.ErrUnreachable, ErrAuth, ErrTimeout,
+// ErrProtocol, ErrNoData or ErrInterrupted and name the target.
 func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
 	port := c.opts.Port
 	if t.Port != 0 {
