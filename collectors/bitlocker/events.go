@@ -18,7 +18,12 @@ var backupEventIDs = map[int]bool{783: true, 784: true, 785: true, 845: true, 84
 // negative) or 0x-hex.
 var errorCodeRE = regexp.MustCompile(`^(-?[0-9]{1,20}|0[xX][0-9A-Fa-f]{1,16})$`)
 
-// eventXML is the part of EventRecord.ToXml() the auditor reads.
+// eventXML is the part of EventRecord.ToXml() the auditor reads: an Event
+// element in the http://schemas.microsoft.com/win/2004/08/events/event
+// namespace, System/EventID, System/TimeCreated@SystemTime (ISO 8601 UTC,
+// 7 fractional digits) and named EventData/Data elements (bitlocker.md §3;
+// Microsoft's WinLog WefXmlElementNames and EventLogExpert use the same
+// namespace and layout).
 type eventXML struct {
 	XMLName xml.Name `xml:"Event"`
 	System  struct {

@@ -9,9 +9,13 @@ import (
 	"github.com/bitaudit/bitaudit/collectors/bitlocker"
 )
 
+// powershell.exe with redirected stderr writes its error stream as a
+// "#< CLIXML" document whose messages are <S S="Error"> strings with CR/LF
+// escaped as _x000D__x000A_ (winrm.md M9; ansible/ansible#67964,
+// hashicorp/terraform-provider-ad#74 "Extract error messages from CLIXML
+// serialised output").
 var (
-	// clixmlErrorRE finds error-stream strings in PowerShell's CLIXML
-	// serialisation of stderr (winrm.md M9).
+	// clixmlErrorRE finds error-stream strings in the CLIXML document.
 	clixmlErrorRE = regexp.MustCompile(`<S S="Error">([^<]*)</S>`)
 	// clixmlEscapeRE matches CLIXML character escapes such as _x000D_.
 	clixmlEscapeRE = regexp.MustCompile(`_x([0-9A-Fa-f]{4})_`)
