@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,6 +130,19 @@ func TestXLSX(t *testing.T) {
 	})
 	if charts != 2 {
 		t.Errorf("workbook has %d charts, want 2", charts)
+	}
+	// Each chart's categories start at the row of the figures it plots.
+	for chart, first := range map[string]string{"xl/charts/chart1.xml": "Hosts compliant", "xl/charts/chart2.xml": "Open findings critical"} {
+		v, _ := f.Pkg.Load(chart)
+		b, _ := v.([]byte)
+		m := regexp.MustCompile(`Summary'!\$A\$(\d+):`).FindSubmatch(bytes.ReplaceAll(b, []byte("&#39;"), []byte("'")))
+		if m == nil {
+			t.Errorf("%s: no category range", chart)
+			continue
+		}
+		if got, _ := f.GetCellValue("Summary", "A"+string(m[1])); got != first {
+			t.Errorf("%s plots from A%s = %q, want %q", chart, m[1], got, first)
+		}
 	}
 	rows, _ := f.GetRows("Findings")
 	n := 0
