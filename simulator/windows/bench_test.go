@@ -27,3 +27,17 @@ func BenchmarkHostname(b *testing.B) {
 		m.Run(b.Context(), Invocation{CommandLine: "hostname", Codepage: 65001})
 	}
 }
+
+// BenchmarkParseCollect measures parsing collect.ps1 alone.
+func BenchmarkParseCollect(b *testing.B) {
+	script, err := os.ReadFile("testdata/collect.ps1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := parseScript(string(script)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

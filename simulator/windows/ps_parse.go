@@ -139,6 +139,24 @@ func (p *parser) tokenAt() string {
 	return string(p.src[p.pos:end])
 }
 
+// find returns the offset from pos of the next r, or -1.
+func (p *parser) find(r rune) int {
+	for i := p.pos; i < len(p.src); i++ {
+		if p.src[i] == r {
+			return i - p.pos
+		}
+	}
+	return -1
+}
+
+// hasPrefixFold reports whether the text at pos starts with s (ASCII, any case).
+func (p *parser) hasPrefixFold(s string) bool {
+	if p.pos+len(s) > len(p.src) {
+		return false
+	}
+	return strings.EqualFold(string(p.src[p.pos:p.pos+len(s)]), s)
+}
+
 func (p *parser) peek() rune {
 	if p.pos < len(p.src) {
 		return p.src[p.pos]
@@ -168,11 +186,17 @@ func (p *parser) skip(nl bool) {
 		case nl && (c == '\n' || c == '\r'):
 			p.pos++
 		case c == '<' && p.peekAt(1) == '#':
-			end := strings.Index(string(p.src[p.pos:]), "#>")
+			end := -1
+			for i := p.pos + 2; i+1 < len(p.src); i++ {
+				if p.src[i] == '#' && p.src[i+1] == '>' {
+					end = i
+					break
+				}
+			}
 			if end < 0 {
 				p.fail("Missing closing '#>' in block comment.", "MissingEndOfBlockComment")
 			}
-			p.pos += len([]rune(string(p.src[p.pos:])[:end])) + 2
+			p.pos = end + 2
 		case c == '#':
 			for p.pos < len(p.src) && p.src[p.pos] != '\n' && p.src[p.pos] != '\r' {
 				p.pos++
@@ -355,12 +379,12 @@ func (p *parser) word() string {
 // varName reads a variable name after '$'.
 func (p *parser) varName() string {
 	if p.peek() == '{' {
-		end := strings.IndexRune(string(p.src[p.pos:]), '}')
+		end := p.find('}')
 		if end < 0 {
 			p.fail("Missing '}' in variable reference.", "MissingEndCurlyBrace")
 		}
-		name := string([]rune(string(p.src[p.pos:]))[1:len([]rune(string(p.src[p.pos:])[:end]))])
-		p.pos += len([]rune(string(p.src[p.pos:])[:end])) + 1
+		name := string(p.src[p.pos+1 : p.pos+end])
+		p.pos += end + 1
 		return name
 	}
 	start := p.pos
@@ -418,7 +442,7 @@ func (p *parser) startsExpression() bool {
 		return true
 	case unicode.IsDigit(c):
 		return true
-	case c == '-' && (unicode.IsDigit(p.peekAt(1)) || strings.HasPrefix(strings.ToLower(string(p.src[p.pos:])), "-not")):
+	case c == '-' && (unicode.IsDigit(p.peekAt(1)) || p.hasPrefixFold("-not")):
 		return true
 	case c == '.' && unicode.IsDigit(p.peekAt(1)):
 		return true
@@ -670,11 +694,11 @@ func (p *parser) typeName() string {
 	if p.peek() != '[' {
 		return ""
 	}
-	end := strings.IndexRune(string(p.src[p.pos:]), ']')
+	end := p.find(']')
 	if end < 0 {
 		return ""
 	}
-	name := strings.TrimSpace(string(p.src[p.pos+1 : p.pos+len([]rune(string(p.src[p.pos:])[:end]))]))
+	name := strings.TrimSpace(string(p.src[p.pos+1 : p.pos+end]))
 	if name == "" {
 		return ""
 	}
@@ -683,7 +707,7 @@ func (p *parser) typeName() string {
 			return ""
 		}
 	}
-	p.pos += len([]rune(string(p.src[p.pos:])[:end])) + 1
+	p.pos += end + 1
 	return name
 }
 
