@@ -230,6 +230,12 @@ func fixtureResult(n int) *model.Result {
 			h.Facts.Hostname = "ПК-БУХГАЛТЕРИЯ-01"
 			h.Labels = map[string]string{"site": "Москва", "owner": "Бухгалтерия"}
 		}
+		switch i { // the conversion states the first twenty profiles leave out
+		case 24:
+			h.Volumes[0].Conversion, h.Volumes[0].EncryptionPercent = model.DecryptionInProgress, 88.5
+		case 28:
+			h.Volumes[0].Conversion = model.EncryptionPaused
+		}
 		if i == 17 {
 			h.Volumes[1].MountPoint = `\\?\Volume{7d3a9c1e-55aa-4b0c-9e1f-2a3b4c5d6e7f}\`
 			for j := range h.Findings {

@@ -91,6 +91,12 @@ func TestFixtureDocument(t *testing.T) {
 			t.Errorf("fixture has no open %s finding", sev)
 		}
 	}
+	for _, c := range []model.ConversionStatus{model.FullyDecrypted, model.FullyEncrypted, model.EncryptionInProgress,
+		model.DecryptionInProgress, model.EncryptionPaused, model.DecryptionPaused, model.ConversionUnknown} {
+		if s.VolumesByState[string(c)] == 0 {
+			t.Errorf("fixture has no %s volume", c)
+		}
+	}
 	if !strings.Contains(buf.String(), "ПК-Бухгалтерия-01") {
 		t.Error("fixture lacks the Unicode host")
 	}

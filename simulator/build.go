@@ -133,6 +133,7 @@ func buildHost(spec *Spec, i int, e ProfileMix) *Host {
 	}
 	g := newGen(r, fmt.Sprintf("%s%04d", prefix, i+1), os, spec.Domain)
 	expect := p.build(g)
+	g.m.LongCommandLineSilent = spec.LongCommandLine == "silent"
 	lat := spec.Latency
 	if e.Latency != nil {
 		lat = *e.Latency

@@ -42,6 +42,7 @@
 //	  - kind: huge
 //	    count: 1
 //	    size_mib: 32          # huge only (default 32)
+//	long_command_line: error  # over 8191 characters: "error" (default) or "silent"
 //
 // Latency is drawn once per host from the host's own seeded source and
 // added before every command's output. Hosts are named PREFIX-NNNN after

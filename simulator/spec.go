@@ -36,6 +36,10 @@ type Spec struct {
 	Profiles []ProfileMix `yaml:"profiles"`
 	// Faults lists the fault profiles and how many hosts get each.
 	Faults []FaultMix `yaml:"faults"`
+	// LongCommandLine is what hosts do with a command line over 8191
+	// characters (winrm.md §1.6): "error" (default; "The command line is
+	// too long.", exit 1) or "silent" (no output, exit 0).
+	LongCommandLine string `yaml:"long_command_line"`
 }
 
 // Domain names the directory the simulated hosts belong to.
@@ -338,6 +342,9 @@ func (s *Spec) validate() error {
 		return errAt(fmt.Sprintf("tenant_id %q is not a lower-case GUID", d.TenantID), "domain", "tenant_id")
 	case d.TenantName == "":
 		return errAt("tenant_name is empty", "domain", "tenant_name")
+	}
+	if s.LongCommandLine != "" && s.LongCommandLine != "error" && s.LongCommandLine != "silent" {
+		return errAt(fmt.Sprintf("long_command_line %q: want error or silent", s.LongCommandLine), "long_command_line")
 	}
 	if len(s.Profiles) == 0 {
 		return errAt("profiles: at least one host profile is required", "profiles")

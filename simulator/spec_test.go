@@ -121,6 +121,19 @@ func TestLoadSpecDefaults(t *testing.T) {
 	if s.Hosts != 3 || s.Domain != defaultDomain() || s.Latency != (Latency{}) {
 		t.Errorf("defaults not applied: %+v", s)
 	}
+	silent, err := LoadSpec(strings.NewReader("long_command_line: silent\nprofiles: [{name: workgroup, count: 2}]\n"), "silent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := Build(silent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range hosts {
+		if !h.Machine.LongCommandLineSilent {
+			t.Errorf("%s: long_command_line silent not applied", h.Machine.ComputerName)
+		}
+	}
 	if _, err := LoadSpec(strings.NewReader(""), "empty.yaml"); err == nil || !strings.HasPrefix(err.Error(), "empty.yaml:") {
 		t.Errorf("empty spec: err = %v", err)
 	}
