@@ -89,8 +89,16 @@ func (m *Machine) runCmd(ctx context.Context, inv Invocation) (stdout, stderr st
 	case "":
 		return "", "", 0
 	case "hostname":
+		if strings.TrimSpace(rest) != "" {
+			// hostname.exe takes no arguments; with any it refuses to set the name.
+			return "", "sethostname: Use the Network Control Panel Applet to set hostname.\r\n", 1
+		}
 		return m.ComputerName + "\r\n", "", 0
 	case "whoami":
+		if a := cmdArgv(rest); len(a) > 0 {
+			// Options (/all, /groups, /upn…) are not emulated: fail loudly.
+			return "", "ERROR: Invalid argument/option - '" + a[0] + "'.\r\nType \"WHOAMI /?\" for usage.\r\n", 1
+		}
 		return m.whoami(inv.User) + "\r\n", "", 0
 	case "echo":
 		if strings.TrimSpace(rest) == "" {

@@ -13,7 +13,7 @@
 // Command lines over 8191 characters fail with "The command line is too
 // long." (or, with [Machine.LongCommandLineSilent], produce nothing and exit
 // 0). Recognised: cmd /c X, hostname, whoami (domain\user in lower case, or
-// computer\user in a workgroup), echo, dsregcmd /status, and powershell /
+// computer\user in a workgroup; options fail as invalid), echo, dsregcmd /status, and powershell /
 // powershell.exe (any case, optionally with a path) with -EncodedCommand
 // (-e, -ec, -enc and other prefixes; base64 of UTF-16LE), -Command (-c), and
 // the switches -NoProfile, -NonInteractive, -NoLogo, -ExecutionPolicy X,
