@@ -688,6 +688,9 @@ func (d *pdfDoc) appendix() {
 				host.WriteString("\n" + j)
 			}
 		}
+		if len(h.Labels) > 0 {
+			host.WriteString("\n" + labelsText(h.Labels))
+		}
 		if len(h.Volumes) == 0 {
 			why := "no volumes reported"
 			if !h.Status.Audited() {

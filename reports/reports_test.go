@@ -502,3 +502,35 @@ func TestNaturalCompare(t *testing.T) {
 		t.Errorf("natural order (-want +got):\n%s", d)
 	}
 }
+
+// TestEdgeResults renders results a run can really produce: no hosts at
+// all, and an interrupted run where nothing was audited.
+func TestEdgeResults(t *testing.T) {
+	interrupted := []model.HostResult{{Target: "ws-1", Status: model.StatusInterrupted, Reason: "The run was interrupted."}}
+	tests := []struct {
+		name string
+		r    *model.Result
+		want []string
+	}{
+		{"empty", &model.Result{Run: model.Run{ID: "empty", ToolVersion: "dev"}}, []string{"0 of 0 hosts were audited", "No open findings.", "The policy has no waivers."}},
+		{"interrupted", &model.Result{Run: model.Run{ID: "int", Interrupted: true, TargetCount: 1}, Hosts: interrupted}, []string{"Interrupted Yes", "1 host could not be audited"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tt.r.Summary = model.Summarize(tt.r.Hosts)
+			dir := t.TempDir()
+			if err := WriteAll(t.Context(), dir, tt.r, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if err := Verify(dir, nil); err != nil {
+				t.Fatal(err)
+			}
+			text := strings.Join(strings.Fields(pdfText(t, filepath.Join(dir, PDFFile))), " ")
+			for _, w := range tt.want {
+				if !strings.Contains(text, w) {
+					t.Errorf("PDF text lacks %q", w)
+				}
+			}
+		})
+	}
+}

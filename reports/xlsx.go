@@ -281,6 +281,9 @@ func (x *xlsxDoc) summary() error {
 		figs = append(figs, fig{"Open findings " + sev.String(), s.FindingsBySeverity[sev], 0})
 	}
 	figs = append(figs, fig{"Findings waived", s.Waived, 0})
+	for _, rr := range rulesBySeverity(r) {
+		figs = append(figs, fig{"Open findings rule " + rr.ID, rr.Count, 0})
+	}
 
 	if err := f.SetSheetRow(sheetSummary, "A1", &[]any{"Figure", "Value"}); err != nil {
 		return err
