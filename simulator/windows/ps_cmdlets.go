@@ -260,7 +260,9 @@ func (c *call) bindError(msg, id string) *psError {
 // nonTerminating handles a cmdlet's WriteError under the effective
 // ErrorAction: dropped, written, or turned into a script-terminating error.
 func (ip *interp) nonTerminating(c *call, e *psError) error {
-	e.cmdName = c.spec.name
+	if e.cmdName == "" {
+		e.cmdName = c.spec.name
+	}
 	e.start, e.end = c.cmd.start, c.cmd.end
 	act := c.errorAct
 	if act == "" {
@@ -535,27 +537,37 @@ func runConvertToJSON(ip *interp, c *call) ([]any, error) {
 	return []any{convertPipelineToJSON(c.input, depth, c.has("compress"))}, nil
 }
 
-// runNative runs an external program (dsregcmd, hostname, whoami): its
-// stdout lines become strings in the pipeline.
+// runNative runs an external program (dsregcmd, hostname, whoami) as cmd.exe
+// would: its stdout lines become strings in the pipeline; its first stderr
+// line becomes a NativeCommandError record and later lines follow as plain
+// text, as Windows PowerShell 5.1 shows redirected native stderr.
 func runNative(ip *interp, c *call) ([]any, error) {
-	var text string
-	switch strings.TrimSuffix(strings.ToLower(c.spec.name), ".exe") {
-	case "dsregcmd":
-		args := enumerate(c.get("args"))
-		if len(args) != 1 || !strings.EqualFold(toStr(args[0]), "/status") {
-			ip.vars["lastexitcode"] = int64(1)
-			return nil, nil
-		}
-		text = ip.m.dsregcmdStatus()
-	case "hostname":
-		text = ip.m.ComputerName + "\r\n"
-	case "whoami":
-		text = ip.m.whoami(ip.inv.User) + "\r\n"
+	line := strings.TrimSuffix(c.spec.name, ".exe")
+	for _, a := range enumerate(c.get("args")) {
+		line += " " + toStr(a)
 	}
-	ip.vars["lastexitcode"] = int64(0)
+	stdout, stderr, code := ip.m.runCmd(ip.ctx, Invocation{CommandLine: line, Codepage: ip.inv.Codepage, User: ip.inv.User})
+	ip.vars["lastexitcode"] = int64(code)
 	var out []any
-	for _, l := range strings.Split(strings.TrimSuffix(text, "\r\n"), "\r\n") {
-		out = append(out, l)
+	if stdout != "" {
+		for _, l := range strings.Split(strings.TrimSuffix(stdout, "\r\n"), "\r\n") {
+			out = append(out, l)
+		}
+	}
+	if stderr != "" {
+		lines := strings.Split(strings.TrimSuffix(stderr, "\r\n"), "\r\n")
+		e := &psError{msg: lines[0], fqid: "NativeCommandError",
+			category: "NotSpecified: (" + ellipsize(lines[0]) + ":String) [], RemoteException",
+			exType:   "System.Management.Automation.RemoteException", cmdName: c.cmd.name}
+		if err := ip.nonTerminating(c, e); err != nil {
+			return out, err
+		}
+		if len(ip.stderr) > 0 && ip.stderr[len(ip.stderr)-1] == " " {
+			ip.stderr = append(ip.stderr[:len(ip.stderr)-1], append(lines[1:], " ")...)
+		}
+	}
+	if code != 0 {
+		ip.failed = true
 	}
 	return out, nil
 }

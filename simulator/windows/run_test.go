@@ -561,3 +561,16 @@ func TestProgressOnFirstUse(t *testing.T) {
 		t.Errorf("stderr with SilentlyContinue: %q", out.Stderr)
 	}
 }
+
+func TestNativeStderr(t *testing.T) {
+	out := run(t, domainMachine(), `powershell -Command "whoami /all; 'next'"`)
+	want := "whoami : ERROR: Invalid argument/option - '/all'.\r\n" +
+		"At line:1 char:1\r\n+ whoami /all; 'next'\r\n+ ~~~~~~~~~~~\r\n" +
+		"    + CategoryInfo          : NotSpecified: (ERROR: Invalid argument/option -  \r\n" +
+		"   '/all'.:String) [], RemoteException\r\n" +
+		"    + FullyQualifiedErrorId : NativeCommandError\r\n" +
+		"Type \"WHOAMI /?\" for usage.\r\n \r\n"
+	if string(out.Stdout) != "next\r\n" || string(out.Stderr) != want {
+		t.Errorf("stdout %q\nstderr %q\nwant   %q", out.Stdout, out.Stderr, want)
+	}
+}
