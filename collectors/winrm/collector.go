@@ -233,7 +233,9 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 		d := backoff(attempt)
 		log.Debug("winrm: transient failure, retrying", "attempt", attempt+1, "in", d, "err", err)
 		if !sleep(ctx, d) {
-			err = ctxError(ctx, "retry")
+			e := ctxError(ctx, "retry")
+			e.msg += " waiting to retry after: " + err.Error()
+			err = e
 			break
 		}
 	}
