@@ -193,8 +193,10 @@ func (m *Machine) runPowerShellArgs(ctx context.Context, inv Invocation, args []
 		sw := strings.ToLower(a[1:])
 		switch {
 		case sw == "e" || sw == "ec" || (len(sw) >= 2 && strings.HasPrefix("encodedcommand", sw)):
+			// Messages from PowerShell's CommandLineParameterParser; the
+			// exit code of a rejected command line is not confirmed [?], 1 here.
 			if i+1 >= len(args) {
-				return "", "Missing parameter argument for -EncodedCommand.\r\n", 1 // TODO: exact text
+				return "", "Cannot process the command because of a missing parameter. A command must follow -Command.\r\n", 1
 			}
 			s, ok := decodeUTF16Base64(args[i+1])
 			if !ok {

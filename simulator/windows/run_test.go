@@ -256,6 +256,7 @@ func TestCommandErrors(t *testing.T) {
 		{"echo", "echo hello  world", "hello  world\r\n", "", 0},
 		{"hostname", "HOSTNAME", "WS-0001\r\n", "", 0},
 		{"cmd /c", "cmd.exe /c hostname", "WS-0001\r\n", "", 0},
+		{"bad base64", "powershell -enc not!base64", "", "Cannot process the command because the value specified with -EncodedCommand is not properly encoded. The value must be Base64 encoded.\r\n", 1},
 		{"whoami option", "whoami /all", "", "ERROR: Invalid argument/option - '/all'.\r\nType \"WHOAMI /?\" for usage.\r\n", 1},
 		{"whoami domain", "whoami", "corp\\auditor\r\n", "", 0},
 		{"powershell full path", `C:\Windows\System32\WindowsPowerShell\v1.0\powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -enc ` + encodeUTF16("hostname"), "WS-0001\r\n", "", 0},
