@@ -39,8 +39,22 @@ func (e *SectionError) Error() string {
 }
 
 // Unwrap makes a SectionError match model.ErrNoData: the host answered
-// but could not produce the data.
-func (e *SectionError) Unwrap() error { return model.ErrNoData }
+// but could not produce the data. When the host said access was denied (the
+// account is not an administrator: WMI 0x80041003, E_ACCESSDENIED
+// 0x80070005), it matches model.ErrAuth too.
+func (e *SectionError) Unwrap() []error {
+	if e.accessDenied() {
+		return []error{model.ErrNoData, model.ErrAuth}
+	}
+	return []error{model.ErrNoData}
+}
+
+func (e *SectionError) accessDenied() bool {
+	s := strings.ToLower(e.ID + " " + e.Message)
+	return strings.Contains(s, "0x80041003") || strings.Contains(s, "0x80070005") ||
+		strings.Contains(s, "access denied") || strings.Contains(s, "access is denied") ||
+		strings.Contains(s, "unauthorizedaccess")
+}
 
 type section struct {
 	body []byte

@@ -182,7 +182,8 @@ func TestDecodeCollectionMalformed(t *testing.T) {
 		{"protector id unbraced", collection(okOS, okComp, vol(`{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}`, `8A696888-99A7-4FAC-92C7-6CC497EA7BDF`), "[]", "", okDsreg), model.ErrProtocol, "not a {GUID}"},
 		{"protector type 11", collection(okOS, okComp, vol(`"Type":3`, `"Type":11`), "[]", "", okDsreg), model.ErrProtocol, "unknown type"},
 		{"duplicate protector", collection(okOS, okComp, vol(`"Type":3}]`, `"Type":3},{"Id":"{8a696888-99a7-4fac-92c7-6cc497ea7bdf}","Type":1}]`), "[]", "", okDsreg), model.ErrProtocol, "duplicate"},
-		{"volumes host error", collection(okOS, okComp, "##ERROR CimException,Get-CimInstance Access denied", "[]", "", okDsreg), model.ErrNoData, "Access denied"},
+		{"volumes host error", collection(okOS, okComp, "##ERROR CimException,Get-CimInstance Invalid namespace", "[]", "", okDsreg), model.ErrNoData, "Invalid namespace"},
+		{"volumes access denied", collection(okOS, okComp, "##ERROR HRESULT 0x80041003,Microsoft.Management.Infrastructure.CimCmdlets.GetCimInstanceCommand Access denied ", "[]", "", okDsreg), model.ErrAuth, "Access denied"},
 		{"computer host error", collection(okOS, "##ERROR X,Y boom", "["+okVol+"]", "[]", "", okDsreg), model.ErrNoData, "boom"},
 		{"computer name injection", collection(okOS, `{"Name":"H1<script>"}`, "["+okVol+"]", "[]", "", okDsreg), model.ErrProtocol, "host name"},
 		{"events not xml", collection(okOS, okComp, "["+okVol+"]", `["hello"]`, "", okDsreg), model.ErrProtocol, "not event XML"},
@@ -376,4 +377,15 @@ func FuzzDecodeEventXML(f *testing.F) {
 			t.Fatalf("bad event %+v", ev)
 		}
 	})
+}
+
+func TestSectionErrorClass(t *testing.T) {
+	_, _, err := DecodeCollection([]byte(collection(okOS, okComp, "##ERROR CimException,Get-CimInstance Invalid namespace", "[]", "", okDsreg)))
+	if !errors.Is(err, model.ErrNoData) || errors.Is(err, model.ErrAuth) || model.StatusForError(err) != model.StatusProtocolError {
+		t.Errorf("invalid namespace: %v", err)
+	}
+	_, _, err = DecodeCollection([]byte(collection(okOS, okComp, "##ERROR UnauthorizedAccess,X Access is denied.", "[]", "", okDsreg)))
+	if model.StatusForError(err) != model.StatusAuthFailed {
+		t.Errorf("access denied: %v is %s", err, model.StatusForError(err))
+	}
 }
