@@ -1,0 +1,430 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/collectors/escrow"
+	"github.com/bitaudit/bitaudit/collectors/winrm"
+	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/reports"
+	"github.com/bitaudit/bitaudit/rules"
+)
+
+// auditOptions are the flags of "bitaudit audit".
+type auditOptions struct {
+	targetsFile      string
+	policyFile       string
+	escrowConfig     string
+	outDir           string
+	formats          string
+	concurrency      int
+	hostTimeout      time.Duration
+	transport        string
+	port             int
+	auth             string
+	user             string
+	passwordFile     string
+	caCert           string
+	insecure         bool
+	allowUnencrypted bool
+	failOn           string
+	signKey          string
+}
+
+func (o *auditOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.targetsFile, "targets", "", "file of targets: one host[:port] per line, or CSV with a host column (required)")
+	f.StringVar(&o.policyFile, "policy", "", "policy file (YAML); the built-in default policy applies without it")
+	f.StringVar(&o.escrowConfig, "escrow-config", "", "escrow sources file (YAML): Active Directory, Entra ID, external key store")
+	o.addOutputFlags(f, "./bitaudit-results")
+	f.IntVar(&o.concurrency, "concurrency", 64, "hosts audited at once")
+	f.DurationVar(&o.hostTimeout, "host-timeout", 2*time.Minute, "deadline for one host's collection and verification")
+	f.StringVar(&o.transport, "transport", "https", "WinRM transport: https (5986, certificate verified) or http (5985)")
+	f.IntVar(&o.port, "port", 0, "WinRM port (default 5986 for https, 5985 for http)")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm or basic")
+	f.StringVar(&o.user, "user", "", "account name, DOMAIN\\user or user@domain (required); the password comes from BITAUDIT_PASSWORD or --password-file")
+	f.StringVar(&o.passwordFile, "password-file", "", "file holding the password (first line); default: the BITAUDIT_PASSWORD environment variable")
+	f.StringVar(&o.caCert, "ca-cert", "", "PEM file of a CA to trust for the hosts' HTTPS certificates, in addition to the system roots")
+	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the hosts' HTTPS certificates (unsafe: anyone on the path can read the credentials)")
+	f.BoolVar(&o.allowUnencrypted, "allow-unencrypted", false, "allow WinRM over plain HTTP without message encryption (unsafe; the host must have AllowUnencrypted=true)")
+	f.StringVar(&o.failOn, "fail-on", "high", "exit with status 1 when an unwaived finding on an audited host is at or above this severity: info, low, medium, high, critical, none")
+}
+
+func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
+	f.StringVar(&o.outDir, "out", defaultOut, "directory for result.json, report.pdf, report.xlsx, report.csv and manifest.json")
+	f.StringVar(&o.formats, "format", "all", "report formats, comma-separated: json, pdf, xlsx, csv, or all (result.json is always written)")
+	f.StringVar(&o.signKey, "sign-key", "", "Ed25519 private key (PEM, PKCS#8) to sign manifest.json")
+}
+
+func newAuditCmd(g *globals) *cobra.Command {
+	o := &auditOptions{}
+	c := &cobra.Command{
+		Use:   "audit --targets FILE --user NAME [flags]",
+		Short: "Audit BitLocker and recovery-key escrow on Windows hosts over WinRM",
+		Long: `Audit collects, from every target over WinRM, each volume's BitLocker state and key
+protectors (IDs and types only: never recovery passwords), verifies where each recovery
+key is backed up, evaluates the policy, and writes the result and reports into --out.
+
+Every target appears in the result exactly once, with a status (compliant, noncompliant,
+unreachable, auth_failed, timeout, protocol_error, interrupted) and a reason.
+On SIGINT/SIGTERM no new host is started, running hosts get a few seconds, the rest are
+marked interrupted, and the partial result is still written.
+
+` + exitStatusHelp,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error { return runAudit(c.Context(), g, o) },
+	}
+	o.addFlags(c.Flags())
+	return c
+}
+
+// auditJob is a fully resolved audit: what audit and demo both execute.
+type auditJob struct {
+	targets    []model.Target
+	duplicates []model.Duplicate
+	policy     *rules.Policy
+	policyName string
+	escrowCfg  *escrow.Config
+	collector  winrm.Options
+	opts       *auditOptions
+	formats    []reports.Format
+	failOn     model.Severity
+	signKey    ed25519.PrivateKey
+	// quiet suppresses the per-run summary on stdout (tests).
+	quiet bool
+}
+
+// runAudit validates every input before contacting any host, then executes.
+func runAudit(ctx context.Context, g *globals, o *auditOptions) error {
+	job, err := resolveAudit(g, o)
+	if err != nil {
+		return err
+	}
+	return executeAudit(ctx, g, job)
+}
+
+func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
+	if o.targetsFile == "" {
+		return nil, usageErrorf("--targets is required")
+	}
+	if o.user == "" {
+		return nil, usageErrorf("--user is required")
+	}
+	job, err := resolveCommon(o)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(o.targetsFile)
+	if err != nil {
+		return nil, usageErrorf("targets: %v", err)
+	}
+	defer f.Close()
+	job.targets, job.duplicates, err = model.ParseTargets(f, o.targetsFile)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("targets file rejected, no host contacted:\n%w", err))
+	}
+	password, err := readPassword(g, o.passwordFile)
+	if err != nil {
+		return nil, err
+	}
+	var caPEM []byte
+	if o.caCert != "" {
+		if caPEM, err = os.ReadFile(o.caCert); err != nil {
+			return nil, usageErrorf("--ca-cert: %v", err)
+		}
+	}
+	job.collector = winrm.Options{
+		Transport: o.transport, Port: o.port, Auth: o.auth, User: o.user, Password: password,
+		CACertPEM: caPEM, InsecureSkipVerify: o.insecure, AllowUnencrypted: o.allowUnencrypted,
+	}
+	if o.escrowConfig != "" {
+		ef, err := os.Open(o.escrowConfig)
+		if err != nil {
+			return nil, usageErrorf("--escrow-config: %v", err)
+		}
+		defer ef.Close()
+		if job.escrowCfg, err = escrow.LoadConfig(ef, o.escrowConfig); err != nil {
+			return nil, usageError(err)
+		}
+	}
+	return job, nil
+}
+
+// resolveCommon checks the flags audit and demo share.
+func resolveCommon(o *auditOptions) (*auditJob, error) {
+	job := &auditJob{opts: o}
+	var err error
+	if job.formats, err = reports.ParseFormats(o.formats); err != nil {
+		return nil, usageError(fmt.Errorf("--format: %w", err))
+	}
+	if job.failOn, err = model.ParseSeverity(o.failOn); err != nil {
+		return nil, usageError(fmt.Errorf("--fail-on: %w", err))
+	}
+	if o.concurrency < 1 {
+		return nil, usageErrorf("--concurrency must be at least 1")
+	}
+	if o.hostTimeout <= 0 {
+		return nil, usageErrorf("--host-timeout must be positive")
+	}
+	switch o.transport {
+	case "https", "http":
+	default:
+		return nil, usageErrorf("--transport must be https or http, not %q", o.transport)
+	}
+	switch o.auth {
+	case "ntlm", "basic":
+	case "kerberos", "negotiate":
+		return nil, usageErrorf("--auth %s is not supported yet: use an HTTPS listener with ntlm, or see README (Kerberos)", o.auth)
+	default:
+		return nil, usageErrorf("--auth must be ntlm or basic, not %q", o.auth)
+	}
+	if o.port < 0 || o.port > 65535 {
+		return nil, usageErrorf("--port must be 1-65535")
+	}
+	job.policy, job.policyName = rules.DefaultPolicy(), "built-in default"
+	if o.policyFile != "" {
+		f, err := os.Open(o.policyFile)
+		if err != nil {
+			return nil, usageErrorf("--policy: %v", err)
+		}
+		defer f.Close()
+		if job.policy, err = rules.LoadPolicy(f, o.policyFile); err != nil {
+			return nil, usageError(fmt.Errorf("policy rejected, no host contacted:\n%w", err))
+		}
+		job.policyName = o.policyFile
+	}
+	if o.signKey != "" {
+		k, err := reports.LoadSigningKey(o.signKey)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("--sign-key: %w", err))
+		}
+		job.signKey = k
+	}
+	return job, nil
+}
+
+// readPassword takes the password from --password-file or BITAUDIT_PASSWORD,
+// never from a flag value.
+func readPassword(g *globals, file string) (model.Secret, error) {
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return model.Secret{}, usageErrorf("--password-file: %v", err)
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		line = strings.TrimRight(line, "\r")
+		if line == "" {
+			return model.Secret{}, usageErrorf("--password-file %s: empty", file)
+		}
+		return model.NewSecret(line), nil
+	}
+	if p := g.getenv("BITAUDIT_PASSWORD"); p != "" {
+		return model.NewSecret(p), nil
+	}
+	return model.Secret{}, usageErrorf("no password: set BITAUDIT_PASSWORD or use --password-file (never a flag value)")
+}
+
+func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
+	o := job.opts
+	log := g.logger()
+	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("output directory: %w", err)}
+	}
+	if o.transport == "http" && o.allowUnencrypted {
+		log.Warn("WinRM over plain HTTP without message encryption: credentials and results cross the network unprotected")
+	}
+	if o.insecure {
+		log.Warn("TLS certificate verification is off (--insecure-skip-verify)")
+	}
+
+	job.collector.Logger = log
+	collector, err := winrm.New(job.collector)
+	if err != nil {
+		return usageError(fmt.Errorf("collector: %w", err))
+	}
+	checker, err := escrow.New(ctx, job.escrowCfg, escrow.Options{Logger: log})
+	if err != nil {
+		return usageError(fmt.Errorf("escrow sources: %w", err))
+	}
+	defer checker.Close()
+	engine, err := rules.NewEngine(job.policy, rules.Builtin())
+	if err != nil {
+		return usageError(fmt.Errorf("policy: %w", err))
+	}
+
+	started := time.Now().UTC()
+	result := &model.Result{
+		Schema: model.ResultSchema,
+		Run: model.Run{
+			ID:           newRunID(started),
+			Started:      started,
+			ToolVersion:  toolVersion(),
+			Organisation: job.policy.Organisation(),
+			Options:      job.recordedOptions(),
+			TargetCount:  len(job.targets),
+			Duplicates:   job.duplicates,
+			Policy: model.PolicyInfo{
+				Source: job.policyName, SHA256: job.policy.Digest(), Default: o.policyFile == "",
+			},
+		},
+	}
+	for _, d := range job.duplicates {
+		log.Warn("duplicate target audited once", "target", d.Target, "line", d.Line, "first_line", d.FirstLine)
+	}
+
+	progress, hostLog := newProgress(g, log, len(job.targets))
+	auditor := audit.New(collector, checker, engine, audit.Options{
+		Concurrency: o.concurrency,
+		HostTimeout: o.hostTimeout,
+		Logger:      hostLog,
+		Progress:    progress,
+	})
+	result.Hosts = auditor.Run(ctx, job.targets)
+	result.Run.Finished = time.Now().UTC()
+	result.Run.Interrupted = ctx.Err() != nil
+	result.Waivers = engine.Waivers(result.Run.Finished)
+	result.Summary = model.Summarize(result.Hosts)
+
+	// Results are written even after an interrupt.
+	wctx := context.WithoutCancel(ctx)
+	if err := reports.WriteAll(wctx, o.outDir, result, reports.Options{Formats: job.formats, SignKey: job.signKey, Logger: log}); err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("writing results: %w", err)}
+	}
+	if !job.quiet {
+		printRunSummary(g.Out, result, o.outDir)
+	}
+	switch {
+	case result.Run.Interrupted:
+		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial results written to " + o.outDir)}
+	case job.failOn != model.SeverityNone && worstAudited(result) >= job.failOn:
+		return &exitError{code: exitFindings}
+	case result.NotAudited() > 0:
+		return &exitError{code: exitIncomplete}
+	}
+	return nil
+}
+
+// worstAudited is the highest unwaived severity among findings on audited
+// hosts; hosts that could not be audited count towards exit status 3.
+func worstAudited(r *model.Result) model.Severity {
+	w := model.SeverityNone
+	for _, h := range r.Hosts {
+		if !h.Status.Audited() {
+			continue
+		}
+		for _, f := range h.Findings {
+			if !f.Waived() && f.Severity > w {
+				w = f.Severity
+			}
+		}
+	}
+	return w
+}
+
+// recordedOptions are the run options that shape the result; never credentials.
+func (j *auditJob) recordedOptions() map[string]string {
+	o := j.opts
+	m := map[string]string{
+		"concurrency":  strconv.Itoa(o.concurrency),
+		"host_timeout": o.hostTimeout.String(),
+		"transport":    o.transport,
+		"auth":         o.auth,
+		"user":         o.user,
+		"fail_on":      o.failOn,
+		"formats":      o.formats,
+	}
+	if o.port != 0 {
+		m["port"] = strconv.Itoa(o.port)
+	}
+	if o.targetsFile != "" {
+		m["targets"] = o.targetsFile
+	}
+	if o.escrowConfig != "" {
+		m["escrow_config"] = o.escrowConfig
+	}
+	if o.caCert != "" {
+		m["ca_cert"] = o.caCert
+	}
+	if o.insecure {
+		m["insecure_skip_verify"] = "true"
+	}
+	if o.allowUnencrypted {
+		m["allow_unencrypted"] = "true"
+	}
+	return m
+}
+
+func newRunID(t time.Time) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return t.Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
+}
+
+// newProgress returns the per-host progress callback and the logger hosts
+// log to: a progress bar on an interactive stderr (host lines only at warn
+// and above), otherwise structured log lines.
+func newProgress(g *globals, log *slog.Logger, total int) (func(int, int, *model.HostResult), *slog.Logger) {
+	if !g.stderrIsTerminal() || g.logFormat == "json" {
+		return nil, log
+	}
+	bar := progressbar.NewOptions(total,
+		progressbar.OptionSetWriter(g.Err),
+		progressbar.OptionSetDescription("auditing"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+		progressbar.OptionThrottle(100*time.Millisecond),
+	)
+	var mu sync.Mutex
+	return func(done, _ int, _ *model.HostResult) {
+		mu.Lock()
+		defer mu.Unlock()
+		_ = bar.Set(done)
+	}, slog.New(slog.DiscardHandler)
+}
+
+// printRunSummary writes a few lines for the person at the terminal.
+func printRunSummary(w io.Writer, r *model.Result, dir string) {
+	s := r.Summary
+	fmt.Fprintf(w, "Run %s: %d targets, %d audited, %d not audited\n", r.Run.ID, s.Hosts, s.HostsAudited, s.Hosts-s.HostsAudited)
+	var parts []string
+	for _, st := range model.Statuses {
+		if n := s.HostsByStatus[st]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", st, n))
+		}
+	}
+	fmt.Fprintf(w, "Hosts: %s\n", strings.Join(parts, ", "))
+	fmt.Fprintf(w, "Volumes: %d; recovery passwords backed up: %d of %d (%.0f%%)\n", s.Volumes, s.BackedUp, s.RecoveryPasswords, 100*s.BackupCoverage)
+	parts = parts[:0]
+	for _, sev := range model.Severities {
+		if n := s.FindingsBySeverity[sev]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d", sev, n))
+		}
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "none")
+	}
+	fmt.Fprintf(w, "Findings: %s (waived %d)\n", strings.Join(parts, ", "), s.Waived)
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	fmt.Fprintf(w, "Results: %s\n", abs)
+}
