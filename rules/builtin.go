@@ -144,7 +144,7 @@ func Builtin() []Rule {
 			ID: IDEscrowMissing, Title: "Recovery key not backed up", Severity: model.SeverityHigh, Scope: ScopeProtector,
 			Rationale: "No current recovery password of the volume is held at an accepted location (policy: by join state and volume type), and a source was checked and lacks it. " +
 				"If the volume must be recovered, the data is lost.",
-			Remediation: "Back the protector up: BackupToAAD-BitLockerKeyProtector (Entra ID) or Backup-BitLockerKeyProtector / manage-bde -protectors -adbackup (AD DS); `bitaudit audit --fix` can do this.",
+			Remediation: "Back the protector up: BackupToAAD-BitLockerKeyProtector (Entra ID) or Backup-BitLockerKeyProtector / manage-bde -protectors -adbackup (AD DS), naming the protector ID with -KeyProtectorId or -id.",
 			References:  []Reference{nist("SC-12(1)", Satisfies), iso(Supports), pci("3.5.1.3", Supports)},
 			check:       checkEscrow,
 			emits:       []string{IDEscrowUnverified, IDEscrowPartial},
