@@ -252,3 +252,49 @@ func TestDemoWritesNoKeyMaterial(t *testing.T) {
 		t.Errorf("verify of the demo output failed: %s", stderr)
 	}
 }
+
+// TestAuditSealedHTTP audits hosts that, like Windows' default, refuse
+// unencrypted messages over HTTP: NTLM sealing is used without any flag, and
+// the result records it per host. Without sealing (--allow-unencrypted) the
+// same hosts refuse the credentials.
+func TestAuditSealedHTTP(t *testing.T) {
+	const password = "Sim-Passw0rd!"
+	spec, err := simulator.LoadSpec(strings.NewReader("seed: 5\nhosts: 6\nprofiles:\n  - name: domain-laptop\n    share: 1\n"), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: "ntlm", User: "auditor", Password: password,
+		RequireEncryption: true, ListenBase: netip.MustParseAddr("127.0.62.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "t.txt")
+	if err := os.WriteFile(targets, []byte(strings.Join(fleet.Targets(), "\n")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"BITAUDIT_PASSWORD": password}
+	out := filepath.Join(dir, "sealed")
+	code, stdout, stderr := cli(t, t.Context(), env, "audit", "--targets", targets, "--user", "auditor",
+		"--transport", "http", "--auth", "ntlm", "--out", out, "--format", "json", "--fail-on", "none")
+	if code != exitOK {
+		t.Fatalf("sealed audit exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, h := range readResult(t, out).Hosts {
+		if !h.Status.Audited() || h.Facts == nil || h.Facts.Source.Protection != "ntlm-sealing" || h.Facts.Source.Transport != "http" {
+			t.Errorf("%s: status %s (%s), collection %+v", h.Target, h.Status, h.Reason, h.Facts)
+		}
+	}
+	out = filepath.Join(dir, "unsealed")
+	code, _, stderr = cli(t, t.Context(), env, "audit", "--targets", targets, "--user", "auditor",
+		"--transport", "http", "--auth", "ntlm", "--allow-unencrypted", "--out", out, "--format", "json", "--fail-on", "none")
+	if code != exitIncomplete || !strings.Contains(stderr, "without message encryption") {
+		t.Fatalf("unsealed audit exit %d, want %d with a warning; stderr: %s", code, exitIncomplete, stderr)
+	}
+	for _, h := range readResult(t, out).Hosts {
+		if h.Status != model.StatusAuthFailed || !strings.Contains(h.Reason, "encrypt") {
+			t.Errorf("%s: unsealed status %s (%s), want auth_failed saying the host requires encryption", h.Target, h.Status, h.Reason)
+		}
+	}
+}
