@@ -37,7 +37,13 @@ type scriptProtector struct {
 // (ConvertTo-Json of Win32_EncryptableVolume with its Get* method results;
 // a single object or an array). Every volume must decode completely.
 func DecodeVolumes(data []byte) ([]model.Volume, error) {
-	raws, err := oneOrMany[scriptVolume]("volumes", data)
+	return decodeVolumes[scriptVolume]("volumes", data)
+}
+
+// decodeVolumes decodes one object or an array of T, each of which must
+// convert completely into a model.Volume.
+func decodeVolumes[T interface{ volume() (model.Volume, error) }](what string, data []byte) ([]model.Volume, error) {
+	raws, err := oneOrMany[T](what, data)
 	if err != nil {
 		return nil, err
 	}
@@ -45,7 +51,7 @@ func DecodeVolumes(data []byte) ([]model.Volume, error) {
 	for i, r := range raws {
 		v, err := r.volume()
 		if err != nil {
-			return nil, fmt.Errorf("volumes[%d]: %w", i, err)
+			return nil, fmt.Errorf("%s[%d]: %w", what, i, err)
 		}
 		vols = append(vols, v)
 	}
@@ -199,19 +205,7 @@ type bitLockerProtector struct {
 // so data volumes come out as fixed; DeviceID is known only when the volume
 // has no drive letter.
 func DecodeBitLockerVolumes(data []byte) ([]model.Volume, error) {
-	raws, err := oneOrMany[bitLockerVolume]("Get-BitLockerVolume", data)
-	if err != nil {
-		return nil, err
-	}
-	vols := make([]model.Volume, 0, len(raws))
-	for i, r := range raws {
-		v, err := r.volume()
-		if err != nil {
-			return nil, fmt.Errorf("Get-BitLockerVolume[%d]: %w", i, err)
-		}
-		vols = append(vols, v)
-	}
-	return vols, nil
+	return decodeVolumes[bitLockerVolume]("Get-BitLockerVolume", data)
 }
 
 func (r bitLockerVolume) volume() (model.Volume, error) {
