@@ -78,33 +78,19 @@ func kindName(n *yaml.Node) string {
 // fields decodes a mapping: each known key's value goes to its setter;
 // unknown and repeated keys are errors. A null node is an empty mapping.
 func (d *decoder) fields(n *yaml.Node, what string, set map[string]func(*yaml.Node)) {
-	n = deref(n)
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "%s: want a mapping, got %s", what, kindName(n))
-		return
-	}
-	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+	d.entries(n, what, func(k, v *yaml.Node) {
 		f, ok := set[k.Value]
-		switch {
-		case !ok:
+		if !ok {
 			keys := make([]string, 0, len(set))
 			for k := range set {
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
 			d.errorf(k, "unknown key %q in %s (known: %s)", k.Value, what, strings.Join(keys, ", "))
-		case seen[k.Value]:
-			d.errorf(k, "duplicate key %q in %s", k.Value, what)
-		default:
-			seen[k.Value] = true
-			f(deref(v))
+			return
 		}
-	}
+		f(v)
+	})
 }
 
 // entries decodes a mapping with free keys, in file order.
