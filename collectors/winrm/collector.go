@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/Azure/go-ntlmssp"
 	mwinrm "github.com/masterzen/winrm"
 
 	"github.com/bitaudit/bitaudit/collectors/bitlocker"
@@ -58,7 +57,8 @@ type Options struct {
 type Collector struct {
 	opts    Options
 	command string
-	base    *http.Transport // shared, tuned connection pool
+	tls     *tls.Config // verified, shared by every host; ServerName set per host
+	dialer  *net.Dialer
 	https   bool
 	sealing bool
 }
@@ -123,31 +123,25 @@ func New(opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The HTTP deadline for one request must exceed OperationTimeout, or
-	// long-polled Receives race it (winrm.md §1.5, M4).
-	slack := opts.OperationTimeout + 10*time.Second
-	base := &http.Transport{
-		Proxy:                 nil, // WinRM goes direct; never through an environment proxy
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ResponseHeaderTimeout: slack,
-		MaxIdleConns:          256,
-		MaxIdleConnsPerHost:   2,
-		IdleConnTimeout:       30 * time.Second,
-		ForceAttemptHTTP2:     false,
-	}
 	return &Collector{
 		opts:    opts,
 		command: cmd,
-		base:    base,
+		tls:     tlsConf,
+		// WinRM goes direct, never through an environment proxy.
+		dialer:  &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
 		https:   opts.Transport == "https",
 		sealing: opts.Transport == "http" && opts.Auth == "ntlm" && !opts.AllowUnencrypted,
 	}, nil
 }
-
 func tlsConfig(opts Options) (*tls.Config, error) {
-	conf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: opts.InsecureSkipVerify}
+	conf := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		InsecureSkipVerify: opts.InsecureSkipVerify,
+		// A connection to a host seen before in this run (a retry, a
+		// handshake restarted on a new connection) resumes its TLS
+		// session where the host allows it.
+		ClientSessionCache: tls.NewLRUClientSessionCache(1024),
+	}
 	if len(opts.CACertPEM) > 0 {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -173,22 +167,29 @@ func (c *Collector) Describe() model.Collection {
 	return model.Collection{Collector: "winrm", Transport: c.opts.Transport, Auth: c.opts.Auth, Protection: p}
 }
 
-// roundTripper chooses, in this one place, how requests reach the host:
-// Basic goes straight to the shared pool; NTLM over http without
-// AllowUnencrypted is sealed by ntlmseal (MS-WSMV message encryption);
-// other NTLM is authenticated (not sealed) by go-ntlmssp. Built per Collect:
-// the NTLM context belongs to that host's connection.
-func (c *Collector) roundTripper() http.RoundTripper {
+// connect returns the round tripper for one Collect attempt on one host,
+// choosing in this one place how requests reach it, and the connection under
+// it. Every request of the attempt goes over that one connection, so a
+// connection-bound security context never meets another host's requests:
+// Basic goes straight over it; NTLM over http without AllowUnencrypted is
+// sealed by ntlmseal (MS-WSMV message encryption); other NTLM is
+// authenticated (not sealed) by ntlmAuth.
+func (c *Collector) connect(host string, port int) (http.RoundTripper, *hostConn) {
+	var conf *tls.Config
+	if c.https {
+		conf = c.tls.Clone()
+		conf.ServerName = host
+	}
+	// The deadline for one request must exceed OperationTimeout, or
+	// long-polled Receives race it (winrm.md §1.5, M4).
+	conn := newHostConn(net.JoinHostPort(host, strconv.Itoa(port)), conf, c.dialer, c.opts.OperationTimeout+10*time.Second)
 	switch {
 	case c.opts.Auth == "basic":
-		return c.base
+		return conn, conn
 	case c.sealing:
-		return ntlmseal.NewRoundTripper(c.base, c.opts.User, c.opts.Password.Reveal(), "")
+		return ntlmseal.NewRoundTripper(conn, c.opts.User, c.opts.Password.Reveal(), ""), conn
 	default:
-		// go-ntlmssp v0.1.1 converts the request's Basic credentials into
-		// an NTLM handshake and, with AllowBasicAuth false, never sends
-		// them as Basic.
-		return ntlmssp.Negotiator{RoundTripper: c.base}
+		return &ntlmAuth{conn: conn, user: c.opts.User, password: c.opts.Password.Reveal()}, conn
 	}
 }
 
@@ -264,9 +265,10 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	st := &runState{}
+	rt, conn := c.connect(host, port)
 	tr := &transport{
 		ctx:      ctx,
-		client:   &http.Client{Transport: c.roundTripper(), Timeout: c.opts.OperationTimeout + 15*time.Second},
+		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second},
 		url:      url,
 		user:     c.opts.User,
 		password: c.opts.Password,
@@ -288,6 +290,9 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 	done := make(chan run, 1)
 	go func() {
 		var r run
+		// masterzen's last request (Delete, or a cleanup after ctx
+		// ended) is over when RunWithString returns.
+		defer conn.Close()
 		defer func() {
 			if p := recover(); p != nil {
 				st.fail(&opError{op: "Receive", kind: model.ErrProtocol, msg: "response the WinRM library could not handle"})

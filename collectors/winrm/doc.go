@@ -11,4 +11,10 @@
 // text), validates every response before the library parses it, and caps
 // the output. An outer guard returns at the context's deadline whatever the
 // library's goroutines are doing.
+//
+// Each Collect attempt keeps one connection to its host (hostConn), and the
+// security context, NTLM (ntlmAuth; ntlmseal when sealing) or any later one,
+// is bound to that connection: it is never lost to a shared pool's eviction
+// between handshake legs nor handed to another host, at any concurrency. A
+// connection lost mid-handshake restarts the handshake on a new one.
 package winrm

@@ -56,6 +56,13 @@ type simHost struct {
 // startSim serves m on a loopback port; cfg.Runner defaults to m.
 func startSim(t *testing.T, cfg wsman.Config, m *windows.Machine, useTLS bool) *simHost {
 	t.Helper()
+	return startSimOn(t, cfg, m, useTLS, nil)
+}
+
+// startSimOn is startSim with the listener wrapped by wrap (nil: none),
+// above TLS: wrap sees the HTTP bytes.
+func startSimOn(t *testing.T, cfg wsman.Config, m *windows.Machine, useTLS bool, wrap func(net.Listener) net.Listener) *simHost {
+	t.Helper()
 	if cfg.Runner == nil {
 		cfg.Runner = machineRunner(m, 0)
 	}
@@ -83,6 +90,9 @@ func startSim(t *testing.T, cfg wsman.Config, m *windows.Machine, useTLS bool) *
 		}
 		ln = tls.NewListener(ln, conf)
 		s.caPEM = ca.PEM()
+	}
+	if wrap != nil {
+		ln = wrap(ln)
 	}
 	go h.Serve(ln)
 	t.Cleanup(func() { h.Close() })

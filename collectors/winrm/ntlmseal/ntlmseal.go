@@ -96,7 +96,7 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	defer t.mu.Unlock()
 	for attempt := 0; ; attempt++ {
 		if t.sec == nil {
-			if err := t.authenticate(ctx, req); err != nil {
+			if err := t.authenticateRestarting(ctx, req); err != nil {
 				return nil, err
 			}
 		}
@@ -169,6 +169,31 @@ func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, erro
 	return resp, nil
 }
 
+// handshakeAttempts is how often the handshake starts again on a fresh
+// connection when the connection is lost between its legs.
+const handshakeAttempts = 3
+
+// lostLeg is a handshake leg that never got its answer, or whose answer
+// closed the connection: the context in progress is gone with it.
+type lostLeg struct{ err error }
+
+func (e *lostLeg) Error() string { return e.err.Error() }
+func (e *lostLeg) Unwrap() error { return e.err }
+
+// authenticateRestarting authenticates, starting the handshake again when
+// the connection is lost between its legs: a lost connection is never
+// reported as refused credentials.
+func (t *roundTripper) authenticateRestarting(ctx context.Context, orig *http.Request) error {
+	var lost *lostLeg
+	for range handshakeAttempts {
+		err := t.authenticate(ctx, orig)
+		if !errors.As(err, &lost) || ctx.Err() != nil {
+			return err
+		}
+	}
+	return fmt.Errorf("ntlm handshake: connection lost %d times between the legs: %w", handshakeAttempts, lost.err)
+}
+
 // authenticate runs NEGOTIATE → CHALLENGE → AUTHENTICATE on empty-bodied
 // POSTs, as pywinrm does before its first encrypted message (pywinrm 0.3.0
 // winrm/transport.py setup_encryption: "Security context doesn't exist,
@@ -177,7 +202,7 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	negotiate := negotiateMessage()
 	resp, err := t.post(ctx, orig, "Negotiate", negotiate)
 	if err != nil {
-		return fmt.Errorf("ntlm negotiate: %w", err)
+		return &lostLeg{fmt.Errorf("ntlm negotiate: %w", err)}
 	}
 	drain(resp)
 	if resp.StatusCode != http.StatusUnauthorized {
@@ -187,13 +212,16 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	if err != nil {
 		return fmt.Errorf("ntlm negotiate: %w: %w", err, ErrAuth)
 	}
+	if resp.Close {
+		return &lostLeg{errors.New("ntlm negotiate: host closed the connection after its challenge")}
+	}
 	auth, err := authenticateMessage(t.creds, negotiate, chal, t.rand, t.now())
 	if err != nil {
 		return fmt.Errorf("ntlm challenge: %w: %w", err, model.ErrProtocol)
 	}
 	resp, err = t.post(ctx, orig, scheme, auth.message)
 	if err != nil {
-		return fmt.Errorf("ntlm authenticate: %w", err)
+		return &lostLeg{fmt.Errorf("ntlm authenticate: %w", err)}
 	}
 	drain(resp)
 	switch {

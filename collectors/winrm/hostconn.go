@@ -1,0 +1,176 @@
+package winrm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// maxWireBody bounds one response body as it comes off the wire: a sealed
+// answer is a little larger than the SOAP inside (maxResponse), which
+// [transport.check] bounds again.
+const maxWireBody = 2*maxResponse + 64<<10
+
+// A hostConn is the one connection a Collect attempt keeps to its host, as
+// an [http.RoundTripper]: every request of the attempt goes over it, one at
+// a time. Windows binds NTLM, Negotiate and Kerberos authentication to the
+// TCP connection (HTTP.sys connection-based authentication; docs/winrm.md
+// §2.3), so the security context layered on top (ntlmAuth, ntlmseal, and
+// any later one) lives exactly as long as this connection and is never
+// handed to another host's request, as a shared pool does once more hosts
+// are in flight than it keeps idle connections.
+//
+// It never moves a request to a new connection silently: it dials only when
+// no connection is open, which is before the first request and after one
+// ended with an error or "Connection: close". A layer that runs a handshake
+// sees either every leg on one connection or an error (or a response with
+// Close set), and restarts the handshake.
+//
+// Responses come back with their body read (bounded), so the connection is
+// free for the next request as soon as RoundTrip returns.
+type hostConn struct {
+	addr    string      // host:port
+	tls     *tls.Config // nil for plain HTTP; ServerName set
+	dialer  *net.Dialer
+	timeout time.Duration // bound on one request's write and response
+
+	mu   sync.Mutex // one request at a time
+	conn net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	// dials counts connections opened, for tests and logs.
+	dials int
+}
+
+func newHostConn(addr string, tlsConf *tls.Config, dialer *net.Dialer, timeout time.Duration) *hostConn {
+	return &hostConn{addr: addr, tls: tlsConf, dialer: dialer, timeout: timeout}
+}
+
+// RoundTrip implements [http.RoundTripper].
+func (c *hostConn) RoundTrip(req *http.Request) (*http.Response, error) {
+	ctx := req.Context()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if c.conn == nil {
+		if err := c.dial(ctx); err != nil {
+			closeBody(req)
+			return nil, err
+		}
+	}
+	resp, reusable, err := c.exchange(ctx, req)
+	if err != nil || !reusable || resp.Close || req.Close {
+		c.closeLocked()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w (%w)", ctx.Err(), err)
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// exchange writes req and reads the whole response, bounded by the
+// request's context and c.timeout. reusable is false when the connection
+// cannot carry another request.
+func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Response, reusable bool, err error) {
+	conn := c.conn
+	if err := conn.SetDeadline(time.Now().Add(c.timeout)); err != nil {
+		closeBody(req)
+		return nil, false, err
+	}
+	// The context's end (deadline or cancellation) interrupts a blocked
+	// read or write at once; the caller then sees ctx's error. Once it
+	// fired the connection's deadline is spent.
+	stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Unix(1, 0)) })
+	defer func() {
+		if !stop() {
+			reusable = false
+		}
+	}()
+
+	if err := req.Write(c.bw); err != nil {
+		return nil, false, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, false, err
+	}
+	resp, err := http.ReadResponse(c.br, req)
+	if err != nil {
+		return nil, false, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWireBody+1))
+	resp.Body.Close()
+	if err != nil {
+		// The headers came: the caller reads the body and sees it cut
+		// off, as from net/http. The connection is unusable.
+		resp.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+		return resp, false, nil
+	}
+	if len(body) > maxWireBody {
+		return nil, false, fmt.Errorf("response body larger than %d bytes", maxWireBody)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, true, nil
+}
+
+func (c *hostConn) dial(ctx context.Context) error {
+	raw, err := c.dialer.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return err
+	}
+	conn := raw
+	if c.tls != nil {
+		tc := tls.Client(raw, c.tls)
+		hctx, cancel := context.WithTimeout(ctx, c.dialer.Timeout)
+		err := tc.HandshakeContext(hctx)
+		cancel()
+		if err != nil {
+			raw.Close()
+			return err
+		}
+		conn = tc
+	}
+	c.conn, c.dials = conn, c.dials+1
+	c.br = bufio.NewReaderSize(conn, 16<<10)
+	c.bw = bufio.NewWriterSize(conn, 16<<10)
+	return nil
+}
+
+// Close closes the connection, if one is open. A later request dials again.
+func (c *hostConn) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.closeLocked()
+	return nil
+}
+
+func (c *hostConn) closeLocked() {
+	if c.conn != nil {
+		_ = c.conn.Close()
+		c.conn, c.br, c.bw = nil, nil, nil
+	}
+}
+
+func closeBody(req *http.Request) {
+	if req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (r errReader) Read([]byte) (int, error) { return 0, r.err }
