@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // A Target is one host to audit, as named in the targets file.
@@ -76,6 +77,12 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 		return nil, nil, &TargetError{File: name, Err: err}
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 BOM, as Excel writes
+	if err := checkText(data); err != nil {
+		return nil, nil, &TargetError{File: name, Err: err}
+	}
+	if cols, ok := csvWithoutHost(data); ok {
+		return nil, nil, &TargetError{File: name, Line: 1, Err: fmt.Errorf("CSV header has no \"host\" column (columns found: %s); name the column of host names \"host\"", strings.Join(cols, ", "))}
+	}
 	type entry struct {
 		t    Target
 		line int
@@ -155,6 +162,10 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 			errs = append(errs, &TargetError{File: name, Line: line + 1, Err: err})
 		}
 	}
+	if len(errs) > maxTargetErrors {
+		more := len(errs) - maxTargetErrors
+		errs = append(errs[:maxTargetErrors], &TargetError{File: name, Err: fmt.Errorf("… and %d more malformed lines", more)})
+	}
 	if len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
@@ -174,6 +185,48 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 		targets = append(targets, e.t)
 	}
 	return targets, dups, nil
+}
+
+// maxTargetErrors bounds the malformed lines listed one by one.
+const maxTargetErrors = 20
+
+// checkText rejects data that is not UTF-8 text: binary data, or UTF-16 as
+// Windows tools write it ("Unicode" in Notepad), which has NUL bytes.
+func checkText(data []byte) error {
+	if i := bytes.IndexByte(data, 0); i >= 0 {
+		if bytes.HasPrefix(data, []byte{0xff, 0xfe}) || bytes.HasPrefix(data, []byte{0xfe, 0xff}) {
+			return errors.New("not a UTF-8 text file (UTF-16, as Windows' \"Unicode\" encoding writes): save it as UTF-8")
+		}
+		return fmt.Errorf("not a text file (NUL byte at offset %d): want one host[:port] per line, or CSV with a host column", i)
+	}
+	if !utf8.Valid(data) {
+		return errors.New("not a UTF-8 text file (invalid byte sequence): want one host[:port] per line, or CSV with a host column")
+	}
+	return nil
+}
+
+// csvWithoutHost reports whether the first meaningful line is a CSV header
+// (a comma-separated line, which no host[:port] line can be) without a host
+// column, and returns its columns.
+func csvWithoutHost(data []byte) ([]string, bool) {
+	for l := range strings.Lines(string(data)) {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if !strings.Contains(l, ",") || isCSV(data) {
+			return nil, false
+		}
+		rec, err := csv.NewReader(strings.NewReader(l)).Read()
+		if err != nil {
+			rec = strings.Split(l, ",")
+		}
+		for i := range rec {
+			rec[i] = strconv.Quote(strings.TrimSpace(rec[i]))
+		}
+		return rec, true
+	}
+	return nil, false
 }
 
 // isCSV reports whether the first meaningful line is a CSV header naming a host column.

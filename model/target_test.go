@@ -37,6 +37,11 @@ func TestParseTargets(t *testing.T) {
 		{name: "bad host", in: "good\nbad_host!\nfoo;rm -rf\n-lead\n", wantErr: []string{"t.txt:2:", "t.txt:3:", "t.txt:4:"}},
 		{name: "injection attempt", in: "a'$(calc)\n", wantErr: []string{"t.txt:1: invalid host"}},
 		{name: "csv missing host value", in: "host,site\n,HQ\n", wantErr: []string{"t.txt:2: empty host"}},
+		{name: "csv without host column", in: "# fleet\nname,site\nws-1,HQ\n", wantErr: []string{"t.txt:1: CSV header has no \"host\" column", `columns found: "name", "site"`}},
+		{name: "binary", in: "ws-1\n\x00\x01\x02garbage", wantErr: []string{"t.txt: not a text file (NUL byte at offset 5)"}},
+		{name: "invalid utf-8", in: "ws-1\n\xff\xfe\xfd\n", wantErr: []string{"t.txt: not a UTF-8 text file"}},
+		{name: "utf-16", in: "\xff\xfew\x00s\x00\n\x00", wantErr: []string{"t.txt: not a UTF-8 text file (UTF-16"}},
+		{name: "many bad lines", in: strings.Repeat("bad!host\n", 500), wantErr: []string{"t.txt:20: invalid host", "… and 480 more malformed lines"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -43,10 +43,12 @@ func ExampleWriteAll() {
 	if err := reports.WriteAll(context.Background(), out, r, reports.Options{Formats: []reports.Format{reports.FormatCSV}, SignKey: key}); err != nil {
 		panic(err)
 	}
-	fmt.Println("verify:", reports.Verify(out, pub))
+	v, err := reports.Verify(out, pub)
+	fmt.Println("verify:", v.Signature == reports.SignatureValid, err)
 	os.WriteFile(filepath.Join(out, "report.csv"), []byte("edited"), 0o644)
-	fmt.Println("verify:", reports.Verify(out, pub))
+	_, err = reports.Verify(out, pub)
+	fmt.Println("verify:", err)
 	// Output:
-	// verify: <nil>
+	// verify: true <nil>
 	// verify: report.csv: SHA-256 mismatch (modified since the manifest was written)
 }

@@ -108,9 +108,17 @@ func keyID(pub ed25519.PublicKey) (string, error) {
 
 // ReadManifest reads and decodes dir/manifest.json.
 func ReadManifest(dir string) (*Manifest, []byte, error) {
-	b, err := os.ReadFile(filepath.Join(dir, ManifestName))
+	f, err := readRegular(filepath.Join(dir, ManifestName))
 	if err != nil {
-		return nil, nil, fmt.Errorf("read manifest: %w", err)
+		return nil, nil, fmt.Errorf("read %s: %w", ManifestName, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxManifest+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", ManifestName, err)
+	}
+	if len(b) > maxManifest {
+		return nil, nil, fmt.Errorf("%s: larger than %d MiB, not a bitaudit manifest", ManifestName, maxManifest>>20)
 	}
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -124,34 +132,67 @@ func ReadManifest(dir string) (*Manifest, []byte, error) {
 	return &m, b, nil
 }
 
+// A SignatureStatus says what [Verify] established about the manifest's signature.
+type SignatureStatus int
+
+const (
+	// Unsigned: the manifest carries no signature; only hashes were checked.
+	Unsigned SignatureStatus = iota
+	// SignatureNotChecked: the manifest is signed but no public key was
+	// given, so the signature was not checked. Anyone who can edit the
+	// bundle can also recompute its hashes: this proves nothing.
+	SignatureNotChecked
+	// SignatureValid: the signature was checked with the key given.
+	SignatureValid
+)
+
+// A Verification is what [Verify] checked.
+type Verification struct {
+	// Files counts the files checked against the manifest (manifest.json not included).
+	Files     int
+	Signature SignatureStatus
+	// KeyID is the key ID the signature names (hex SHA-256 of the public
+	// key), when the manifest is signed.
+	KeyID string
+}
+
+// maxManifest bounds the manifest read: a bundle's manifest is a few kB.
+const maxManifest = 16 << 20
+
 // Verify checks the bundle in dir against its manifest: every listed file
-// exists with the recorded SHA-256 and size, result.json is listed and is
-// the document the manifest names, and the manifest is in the canonical
-// form it was written in. With pub set, the manifest must carry a valid
-// Ed25519 signature by that key; with pub nil only hashes are checked. The
-// error names every file that does not match.
-func Verify(dir string, pub ed25519.PublicKey) error {
+// is a regular file (symbolic links, FIFOs and devices are refused without
+// being opened) with the recorded SHA-256 and size, no file the manifest
+// does not list is in dir, result.json is listed and is the document the
+// manifest names, and the manifest is in the canonical form it was written
+// in. With pub set, the manifest must carry a valid Ed25519 signature by
+// that key; with pub nil only hashes are checked and the returned
+// [Verification] says whether a signature went unchecked. The error names
+// every file that does not match.
+func Verify(dir string, pub ed25519.PublicKey) (*Verification, error) {
 	m, raw, err := ReadManifest(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if canon, err := m.encode(); err != nil || !bytes.Equal(canon, raw) {
-		return fmt.Errorf("%s: not in the form bitaudit writes (edited after it was written?)", ManifestName)
+		return nil, fmt.Errorf("%s: not in the form bitaudit writes (edited after it was written?)", ManifestName)
+	}
+	v := &Verification{}
+	if m.Signature != nil {
+		v.Signature, v.KeyID = SignatureNotChecked, m.Signature.KeyID
 	}
 	var errs []error
-	listed := false
+	listed := map[string]bool{ManifestName: true}
 	for _, f := range m.Files {
-		if f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." || f.Name == ManifestName {
-			errs = append(errs, fmt.Errorf("%s: invalid file name in manifest", f.Name))
+		if f.Name != filepath.Base(f.Name) || f.Name == "." || f.Name == ".." || f.Name == ManifestName || listed[f.Name] {
+			errs = append(errs, fmt.Errorf("%s: invalid or repeated file name in manifest", f.Name))
 			continue
 		}
-		if f.Name == ResultFile {
-			listed = true
-			if f.SHA256 != m.ResultSHA256 {
-				errs = append(errs, fmt.Errorf("%s: manifest result_sha256 and file entry disagree", f.Name))
-			}
+		listed[f.Name] = true
+		if f.Name == ResultFile && f.SHA256 != m.ResultSHA256 {
+			errs = append(errs, fmt.Errorf("%s: manifest result_sha256 and file entry disagree", f.Name))
 		}
-		sum, size, err := hashFile(filepath.Join(dir, f.Name))
+		v.Files++
+		sum, size, err := hashFile(filepath.Join(dir, f.Name), f.Size)
 		switch {
 		case err != nil:
 			errs = append(errs, fmt.Errorf("%s: %w", f.Name, err))
@@ -159,15 +200,26 @@ func Verify(dir string, pub ed25519.PublicKey) error {
 			errs = append(errs, fmt.Errorf("%s: SHA-256 mismatch (modified since the manifest was written)", f.Name))
 		}
 	}
-	if !listed {
+	if !listed[ResultFile] {
 		errs = append(errs, fmt.Errorf("%s: not listed in the manifest", ResultFile))
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list %s: %w", dir, err))
+	}
+	for _, e := range entries {
+		if !listed[e.Name()] {
+			errs = append(errs, fmt.Errorf("%s: not listed in the manifest (left from another run, or added later)", e.Name()))
+		}
 	}
 	if pub != nil {
 		if err := verifySignature(m, pub); err != nil {
 			errs = append(errs, err)
+		} else {
+			v.Signature = SignatureValid
 		}
 	}
-	return errors.Join(errs...)
+	return v, errors.Join(errs...)
 }
 
 func verifySignature(m *Manifest, pub ed25519.PublicKey) error {
@@ -205,18 +257,59 @@ func short(id string) string {
 	return id
 }
 
-func hashFile(path string) (string, int64, error) {
-	f, err := os.Open(path)
+// hashFile hashes the regular file at path, reading at most limit+1 bytes
+// (one more than the manifest records, so a longer file shows as changed).
+// Anything but a regular file is refused before it is opened: a FIFO would
+// block, a device never end, and a symbolic link point outside the bundle.
+func hashFile(path string, limit int64) (string, int64, error) {
+	b, err := readRegular(path)
 	if err != nil {
 		return "", 0, err
 	}
-	defer f.Close()
+	defer b.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	n, err := io.Copy(h, io.LimitReader(b, limit+1))
 	if err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// readRegular opens path only if it is a regular file (not followed if it is
+// a symbolic link), and checks that the file opened is the one examined.
+func readRegular(path string) (*os.File, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s): refused", fileKind(fi.Mode()))
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if now, err := f.Stat(); err != nil || !os.SameFile(fi, now) {
+		f.Close()
+		return nil, errors.New("replaced while being checked: refused")
+	}
+	return f, nil
+}
+
+func fileKind(m os.FileMode) string {
+	switch {
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m.IsDir():
+		return "a directory"
+	}
+	return "not a plain file"
 }
 
 // LoadSigningKey reads an Ed25519 private key from a PEM file ("PRIVATE

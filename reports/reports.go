@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -37,6 +40,9 @@ const (
 	XLSXFile     = "report.xlsx"
 	CSVFile      = "report.csv"
 	ManifestName = "manifest.json"
+	// JournalFile is the --fix journal, written into the output directory
+	// by the fix pass and listed in the manifest through [Options.Include].
+	JournalFile = "journal.jsonl"
 )
 
 // FileName returns the file name a format is written to.
@@ -100,6 +106,44 @@ type Options struct {
 	SignKey ed25519.PrivateKey
 	// Logger receives one line per file written; nil discards.
 	Logger *slog.Logger
+	// Replace removes, once the new bundle is written, every file of an
+	// earlier bundle in the directory that this one does not rewrite, so no
+	// stale report sits beside the new result. Without it, WriteAll writes
+	// into a directory that holds no bundle file ([BundleFiles]) or fails.
+	Replace bool
+	// Include names files of this run the caller has already written into
+	// the directory (the --fix journal): they are hashed into the manifest
+	// as they are, so verify covers them and Replace keeps them.
+	Include []string
+}
+
+// BundleFiles returns the names in dir that [WriteAll] writes (or left
+// half-written: the temporary names it renames from), sorted. Other files
+// in dir are not listed.
+func BundleFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		if isBundleName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// bundleNames are the names WriteAll writes.
+var bundleNames = []string{ResultFile, PDFFile, XLSXFile, CSVFile, ManifestName, JournalFile}
+
+func isBundleName(name string) bool {
+	for _, own := range bundleNames {
+		if name == own || strings.HasPrefix(name, "."+own+".") {
+			return true
+		}
+	}
+	return false
 }
 
 // WriteAll writes result.json (always), then report.pdf, report.xlsx and
@@ -125,6 +169,13 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create report directory: %w", err)
+	}
+	earlier, err := BundleFiles(dir)
+	if err != nil {
+		return fmt.Errorf("report directory: %w", err)
+	}
+	if len(earlier) > 0 && !o.Replace {
+		return fmt.Errorf("%s already holds %s of an earlier bundle; refusing to mix two runs", dir, strings.Join(earlier, ", "))
 	}
 	m := newManifest(r)
 	write := func(name string, render func(io.Writer) error) error {
@@ -161,6 +212,16 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 			return err
 		}
 	}
+	for _, name := range o.Include {
+		if name != filepath.Base(name) || name == ManifestName || slices.ContainsFunc(m.Files, func(e ManifestEntry) bool { return e.Name == name }) {
+			return fmt.Errorf("include %q: not a file name of its own in the bundle", name)
+		}
+		sum, size, err := hashFile(filepath.Join(dir, name), math.MaxInt64-1)
+		if err != nil {
+			return fmt.Errorf("include %s: %w", name, err)
+		}
+		m.add(name, sum, size)
+	}
 	if o.SignKey != nil {
 		if err := m.sign(o.SignKey); err != nil {
 			return err
@@ -177,7 +238,22 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 		return fmt.Errorf("write %s: %w", ManifestName, err)
 	}
 	log.Info("manifest written", "file", filepath.Join(dir, ManifestName), "signed", o.SignKey != nil)
-	return nil
+	written := map[string]bool{ManifestName: true}
+	for _, f := range m.Files {
+		written[f.Name] = true
+	}
+	var errs []error
+	for _, name := range earlier {
+		if written[name] {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove stale %s: %w", name, err))
+			continue
+		}
+		log.Info("stale file of an earlier bundle removed", "file", filepath.Join(dir, name))
+	}
+	return errors.Join(errs...)
 }
 
 // writeFile renders into a temporary file beside path, syncs it and renames

@@ -274,11 +274,11 @@ func TestWriteAllAndVerify(t *testing.T) {
 	if d := cmp.Diff([]string{"manifest.json", "report.csv", "report.pdf", "report.xlsx", "result.json"}, names); d != "" {
 		t.Errorf("files written (-want +got):\n%s", d)
 	}
-	if err := Verify(dir, pk); err != nil {
-		t.Fatalf("Verify of an untouched bundle: %v", err)
+	if v, err := Verify(dir, pk); err != nil || v.Signature != SignatureValid || v.Files != 4 {
+		t.Fatalf("Verify of an untouched bundle: %+v, %v", v, err)
 	}
-	if err := Verify(dir, nil); err != nil {
-		t.Fatalf("Verify without a key: %v", err)
+	if v, err := Verify(dir, nil); err != nil || v.Signature != SignatureNotChecked || v.KeyID == "" {
+		t.Fatalf("Verify without a key: %+v, %v; want the signature reported as not checked", v, err)
 	}
 	m, _, err := ReadManifest(dir)
 	if err != nil {
@@ -296,11 +296,41 @@ func TestWriteAllAndVerify(t *testing.T) {
 	}{
 		{"modified report", func(t *testing.T, dir string) { appendTo(t, filepath.Join(dir, "report.csv"), "x") }, nil, "report.csv: SHA-256 mismatch"},
 		{"modified result", func(t *testing.T, dir string) { appendTo(t, filepath.Join(dir, "result.json"), " ") }, pk, "result.json: SHA-256 mismatch"},
-		{"deleted report", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "report.pdf")) }, nil, "report.pdf: open"},
+		{"deleted report", func(t *testing.T, dir string) { os.Remove(filepath.Join(dir, "report.pdf")) }, nil, "report.pdf: lstat"},
+		{"unlisted file", func(t *testing.T, dir string) { writeTo(t, filepath.Join(dir, "report-final.pdf"), "x") }, nil, "report-final.pdf: not listed in the manifest"},
+		{"unlisted directory", func(t *testing.T, dir string) { os.Mkdir(filepath.Join(dir, "old"), 0o755) }, nil, "old: not listed"},
+		{"symbolic link", func(t *testing.T, dir string) {
+			p := filepath.Join(dir, "report.csv")
+			elsewhere := filepath.Join(t.TempDir(), "report.csv")
+			if err := os.Rename(p, elsewhere); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, p); err != nil {
+				t.Skip("no symbolic links here:", err)
+			}
+		}, pk, "report.csv: not a regular file (a symbolic link)"},
+		{"longer file", func(t *testing.T, dir string) {
+			appendTo(t, filepath.Join(dir, "result.json"), strings.Repeat(" ", 1<<20))
+		}, nil, "result.json: SHA-256 mismatch"},
+		{"stripped signature", func(t *testing.T, dir string) {
+			appendTo(t, filepath.Join(dir, "report.csv"), "x")
+			m, _, err := ReadManifest(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Signature = nil
+			for i := range m.Files {
+				if m.Files[i].Name == "report.csv" {
+					m.Files[i].SHA256, m.Files[i].Size, _ = hashFile(filepath.Join(dir, "report.csv"), 1<<30)
+				}
+			}
+			b, _ := m.encode()
+			writeTo(t, filepath.Join(dir, ManifestName), string(b))
+		}, pk, "manifest.json: not signed"},
 		{"other key", func(*testing.T, string) {}, otherPub, "not the key given"},
 		{"forged hash", func(t *testing.T, dir string) {
 			appendTo(t, filepath.Join(dir, "report.csv"), "x")
-			sum, size, err := hashFile(filepath.Join(dir, "report.csv"))
+			sum, size, err := hashFile(filepath.Join(dir, "report.csv"), 1<<30)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -324,7 +354,7 @@ func TestWriteAllAndVerify(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := writeBundle(t, sk)
 			tt.tamper(t, dir)
-			err := Verify(dir, tt.key)
+			_, err := Verify(dir, tt.key)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("Verify error = %v, want one containing %q", err, tt.want)
 			}
@@ -333,13 +363,20 @@ func TestWriteAllAndVerify(t *testing.T) {
 
 	t.Run("unsigned bundle with a key", func(t *testing.T) {
 		dir := writeBundle(t, nil)
-		if err := Verify(dir, nil); err != nil {
-			t.Fatal(err)
+		if v, err := Verify(dir, nil); err != nil || v.Signature != Unsigned {
+			t.Fatalf("%+v, %v", v, err)
 		}
-		if err := Verify(dir, pk); err == nil || !strings.Contains(err.Error(), "not signed") {
+		if _, err := Verify(dir, pk); err == nil || !strings.Contains(err.Error(), "not signed") {
 			t.Errorf("Verify error = %v, want not signed", err)
 		}
 	})
+}
+
+func writeTo(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func appendTo(t *testing.T, path, s string) {
@@ -522,7 +559,7 @@ func TestEdgeResults(t *testing.T) {
 			if err := WriteAll(t.Context(), dir, tt.r, Options{}); err != nil {
 				t.Fatal(err)
 			}
-			if err := Verify(dir, nil); err != nil {
+			if _, err := Verify(dir, nil); err != nil {
 				t.Fatal(err)
 			}
 			text := strings.Join(strings.Fields(pdfText(t, filepath.Join(dir, PDFFile))), " ")
@@ -532,5 +569,52 @@ func TestEdgeResults(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestWriteAllReplace: a directory holding an earlier bundle is refused
+// unless Replace, which leaves exactly the new bundle behind.
+func TestWriteAllReplace(t *testing.T) {
+	dir := writeBundle(t, nil)
+	writeTo(t, filepath.Join(dir, "notes.txt"), "the user's own file")
+	r := loadFixture(t)
+	r.Run.ID = "second-run"
+	err := WriteAll(t.Context(), dir, r, Options{Formats: []Format{FormatCSV}})
+	if err == nil || !strings.Contains(err.Error(), "refusing to mix two runs") {
+		t.Fatalf("WriteAll into an earlier bundle: %v, want a refusal", err)
+	}
+	if err := WriteAll(t.Context(), dir, r, Options{Formats: []Format{FormatCSV}, Replace: true}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := BundleFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"manifest.json", "report.csv", "result.json"}, got); d != "" {
+		t.Errorf("bundle after Replace (-want +got):\n%s", d)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Errorf("Replace removed a file bitaudit did not write: %v", err)
+	}
+	m, _, err := ReadManifest(dir)
+	if err != nil || m.RunID != "second-run" {
+		t.Fatalf("manifest %+v, %v", m, err)
+	}
+	os.Remove(filepath.Join(dir, "notes.txt"))
+	if _, err := Verify(dir, nil); err != nil {
+		t.Errorf("Verify after Replace: %v", err)
+	}
+
+	// A file of the run the caller wrote (the --fix journal) is listed and checked.
+	writeTo(t, filepath.Join(dir, JournalFile), `{"intent":"backup"}`+"\n")
+	if err := WriteAll(t.Context(), dir, r, Options{Formats: []Format{FormatCSV}, Replace: true, Include: []string{JournalFile}}); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := Verify(dir, nil); err != nil || v.Files != 3 {
+		t.Errorf("Verify with the journal included: %+v, %v", v, err)
+	}
+	appendTo(t, filepath.Join(dir, JournalFile), "x")
+	if _, err := Verify(dir, nil); err == nil || !strings.Contains(err.Error(), "journal.jsonl: SHA-256 mismatch") {
+		t.Errorf("Verify of an edited journal: %v", err)
 	}
 }

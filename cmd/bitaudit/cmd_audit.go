@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -47,6 +48,7 @@ type auditOptions struct {
 	allowUnencrypted bool
 	failOn           string
 	signKey          string
+	force            bool
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -71,6 +73,7 @@ func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
 	f.StringVar(&o.outDir, "out", defaultOut, "directory for result.json, report.pdf, report.xlsx, report.csv and manifest.json")
 	f.StringVar(&o.formats, "format", "all", "report formats, comma-separated: json, pdf, xlsx, csv, or all (result.json is always written)")
 	f.StringVar(&o.signKey, "sign-key", "", "Ed25519 private key (PEM, PKCS#8) to sign manifest.json")
+	f.BoolVar(&o.force, "force", false, "replace an earlier run's results in --out (its stale files are removed once the new ones are written)")
 }
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -148,6 +151,9 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 	if o.caCert != "" {
 		if caPEM, err = os.ReadFile(o.caCert); err != nil {
 			return nil, usageErrorf("--ca-cert: %v", err)
+		}
+		if !x509.NewCertPool().AppendCertsFromPEM(caPEM) {
+			return nil, usageErrorf("--ca-cert %s: no PEM certificate in it (want \"-----BEGIN CERTIFICATE-----\" blocks)", o.caCert)
 		}
 	}
 	job.collector = winrm.Options{
@@ -244,9 +250,6 @@ func readPassword(g *globals, file string) (model.Secret, error) {
 func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	o := job.opts
 	log := g.logger()
-	if err := os.MkdirAll(o.outDir, 0o755); err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("output directory: %w", err)}
-	}
 	if o.transport == "http" && o.allowUnencrypted {
 		log.Warn("WinRM over plain HTTP without message encryption: credentials and results cross the network unprotected")
 	}
@@ -259,15 +262,22 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	if err != nil {
 		return usageError(fmt.Errorf("collector: %w", err))
 	}
-	checker, err := escrow.New(ctx, job.escrowCfg, escrow.Options{Logger: log})
-	if err != nil {
-		return usageError(fmt.Errorf("escrow sources: %w", err))
-	}
-	defer checker.Close()
 	engine, err := rules.NewEngine(job.policy, rules.Builtin())
 	if err != nil {
 		return usageError(fmt.Errorf("policy: %w", err))
 	}
+	// The output directory is checked before any host is contacted, so a
+	// directory that cannot take the results never costs a whole audit.
+	out, err := prepareOutDir(o.outDir, o.force)
+	if err != nil {
+		return err
+	}
+	checker, err := escrow.New(ctx, job.escrowCfg, escrow.Options{Logger: log})
+	if err != nil {
+		out.discard()
+		return usageError(fmt.Errorf("escrow sources: %w", err))
+	}
+	defer checker.Close()
 
 	started := time.Now().UTC()
 	result := &model.Result{
@@ -304,8 +314,8 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
-	if err := reports.WriteAll(wctx, o.outDir, result, reports.Options{Formats: job.formats, SignKey: job.signKey, Logger: log}); err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("writing results: %w", err)}
+	if err := writeResults(wctx, out, result, reports.Options{Formats: job.formats, SignKey: job.signKey, Logger: log}, "", log); err != nil {
+		return err
 	}
 	if !job.quiet {
 		printRunSummary(g.Out, result, o.outDir)

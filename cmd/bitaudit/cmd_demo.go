@@ -54,6 +54,7 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	}
 	a := &o.audit
 	a.transport, a.auth, a.user, a.failOn = "https", "ntlm", "auditor", "high"
+	a.force = true                              // demo replaces its own previous output without asking
 	if _, err := resolveCommon(a); err != nil { // check flags before starting anything
 		return err
 	}

@@ -17,9 +17,11 @@ func newReportCmd(g *globals) *cobra.Command {
 		Use:   "report --in result.json [--format LIST] [--out DIR]",
 		Short: "Render reports again from a saved result",
 		Long: `Report re-renders the reports from a saved result document. The same result always
-gives the same report content; nothing is recomputed or collected.
+gives the same report content; nothing is recomputed or collected. An --out holding
+another bundle (including the one --in comes from) is replaced only with --force, and
+then holds exactly the files this command writes.
 
-` + exitStatusHelp,
+` + reportExitStatusHelp,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if in == "" {
@@ -44,11 +46,13 @@ gives the same report content; nothing is recomputed or collected.
 			if err != nil {
 				return usageError(fmt.Errorf("%s: %w", in, err))
 			}
-			if err := os.MkdirAll(o.outDir, 0o755); err != nil {
-				return &exitError{code: exitFatal, err: err}
+			out, err := prepareOutDir(o.outDir, o.force)
+			if err != nil {
+				return err
 			}
-			if err := reports.WriteAll(c.Context(), o.outDir, r, reports.Options{Formats: formats, SignKey: key, Logger: g.logger()}); err != nil {
-				return &exitError{code: exitFatal, err: err}
+			log := g.logger()
+			if err := writeResults(c.Context(), out, r, reports.Options{Formats: formats, SignKey: key, Logger: log}, "", log); err != nil {
+				return err
 			}
 			fmt.Fprintf(g.Out, "Reports for run %s written to %s\n", r.Run.ID, o.outDir)
 			return nil
@@ -61,12 +65,23 @@ gives the same report content; nothing is recomputed or collected.
 
 func newVerifyCmd(g *globals) *cobra.Command {
 	var pubKey string
+	var requireSig bool
 	c := &cobra.Command{
-		Use:   "verify DIR",
+		Use:   "verify DIR [--pub-key FILE] [--require-signature]",
 		Short: "Check a results directory against its manifest (hashes and signature)",
-		Long: `Verify recomputes the SHA-256 of every file listed in DIR/manifest.json and, with
---pub-key, checks the manifest's Ed25519 signature. It exits 0 when everything matches and
-1 on any mismatch, naming the file.`,
+		Long: `Verify recomputes the SHA-256 of every file listed in DIR/manifest.json, refuses any
+file in DIR the manifest does not list and anything that is not a regular file (symbolic
+links, FIFOs, devices), and, with --pub-key, checks the manifest's Ed25519 signature.
+It always says what it checked: "signature valid", "UNSIGNED: hashes only" (anyone able
+to edit the files can recompute hashes), or "signature present, NOT checked".
+
+EXIT STATUS
+  0    every file matches; signature valid, or the bundle is unsigned (without --require-signature)
+  1    a file does not match, is missing, is unlisted or is not a regular file; the signature is
+       bad, signed by another key, present but not checked (no --pub-key), or absent with
+       --require-signature
+  2    usage error (bad flags, unreadable --pub-key)
+`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			var pub ed25519.PublicKey
@@ -76,13 +91,35 @@ func newVerifyCmd(g *globals) *cobra.Command {
 					return usageError(fmt.Errorf("--pub-key: %w", err))
 				}
 			}
-			if err := reports.Verify(args[0], pub); err != nil {
-				return &exitError{code: exitFindings, err: fmt.Errorf("verification failed: %w", err)}
+			dir := args[0]
+			v, err := reports.Verify(dir, pub)
+			if err != nil {
+				return &exitError{code: exitFindings, err: fmt.Errorf("verification of %s failed:\n%w", dir, err)}
 			}
-			fmt.Fprintf(g.Out, "%s: all files match the manifest\n", args[0])
+			files := plural(v.Files, "file matches", "files match")
+			switch v.Signature {
+			case reports.SignatureValid:
+				fmt.Fprintf(g.Out, "%s: signature valid (key %s); all %s the manifest\n", dir, shortKey(v.KeyID), files)
+			case reports.SignatureNotChecked:
+				fmt.Fprintf(g.Out, "%s: hashes of %s the manifest\n", dir, files)
+				return &exitError{code: exitFindings, err: fmt.Errorf("%s: signature present (key %s), NOT checked: give the signer's public key with --pub-key", dir, shortKey(v.KeyID))}
+			default:
+				if requireSig {
+					return &exitError{code: exitFindings, err: fmt.Errorf("%s: UNSIGNED, and --require-signature was given", dir)}
+				}
+				fmt.Fprintf(g.Out, "%s: UNSIGNED: hashes only (they show accidental change, not tampering); all %s the manifest\n", dir, files)
+			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&pubKey, "pub-key", "", "Ed25519 public key (PEM) to check the manifest signature with")
+	c.Flags().BoolVar(&requireSig, "require-signature", false, "fail when the manifest is not signed")
 	return c
+}
+
+func shortKey(id string) string {
+	if len(id) > 16 {
+		return id[:16]
+	}
+	return id
 }

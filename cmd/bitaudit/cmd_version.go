@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -21,14 +22,40 @@ func toolVersion() string {
 	if !ok {
 		return "devel"
 	}
-	v := bi.Main.Version
+	return buildVersion(bi.Main.Version, bi.Settings)
+}
+
+// buildVersion is the version of a build: the module version the go
+// command stamped (which, for a build in a checkout, already holds the
+// revision and "+dirty"), or "devel", with the revision and a dirty mark
+// added only where the module version does not carry them already.
+func buildVersion(mod string, settings []debug.BuildSetting) string {
+	v := mod
 	if v == "" || v == "(devel)" {
 		v = "devel"
 	}
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-			v += "+" + s.Value[:12]
+	rev, dirty := "", false
+	for _, s := range settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
 		}
+	}
+	if len(rev) >= 12 && !strings.Contains(v, rev[:12]) {
+		sep := "+"
+		if strings.Contains(v, "+") {
+			sep = "."
+		}
+		v += sep + rev[:12]
+	}
+	if dirty && !strings.Contains(v, "dirty") {
+		sep := "+"
+		if strings.Contains(v, "+") {
+			sep = "."
+		}
+		v += sep + "dirty"
 	}
 	return v
 }

@@ -18,10 +18,19 @@ const (
 const exitStatusHelp = `EXIT STATUS
   0    every target audited and no finding at or above --fail-on
   1    findings at or above --fail-on (default high)
-  2    usage or input error (bad flags, targets file, policy); no host contacted
+  2    usage or input error (bad flags, targets file, policy, an --out that cannot be
+       written or holds another run without --force); no host contacted
   3    incomplete: some targets could not be audited, no findings at or above --fail-on
-  4    fatal runtime error (e.g. the output directory cannot be written)
+  4    fatal runtime error (e.g. the results could not be written at the end: result.json
+       is then saved to a fallback file, whose name is printed)
   130  interrupted (SIGINT/SIGTERM); partial results were written
+`
+
+const reportExitStatusHelp = `EXIT STATUS
+  0    the reports were written
+  2    usage or input error (bad flags, an unreadable or invalid --in, an --out that
+       cannot be written or holds another run without --force)
+  4    the reports could not be written (result.json is then saved to a fallback file)
 `
 
 // An exitError carries an exit status to run; its message, if any, is printed.

@@ -31,7 +31,11 @@ type globals struct {
 // logger returns the structured logger for diagnostics on stderr.
 func (g *globals) logger() *slog.Logger {
 	var level slog.Level
-	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+	lv := strings.ToLower(g.logLevel)
+	if lv == "warning" {
+		lv = "warn"
+	}
+	if err := level.UnmarshalText([]byte(lv)); err != nil {
 		level = slog.LevelInfo
 	}
 	opts := &slog.HandlerOptions{Level: level}
@@ -39,6 +43,21 @@ func (g *globals) logger() *slog.Logger {
 		return slog.New(slog.NewJSONHandler(g.Err, opts))
 	}
 	return slog.New(slog.NewTextHandler(g.Err, opts))
+}
+
+// checkLogFlags rejects a --log-level or --log-format this build does not know.
+func (g *globals) checkLogFlags() error {
+	switch strings.ToLower(g.logLevel) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		return usageErrorf("--log-level must be debug, info, warn or error, not %q", g.logLevel)
+	}
+	switch g.logFormat {
+	case "text", "json":
+	default:
+		return usageErrorf("--log-format must be text or json, not %q", g.logFormat)
+	}
+	return nil
 }
 
 // stderrIsTerminal reports whether stderr is an interactive terminal.
@@ -103,6 +122,7 @@ Start with "bitaudit demo": it audits a simulated fleet on this machine.`,
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	root.PersistentFlags().StringVar(&g.logFormat, "log-format", "text", "log format on stderr: text or json")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError(err) })
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkLogFlags() }
 	root.AddCommand(
 		newAuditCmd(g),
 		newDemoCmd(g),

@@ -1,0 +1,254 @@
+package main
+
+import (
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/bitaudit/bitaudit/reports"
+)
+
+// closedTarget returns a targets file naming a loopback port nothing
+// listens on: an audit of it is quick and ends unreachable.
+func closedTarget(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	p := filepath.Join(t.TempDir(), "targets.txt")
+	if err := os.WriteFile(p, []byte(addr+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+var quickEnv = map[string]string{"BITAUDIT_PASSWORD": "x"}
+
+func quickAudit(t *testing.T, targets, out string, extra ...string) (int, string, string) {
+	t.Helper()
+	args := append([]string{"audit", "--targets", targets, "--user", "auditor", "--out", out, "--host-timeout", "5s", "--log-level", "error"}, extra...)
+	return cli(t, t.Context(), quickEnv, args...)
+}
+
+func names(t *testing.T, dir string) []string {
+	t.Helper()
+	es, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+// TestReusedOutDir: a directory holding an earlier run is refused before any
+// host is contacted; --force replaces it and removes the stale reports, so
+// verify passes and no file of the first run is left.
+func TestReusedOutDir(t *testing.T) {
+	targets := closedTarget(t)
+	out := filepath.Join(t.TempDir(), "r")
+	if code, _, stderr := quickAudit(t, targets, out); code != exitIncomplete {
+		t.Fatalf("first run: exit %d: %s", code, stderr)
+	}
+	first := readResult(t, out).Run.ID
+	code, _, stderr := quickAudit(t, targets, out, "--format", "csv")
+	if code != exitUsage || !strings.Contains(stderr, "holds an earlier run's results") || !strings.Contains(stderr, "--force") {
+		t.Fatalf("reused --out: exit %d, want 2 naming --force: %s", code, stderr)
+	}
+	if readResult(t, out).Run.ID != first {
+		t.Fatal("a refused run changed the earlier results")
+	}
+	if code, _, stderr := quickAudit(t, targets, out, "--format", "csv", "--force"); code != exitIncomplete {
+		t.Fatalf("--force: exit %d: %s", code, stderr)
+	}
+	if got, want := names(t, out), []string{"manifest.json", "report.csv", "result.json"}; !slices.Equal(got, want) {
+		t.Errorf("after --force: %v, want %v", got, want)
+	}
+	if readResult(t, out).Run.ID == first {
+		t.Error("--force kept the first run's result")
+	}
+	if code, stdout, stderr := cli(t, t.Context(), nil, "verify", out); code != 0 || !strings.Contains(stdout, "UNSIGNED: hashes only") {
+		t.Errorf("verify after --force: exit %d\n%s%s", code, stdout, stderr)
+	}
+
+	// report into the directory it reads from: refused without --force,
+	// and with it the bundle holds only what this rendering wrote.
+	in := filepath.Join(out, "result.json")
+	if code, _, stderr := cli(t, t.Context(), nil, "report", "--in", in, "--out", out, "--format", "pdf"); code != exitUsage {
+		t.Errorf("report into its own directory without --force: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := cli(t, t.Context(), nil, "report", "--in", in, "--out", out, "--format", "pdf", "--force"); code != 0 {
+		t.Fatalf("report --force: exit %d: %s", code, stderr)
+	}
+	if got, want := names(t, out), []string{"manifest.json", "report.pdf", "result.json"}; !slices.Equal(got, want) {
+		t.Errorf("after report --force: %v, want %v", got, want)
+	}
+	if code, _, stderr := cli(t, t.Context(), nil, "verify", out); code != 0 {
+		t.Errorf("verify after report --force: %s", stderr)
+	}
+
+	// Files bitaudit did not write are never removed: the directory is refused.
+	if err := os.WriteFile(filepath.Join(out, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = quickAudit(t, targets, out, "--force")
+	if code != exitUsage || !strings.Contains(stderr, "notes.txt") {
+		t.Errorf("directory with a foreign file: exit %d: %s", code, stderr)
+	}
+}
+
+// TestOutDirNotWritable: an output directory that cannot take a file stops
+// the run before any host is contacted.
+func TestOutDirNotWritable(t *testing.T) {
+	targets := closedTarget(t)
+	var out string
+	switch {
+	case os.Geteuid() != 0:
+		out = filepath.Join(t.TempDir(), "ro")
+		if err := os.Mkdir(out, 0o555); err != nil {
+			t.Fatal(err)
+		}
+	case runtime.GOOS == "linux":
+		out = "/proc/self" // a directory root cannot write into either
+	default:
+		t.Skip("running as root: no read-only directory to test with")
+	}
+	code, _, stderr := quickAudit(t, targets, out)
+	if code != exitUsage || !strings.Contains(stderr, "cannot write into it") || !strings.Contains(stderr, "no host contacted") {
+		t.Errorf("exit %d, want 2 before contacting hosts: %s", code, stderr)
+	}
+	// A parent that is a file: the directory cannot be created.
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	code, _, stderr = quickAudit(t, targets, filepath.Join(file, "out"))
+	if code != exitUsage || !strings.Contains(stderr, "cannot use it") {
+		t.Errorf("out under a file: exit %d: %s", code, stderr)
+	}
+}
+
+// TestWriteResultsFallback: when the bundle cannot be written at the end,
+// result.json goes to the fallback directory and the error names it.
+func TestWriteResultsFallback(t *testing.T) {
+	targets := closedTarget(t)
+	out := filepath.Join(t.TempDir(), "r")
+	if code, _, stderr := quickAudit(t, targets, out, "--format", "json"); code != exitIncomplete {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	r := readResult(t, out)
+	// The directory disappears under the run, replaced by a file.
+	gone := filepath.Join(t.TempDir(), "gone")
+	o := &outDir{path: gone}
+	if err := os.WriteFile(gone, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fallback := t.TempDir()
+	err := writeResults(t.Context(), o, r, reports.Options{}, fallback, slog.New(slog.DiscardHandler))
+	if exitCode(err) != exitFatal || err == nil || !strings.Contains(err.Error(), "the result was saved to "+fallback) {
+		t.Fatalf("writeResults: %v", err)
+	}
+	saved := names(t, fallback)
+	if len(saved) != 1 || !strings.HasPrefix(saved[0], "bitaudit-result-"+r.Run.ID) {
+		t.Fatalf("fallback directory holds %v", saved)
+	}
+	f, err := os.Open(filepath.Join(fallback, saved[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	back, err := reports.ReadResult(f)
+	if err != nil || back.Run.ID != r.Run.ID || len(back.Hosts) != len(r.Hosts) {
+		t.Errorf("fallback result: %v", err)
+	}
+}
+
+// TestVerifySignatureStatus: verify says what it checked, and fails when a
+// signature is present but not checked, or absent with --require-signature.
+func TestVerifySignatureStatus(t *testing.T) {
+	targets := closedTarget(t)
+	dir := t.TempDir()
+	priv, pub := filepath.Join(dir, "k.pem"), filepath.Join(dir, "k.pub")
+	privPEM, pubPEM, err := reports.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(priv, privPEM, 0o600)
+	os.WriteFile(pub, pubPEM, 0o644)
+	signed, unsigned := filepath.Join(dir, "signed"), filepath.Join(dir, "unsigned")
+	if code, _, stderr := quickAudit(t, targets, signed, "--format", "csv", "--sign-key", priv); code != exitIncomplete {
+		t.Fatalf("signed run: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := quickAudit(t, targets, unsigned, "--format", "csv"); code != exitIncomplete {
+		t.Fatalf("unsigned run: exit %d: %s", code, stderr)
+	}
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		want     string
+		notWant  string
+		inStderr bool
+	}{
+		{"signed, checked", []string{signed, "--pub-key", pub}, 0, "signature valid", "", false},
+		{"signed, no key", []string{signed}, exitFindings, "signature present", "all files match", true},
+		{"unsigned", []string{unsigned}, 0, "UNSIGNED: hashes only", "", false},
+		{"unsigned, required", []string{unsigned, "--require-signature"}, exitFindings, "UNSIGNED, and --require-signature", "", true},
+		{"unsigned, key given", []string{unsigned, "--pub-key", pub}, exitFindings, "not signed", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := cli(t, t.Context(), nil, append([]string{"verify"}, tt.args...)...)
+			text := stdout
+			if tt.inStderr {
+				text = stderr
+			}
+			if code != tt.code || !strings.Contains(text, tt.want) || (tt.notWant != "" && strings.Contains(stdout+stderr, tt.notWant)) {
+				t.Errorf("exit %d (want %d)\nstdout: %s\nstderr: %s\nwant %q", code, tt.code, stdout, stderr, tt.want)
+			}
+		})
+	}
+}
+
+// TestBadGlobalFlags: unknown log levels and formats are usage errors, and
+// a usage error leaves no empty --out behind.
+func TestBadGlobalFlags(t *testing.T) {
+	targets := closedTarget(t)
+	bin := filepath.Join(t.TempDir(), "garbage")
+	junk := make([]byte, 4096)
+	for i := range junk {
+		junk[i] = byte(i * 7)
+	}
+	os.WriteFile(bin, junk, 0o600)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"log level", []string{"--log-level", "bogus"}, "--log-level must be"},
+		{"log format", []string{"--log-format", "xml"}, "--log-format must be"},
+		{"binary targets", []string{"--targets", bin}, "not a text file"},
+		{"ca-cert not PEM", []string{"--ca-cert", bin}, bin},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out")
+			args := append([]string{"audit", "--targets", targets, "--user", "a", "--out", out}, tt.args...)
+			code, _, stderr := cli(t, t.Context(), quickEnv, args...)
+			if code != exitUsage || !strings.Contains(stderr, tt.want) || len(stderr) > 2000 {
+				t.Errorf("exit %d, want 2 mentioning %q (in under 2,000 bytes): %s", code, tt.want, stderr)
+			}
+			if _, err := os.Stat(out); err == nil {
+				t.Error("a usage error left --out behind")
+			}
+		})
+	}
+}
