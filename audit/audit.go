@@ -201,6 +201,9 @@ func (a *Auditor) auditHost(ctx context.Context, t model.Target) model.HostResul
 	} else {
 		facts := c.facts
 		h.Facts = &facts
+		if at := facts.Source.CollectedAt; !at.IsZero() {
+			h.CollectedAt = at // facts from a file: when they were collected, not read
+		}
 		h.Volumes = c.volumes
 		if h.Volumes == nil {
 			h.Volumes = []model.Volume{}

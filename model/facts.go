@@ -40,6 +40,14 @@ type Collection struct {
 	// Protection is how messages were protected on the wire: "tls",
 	// "ntlm-sealing", "kerberos-sealing" or "none".
 	Protection string `json:"protection,omitempty"`
+	// FactsFile names the facts file the facts came from (collector "wmi",
+	// ingested with audit --facts).
+	FactsFile string `json:"facts_file,omitempty"`
+	// CollectedAt is when a facts file says its facts were collected.
+	CollectedAt time.Time `json:"collected_at,omitzero"`
+	// Note says why this source was used when the host had more than one
+	// (a live collection and a facts file).
+	Note string `json:"note,omitempty"`
 }
 
 // JoinState is the host's directory membership.

@@ -35,6 +35,15 @@ type Run struct {
 	Policy      PolicyInfo        `json:"policy"`
 	// Interrupted is true when the run was stopped before every host finished.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// RejectedInputs lists input files the run did not use, and why (a
+	// malformed facts file, one for a host outside the targets).
+	RejectedInputs []RejectedInput `json:"rejected_inputs,omitempty"`
+}
+
+// A RejectedInput is an input file a run read but did not use.
+type RejectedInput struct {
+	File   string `json:"file"`
+	Reason string `json:"reason"`
 }
 
 // PolicyInfo identifies the policy the run was evaluated against.

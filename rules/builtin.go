@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -28,6 +29,7 @@ const (
 	IDEscrowPartial       = "escrow.partial"
 	IDBackupNotRequired   = "policy.backup-not-required"
 	IDWaiverExpired       = "waiver.expired"
+	IDFactsStale          = "facts.stale"
 	cisBenchmarkFramework = "CIS Microsoft Windows benchmark (BitLocker profile)"
 )
 
@@ -187,6 +189,14 @@ func Builtin() []Rule {
 			References: []Reference{cisBenchmark("Do not enable BitLocker until recovery information is stored to AD DS for operating system drives", Satisfies),
 				nist("SC-12(1)", Supports)},
 			check: checkBackupNotRequired,
+		},
+		{
+			ID: IDFactsStale, Title: "Local facts older than the policy allows", Severity: model.SeverityMedium, Scope: ScopeHost,
+			Rationale: "A host audited from a facts file (bitaudit collect, run on the host) is judged by what was true when the file was written; " +
+				"past the policy's facts.max_age (default 7 days) the verdict may no longer hold.",
+			Remediation: "Check that the local collection task still runs on the host and that its facts files reach the share the audit reads; or audit the host over WinRM.",
+			References:  []Reference{nist("CA-7", Supports)},
+			check:       checkFactsStale,
 		},
 		{
 			ID: IDWaiverExpired, Title: "Waiver expired", Severity: model.SeverityLow, Scope: ScopeHost,
@@ -584,6 +594,35 @@ func checkBackupNotRequired(c *evalCtx, _ *model.Volume, out []model.Finding) []
 		Message:  fmt.Sprintf("FVE policy lets BitLocker encrypt the OS volume before its recovery information is stored in AD DS (OSRequireActiveDirectoryBackup %s).", observed),
 		Evidence: map[string]string{"join_state": string(f.Join.State), "OSRequireActiveDirectoryBackup": observed},
 	})
+}
+
+func checkFactsStale(c *evalCtx, _ *model.Volume, out []model.Finding) []model.Finding {
+	f := c.h.Facts
+	if f == nil || f.Source.FactsFile == "" || f.Source.CollectedAt.IsZero() {
+		return out
+	}
+	age := c.now.Sub(f.Source.CollectedAt)
+	if age <= c.p.factsMaxAge {
+		return out
+	}
+	return append(out, model.Finding{
+		Message: fmt.Sprintf("The host's facts were collected %s ago (%s), longer than the policy's facts.max_age of %s.",
+			roundAge(age), f.Source.CollectedAt.UTC().Format(time.RFC3339), roundAge(c.p.factsMaxAge)),
+		Evidence: map[string]string{"facts_file": f.Source.FactsFile, "collected_at": f.Source.CollectedAt.UTC().Format(time.RFC3339), "max_age": roundAge(c.p.factsMaxAge)},
+	})
+}
+
+// roundAge prints a duration in days and hours ("9d4h", "36h").
+func roundAge(d time.Duration) string {
+	d = d.Round(time.Hour)
+	if d >= 48*time.Hour {
+		days := d / (24 * time.Hour)
+		if rest := d - days*24*time.Hour; rest > 0 {
+			return fmt.Sprintf("%dd%dh", days, rest/time.Hour)
+		}
+		return fmt.Sprintf("%dd", days)
+	}
+	return fmt.Sprintf("%dh", d/time.Hour)
 }
 
 func volumeTypeName(t model.VolumeType) string {

@@ -33,6 +33,7 @@
 //	escrow.stale-only           the source holds only keys that match no current protector
 //	escrow.partial              some, not all, recovery passwords backed up
 //	policy.backup-not-required  FVE policy lets BitLocker start before the key is in AD DS
+//	facts.stale                 a facts file (audit --facts) older than facts.max_age
 //	waiver.expired              an expired waiver would have covered a finding
 //
 // Custom rules from a policy file carry the IDs their authors give them,

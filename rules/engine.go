@@ -141,9 +141,10 @@ func (e *Engine) accepted(join model.JoinState, vt model.VolumeType) []model.Loc
 
 // evalCtx is the state of one Evaluate call.
 type evalCtx struct {
-	e *Engine
-	p *Policy
-	h *model.HostResult
+	e   *Engine
+	p   *Policy
+	h   *model.HostResult
+	now time.Time
 }
 
 func (c *evalCtx) join() model.JoinState {
@@ -160,7 +161,7 @@ func (c *evalCtx) join() model.JoinState {
 // was not audited gets the host.not-audited finding; its Status and Reason
 // are left alone.
 func (e *Engine) Evaluate(h *model.HostResult, now time.Time) {
-	c := &evalCtx{e: e, p: e.p, h: h}
+	c := &evalCtx{e: e, p: e.p, h: h, now: now}
 	var out []model.Finding
 	if !h.Status.Audited() {
 		if e.notAudited != nil {

@@ -11,6 +11,7 @@ import (
 	"path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,6 +46,7 @@ type Policy struct {
 	requireFull        bool
 	requireTPMPIN      bool
 	requireBackupFirst bool
+	factsMaxAge        time.Duration
 
 	disabled map[string]bool
 	severity map[string]model.Severity
@@ -149,6 +151,7 @@ func parsePolicy(data []byte, name string) (*Policy, error) {
 		"rules":        func(n *yaml.Node) { p.decodeRules(d, n) },
 		"waivers":      func(n *yaml.Node) { waiverNode = n },
 		"custom_rules": func(n *yaml.Node) { customNode = n },
+		"facts":        func(n *yaml.Node) { p.decodeFacts(d, n) },
 	})
 	// Custom rules first: waivers and severities may name them.
 	if customNode != nil {
@@ -179,8 +182,49 @@ func (p *Policy) setDefaults() {
 	p.requiredTypes = map[model.VolumeType]bool{model.VolumeOS: true, model.VolumeFixed: true}
 	p.setMethods([]model.EncryptionMethod{model.MethodXTSAES128, model.MethodXTSAES256, model.MethodAES256})
 	p.requireBackupFirst = true
+	p.factsMaxAge = 7 * 24 * time.Hour
 	p.disabled = map[string]bool{}
 	p.severity = map[string]model.Severity{}
+}
+
+// decodeFacts reads the facts section: how old a local collection's facts
+// file may be (facts.max_age: "7d", "36h"; at least an hour).
+func (p *Policy) decodeFacts(d *decoder, n *yaml.Node) {
+	d.fields(n, "facts", map[string]func(*yaml.Node){
+		"max_age": func(n *yaml.Node) {
+			s, ok := d.str(n, "facts.max_age")
+			if !ok {
+				return
+			}
+			age, err := parseAge(s)
+			if err != nil {
+				d.errorf(n, "facts.max_age: %v", err)
+				return
+			}
+			p.factsMaxAge = age
+		},
+	})
+}
+
+// parseAge parses a duration in days ("7d") or as Go writes one ("36h").
+func parseAge(s string) (time.Duration, error) {
+	var age time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 || n > 3650 {
+			return 0, fmt.Errorf("%q is not a number of days from 1 to 3650", s)
+		}
+		age = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if age, err = time.ParseDuration(s); err != nil {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 7d, 36h)", s)
+		}
+	}
+	if age < time.Hour {
+		return 0, fmt.Errorf("%q is shorter than an hour", s)
+	}
+	return age, nil
 }
 
 func (p *Policy) setMethods(ms []model.EncryptionMethod) {

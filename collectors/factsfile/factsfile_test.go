@@ -1,0 +1,252 @@
+package factsfile
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bitaudit/bitaudit/model"
+)
+
+var at = time.Date(2026, 11, 20, 8, 30, 0, 0, time.UTC)
+
+func sample() (model.HostFacts, []model.Volume) {
+	four := 4
+	f := model.HostFacts{
+		Hostname: "WS-0001", FQDN: "ws-0001.corp.example.test",
+		OS:     model.OSInfo{Caption: "Microsoft Windows 11 Enterprise", Version: "10.0.22631", Build: "22631"},
+		Join:   model.JoinInfo{State: model.JoinHybrid, DomainName: "CORP", EntraDeviceID: "0c6a3f52-4a2e-4f6b-9d35-5a1c0e1f2b3c", TenantID: "11111111-2222-4333-8444-555555555555"},
+		Policy: map[string]int64{"OSRequireActiveDirectoryBackup": 1},
+		Events: []model.BackupEvent{{ID: 784, Time: at.Add(-time.Hour), ProtectorID: "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}"}},
+	}
+	v := []model.Volume{{
+		MountPoint: "C:", DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000001}\`, Type: model.VolumeOS,
+		Conversion: model.FullyEncrypted, EncryptionPercent: 100, Protection: model.ProtectionOn,
+		Method: model.MethodXTSAES256, SuspendCount: &four,
+		Protectors: []model.Protector{{ID: "{3B3E091C-ECB9-4B46-9FDD-A9E699EC3C8C}", Type: model.ProtectorTPM}, {ID: "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}", Type: model.ProtectorRecoveryPassword}},
+	}}
+	return f, v
+}
+
+func TestWriteReadRoundTrip(t *testing.T) {
+	f, v := sample()
+	path := filepath.Join(t.TempDir(), "WS-0001.json")
+	if err := Write(path, New(f, v, "S-1-5-21-1-2-3", "bitaudit test", at)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotF, gotV := d.Host("WS-0001.json")
+	f.Source = model.Collection{Collector: "wmi", FactsFile: "WS-0001.json", CollectedAt: at}
+	if diff := cmp.Diff(f, gotF); diff != "" {
+		t.Errorf("facts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(v, gotV); diff != "" {
+		t.Errorf("volumes (-want +got):\n%s", diff)
+	}
+	if d.Identity.MachineSID != "S-1-5-21-1-2-3" {
+		t.Errorf("machine SID %q", d.Identity.MachineSID)
+	}
+	ents, _ := os.ReadDir(filepath.Dir(path))
+	if len(ents) != 1 {
+		t.Errorf("Write left %d files, want only the document", len(ents))
+	}
+}
+
+// doc returns a valid document as a JSON map the tests can break.
+func doc(t *testing.T) map[string]any {
+	t.Helper()
+	f, v := sample()
+	b, err := json.Marshal(New(f, v, "", "bitaudit test", at))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestDecodeRejects(t *testing.T) {
+	vol := func(m map[string]any) map[string]any { return m["volumes"].([]any)[0].(map[string]any) }
+	tests := []struct {
+		name   string
+		break_ func(m map[string]any)
+		raw    string
+		want   string
+	}{
+		{name: "not JSON", raw: `{"schema": 99, "garbage": [`, want: "not a facts document"},
+		{name: "another schema", break_: func(m map[string]any) { m["schema"] = "bitaudit.facts/v9" }, want: `schema "bitaudit.facts/v9"`},
+		{name: "unknown field", break_: func(m map[string]any) { m["escrow"] = "verified" }, want: "unknown field"},
+		{name: "backups smuggled into a protector", break_: func(m map[string]any) {
+			vol(m)["protectors"].([]any)[1].(map[string]any)["backups"] = []any{map[string]any{"location": "ad", "state": "verified"}}
+		}, want: "unknown field"},
+		{name: "wrong type", break_: func(m map[string]any) { vol(m)["locked"] = "no" }, want: "field volumes.locked"},
+		{name: "hostile computer name", break_: func(m map[string]any) { m["identity"].(map[string]any)["computer_name"] = "WS-1'; rm -rf /" }, want: "identity.computer_name"},
+		{name: "protector ID not a GUID", break_: func(m map[string]any) {
+			vol(m)["protectors"].([]any)[0].(map[string]any)["id"] = "$(Remove-Item C:\\)"
+		}, want: "protectors[0].id"},
+		{name: "unknown volume state", break_: func(m map[string]any) { vol(m)["conversion_status"] = "mostly_fine" }, want: "conversion_status"},
+		{name: "recovery password in the OS caption", break_: func(m map[string]any) {
+			m["os"].(map[string]any)["caption"] = "111111-222222-333333-444444-555555-666666-777777-888888"
+		}, want: "os.caption"},
+		{name: "not a backup event", break_: func(m map[string]any) { m["backup_events"].([]any)[0].(map[string]any)["id"] = 768 }, want: "backup_events[0].id"},
+		{name: "too many protectors", break_: func(m map[string]any) {
+			var ps []any
+			for range 33 {
+				ps = append(ps, map[string]any{"id": "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}", "type": "recovery_password"})
+			}
+			vol(m)["protectors"] = ps
+		}, want: "more than 32"},
+		{name: "no collection time", break_: func(m map[string]any) { delete(m, "collected_at") }, want: "collected_at"},
+		{name: "trailing data", raw: "TRAILING", want: "after the document"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var b []byte
+			switch {
+			case tc.raw == "TRAILING":
+				b, _ = json.Marshal(doc(t))
+				b = append(b, []byte(` {"schema":"x"}`)...)
+			case tc.raw != "":
+				b = []byte(tc.raw)
+			default:
+				m := doc(t)
+				tc.break_(m)
+				b, _ = json.Marshal(m)
+			}
+			_, err := Decode(b)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Decode: %v, want an error containing %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "111111-222222") || strings.Contains(err.Error(), "rm -rf") {
+				t.Errorf("error quotes hostile content: %v", err)
+			}
+		})
+	}
+}
+
+func write(t *testing.T, dir, name string, f model.HostFacts, v []model.Volume, when time.Time) {
+	t.Helper()
+	if err := Write(filepath.Join(dir, name), New(f, v, "", "bitaudit test", when)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadDir(t *testing.T) {
+	dir := t.TempDir()
+	f, v := sample()
+	write(t, dir, "WS-0001.json", f, v, at)
+	write(t, dir, "WS-0001-old.json", f, v, at.Add(-48*time.Hour))
+	g := f
+	g.Hostname, g.FQDN = "WS-0002", "ws-0002.corp.example.test"
+	write(t, dir, "WS-0002.json", g, v, at.Add(3*time.Hour)) // in the future of now below
+	os.WriteFile(filepath.Join(dir, "zz-broken.json"), []byte(`{"schema": 99, "garbage": [`), 0o600)
+	os.WriteFile(filepath.Join(dir, "big.json"), make([]byte, MaxSize+1), 0o600)
+	os.WriteFile(filepath.Join(dir, ".facts-123.tmp"), []byte("half"), 0o600)
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("ignored"), 0o600)
+	os.Symlink(filepath.Join(dir, "WS-0001.json"), filepath.Join(dir, "link.json"))
+	wantRejected := 6
+	if err := mkfifo(filepath.Join(dir, "fifo.json")); err != nil {
+		t.Logf("no FIFO: %v", err)
+		wantRejected--
+	}
+
+	loaded, rejected, err := LoadDir(dir, at.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(loaded) != 1 || loaded[0].File != "WS-0001.json" {
+		t.Fatalf("loaded %v, want only WS-0001.json", loaded)
+	}
+	reasons := map[string]string{}
+	for _, r := range rejected {
+		reasons[r.File] = r.Reason
+	}
+	for file, want := range map[string]string{
+		"WS-0001-old.json": "older collection",
+		"WS-0002.json":     "in the future",
+		"zz-broken.json":   "not a facts document",
+		"big.json":         "larger than",
+		"link.json":        "not a regular file",
+		"fifo.json":        "not a regular file",
+	} {
+		if _, err := os.Lstat(filepath.Join(dir, file)); err != nil {
+			continue
+		}
+		if !strings.Contains(reasons[file], want) {
+			t.Errorf("%s: rejected with %q, want %q", file, reasons[file], want)
+		}
+	}
+	if len(rejected) != wantRejected {
+		t.Errorf("rejected %d files, want %d: %v", len(rejected), wantRejected, rejected)
+	}
+	if _, _, err := LoadDir(filepath.Join(dir, "missing"), at); err == nil {
+		t.Error("LoadDir of a missing directory: no error")
+	}
+}
+
+type fakeLive struct{ err error }
+
+func (l fakeLive) Collect(context.Context, model.Target) (model.HostFacts, []model.Volume, error) {
+	if l.err != nil {
+		return model.HostFacts{}, nil, l.err
+	}
+	return model.HostFacts{Hostname: "WS-0001", Source: model.Collection{Collector: "winrm"}}, []model.Volume{}, nil
+}
+
+func TestCollector(t *testing.T) {
+	dir := t.TempDir()
+	f, v := sample()
+	write(t, dir, "WS-0001.json", f, v, at)
+	loaded, _, err := LoadDir(dir, at)
+	if err != nil || len(loaded) != 1 {
+		t.Fatal(loaded, err)
+	}
+	target := model.Target{Host: "WS-0001.corp.example.TEST"}
+	tests := []struct {
+		name      string
+		live      LiveCollector
+		collector string
+		note      string
+		wantErr   error
+	}{
+		{name: "facts only", collector: "wmi"},
+		{name: "live succeeds and is newer", live: fakeLive{}, collector: "winrm", note: "collected live; the facts file WS-0001.json"},
+		{name: "live fails: the facts file is used", live: fakeLive{err: errors.New("dial tcp: connection refused: " + model.ErrUnreachable.Error())}, collector: "wmi", note: "live collection failed (dial tcp"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := NewCollector(loaded, tc.live).Collect(context.Background(), target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Source.Collector != tc.collector || !strings.HasPrefix(got.Source.Note, tc.note) {
+				t.Errorf("source %+v, want collector %s and a note starting %q", got.Source, tc.collector, tc.note)
+			}
+		})
+	}
+	if _, _, err := NewCollector(loaded, nil).Collect(context.Background(), model.Target{Host: "ws-0009"}); !errors.Is(err, model.ErrNoData) {
+		t.Errorf("target without a facts file: %v", err)
+	}
+	if got := Targets(loaded); len(got) != 1 || got[0].Host != "ws-0001.corp.example.test" {
+		t.Errorf("Targets = %v", got)
+	}
+	un := Unmatched(loaded, []model.Target{{Host: "ws-0002"}})
+	if len(un) != 1 || !strings.Contains(un[0].Reason, "not among the targets") {
+		t.Errorf("Unmatched = %v", un)
+	}
+	if un := Unmatched(loaded, []model.Target{{Host: "WS-0001"}}); len(un) != 0 {
+		t.Errorf("a target named by computer name: Unmatched = %v", un)
+	}
+}

@@ -1,0 +1,201 @@
+package wmi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/bitaudit/bitaudit/collectors/bitlocker"
+)
+
+// ErrNotWindows is returned by [Collector.Collect] on systems other than
+// Windows.
+var ErrNotWindows = errors.New("local collection reads WMI and runs only on Windows; from other systems audit hosts over WinRM (bitaudit audit --targets FILE)")
+
+// A Snapshot is what one local collection read from Windows, before any
+// decoding: WMI values as WMI returned them (nil where WMI returned null).
+// Each part has its own error, so one failed query costs only its section,
+// as a failed command does in collect.ps1.
+type Snapshot struct {
+	OS          OperatingSystem
+	OSErr       error
+	Computer    ComputerSystem
+	ComputerErr error
+	Volumes     []EncryptableVolume
+	VolumesErr  error
+	// Events are BitLocker Management event records as XML, newest first.
+	Events    []string
+	EventsErr error
+	// FVEPolicy holds the values of HKLM\SOFTWARE\Policies\Microsoft\FVE:
+	// uint64 for REG_DWORD and REG_QWORD, string for REG_SZ. Nil: the key
+	// does not exist.
+	FVEPolicy map[string]any
+	FVEErr    error
+	// Dsregcmd is the standard output of dsregcmd /status.
+	Dsregcmd    []byte
+	DsregcmdErr error
+	// MachineSID is the computer's own SID (S-1-5-21-…), when it could be read.
+	MachineSID string
+}
+
+// OperatingSystem holds the Win32_OperatingSystem properties read.
+type OperatingSystem struct {
+	Caption, Version, BuildNumber string
+}
+
+// ComputerSystem holds the Win32_ComputerSystem properties read.
+type ComputerSystem struct {
+	Name, DNSHostName, Domain string
+	PartOfDomain              bool
+}
+
+// An EncryptableVolume is one Win32_EncryptableVolume instance and the
+// results of its Get* methods.
+type EncryptableVolume struct {
+	DeviceID string
+	// DriveLetter is nil for a volume without one.
+	DriveLetter *string
+	VolumeType  *uint32
+
+	// Each method's ReturnValue, and its out parameters (nil when WMI
+	// returned none).
+	ProtectionRet        uint32
+	ProtectionStatus     *uint32
+	ConversionRet        uint32
+	ConversionStatus     *uint32
+	EncryptionPercentage *uint32
+	EncryptionFlags      *uint32
+	MethodRet            uint32
+	EncryptionMethod     *uint32
+	LockRet              uint32
+	LockStatus           *uint32
+	SuspendRet           uint32
+	SuspendCount         *uint32
+	ProtectorsRet        uint32
+	Protectors           []KeyProtector
+}
+
+// A KeyProtector is one ID GetKeyProtectors returned and what
+// GetKeyProtectorType said of it.
+type KeyProtector struct {
+	ID      string
+	TypeRet uint32
+	Type    *uint32
+}
+
+// Sections returns the snapshot as the sections collect.ps1 prints, in its
+// order, for [bitlocker.Frame] and [bitlocker.DecodeCollection].
+func (s *Snapshot) Sections() []bitlocker.Section {
+	return []bitlocker.Section{
+		jsonSection("os", s.OS, s.OSErr),
+		jsonSection("computer", s.Computer, s.ComputerErr),
+		jsonSection("volumes", scriptVolumes(s.Volumes), s.VolumesErr),
+		jsonSection("events", nonNil(s.Events), s.EventsErr),
+		fveSection(s.FVEPolicy, s.FVEErr),
+		{Name: "dsregcmd", Body: s.Dsregcmd, Err: sectionError("dsregcmd", s.DsregcmdErr)},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func jsonSection(name string, v any, err error) bitlocker.Section {
+	if err != nil {
+		return bitlocker.Section{Name: name, Err: sectionError(name, err)}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return bitlocker.Section{Name: name, Err: sectionError(name, err)}
+	}
+	return bitlocker.Section{Name: name, Body: b}
+}
+
+// fveSection prints the policy key as Get-ItemProperty | ConvertTo-Json
+// does: nothing when the key does not exist.
+func fveSection(values map[string]any, err error) bitlocker.Section {
+	if err != nil || values == nil {
+		return bitlocker.Section{Name: "fve", Err: sectionError("fve", err)}
+	}
+	return jsonSection("fve", values, nil)
+}
+
+// scriptVolume is one volume in collect.ps1's JSON shape (the
+// pscustomobject it builds). A method that failed leaves its value null.
+type scriptVolume struct {
+	DeviceID      string
+	DriveLetter   *string
+	VolumeType    *uint32
+	Protection    *uint32
+	ConversionRet uint32
+	Conversion    *uint32
+	Percent       *uint32
+	Flags         *uint32
+	Method        *uint32
+	Lock          *uint32
+	Suspend       *uint32
+	Protectors    []scriptProtector
+}
+
+type scriptProtector struct {
+	ID   string `json:"Id"`
+	Type *uint32
+}
+
+func scriptVolumes(vols []EncryptableVolume) []scriptVolume {
+	out := make([]scriptVolume, 0, len(vols))
+	for _, v := range vols {
+		sv := scriptVolume{
+			DeviceID: v.DeviceID, DriveLetter: v.DriveLetter, VolumeType: v.VolumeType,
+			Protection:    ok(v.ProtectionRet, v.ProtectionStatus),
+			ConversionRet: v.ConversionRet,
+			Conversion:    ok(v.ConversionRet, v.ConversionStatus),
+			Percent:       ok(v.ConversionRet, v.EncryptionPercentage),
+			Flags:         ok(v.ConversionRet, v.EncryptionFlags),
+			Method:        ok(v.MethodRet, v.EncryptionMethod),
+			Lock:          ok(v.LockRet, v.LockStatus),
+			Suspend:       ok(v.SuspendRet, v.SuspendCount),
+			Protectors:    []scriptProtector{},
+		}
+		if v.DriveLetter != nil && *v.DriveLetter == "" {
+			sv.DriveLetter = nil
+		}
+		if v.ProtectorsRet == 0 {
+			for _, p := range v.Protectors {
+				sv.Protectors = append(sv.Protectors, scriptProtector{ID: p.ID, Type: ok(p.TypeRet, p.Type)})
+			}
+		}
+		out = append(out, sv)
+	}
+	return out
+}
+
+// ok returns the out parameter of a method that succeeded, nil otherwise.
+func ok(ret uint32, v *uint32) *uint32 {
+	if ret != 0 {
+		return nil
+	}
+	return v
+}
+
+// An hresulter is an error that carries a COM/WMI status (go-ole's OleError).
+type hresulter interface{ Code() uintptr }
+
+// sectionError turns a failed read into the error record the script would
+// print: the HRESULT as the ID where there is one (0x80041003 access
+// denied, 0x8004100E invalid namespace), so the decoder classifies it.
+func sectionError(section string, err error) *bitlocker.SectionError {
+	if err == nil {
+		return nil
+	}
+	id := "LocalCollectionFailed"
+	var h hresulter
+	if errors.As(err, &h) {
+		id = fmt.Sprintf("HRESULT_0x%08X", uint32(h.Code()))
+	}
+	return &bitlocker.SectionError{Section: section, ID: id, Message: strings.TrimSpace(err.Error())}
+}
