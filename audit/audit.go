@@ -137,7 +137,7 @@ feed:
 			continue
 		}
 		results[i] = model.HostResult{
-			Target: t.String(), Labels: t.Labels, CollectedAt: now,
+			Target: t.String(), Labels: t.Labels, Identity: t.Identity(), CollectedAt: now,
 			Status: model.StatusInterrupted,
 			Reason: "run interrupted before this host was audited",
 		}
@@ -150,7 +150,7 @@ feed:
 // by the host deadline even if the collector misbehaves.
 func (a *Auditor) auditHost(ctx context.Context, t model.Target) model.HostResult {
 	start := a.opts.Now()
-	h := model.HostResult{Target: t.String(), Labels: t.Labels, CollectedAt: start}
+	h := model.HostResult{Target: t.String(), Labels: t.Labels, Identity: t.Identity(), CollectedAt: start}
 	log := a.opts.Logger.With("target", h.Target)
 
 	hctx, cancel := context.WithTimeout(ctx, a.opts.HostTimeout)

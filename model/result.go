@@ -60,7 +60,10 @@ type HostResult struct {
 	// Target is the target as given (host or host:port).
 	Target string            `json:"target"`
 	Labels map[string]string `json:"labels,omitempty"`
-	Status Status            `json:"status"`
+	// Identity is the target's identity as the operator gave it and the
+	// directory confirmed it.
+	Identity *Identity `json:"identity,omitempty"`
+	Status   Status    `json:"status"`
 	// Reason says why the host has its status, in a sentence.
 	Reason      string        `json:"reason"`
 	CollectedAt time.Time     `json:"collected_at"`

@@ -20,8 +20,44 @@ type Target struct {
 	Host string `json:"host"`
 	// Port is the WinRM port; 0 means the transport's default (5986 or 5985).
 	Port int `json:"port,omitempty"`
+	// FQDN, ADDN and EntraDeviceID are the operator's identity of the host,
+	// from the targets-CSV columns fqdn, ad_dn and entra_device_id (what a
+	// directory inventory writes). Evidence from a source is credited to
+	// the target only when what the host reports matches this identity,
+	// never on the host's word alone. All are optional.
+	FQDN          string `json:"fqdn,omitempty"`
+	ADDN          string `json:"ad_dn,omitempty"`
+	EntraDeviceID string `json:"entra_device_id,omitempty"`
 	// Labels are the extra CSV columns, kept for reports.
 	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// Identity columns of a targets CSV (case-insensitive); they are not labels.
+const (
+	ColumnHost          = "host"
+	ColumnFQDN          = "fqdn"
+	ColumnADDN          = "ad_dn"
+	ColumnEntraDeviceID = "entra_device_id"
+)
+
+// DNSName returns the operator's DNS name for the target: the fqdn column,
+// else the host when it is a name rather than an IP address; "" when the
+// target is known only by its address.
+func (t Target) DNSName() string {
+	if t.FQDN != "" {
+		return t.FQDN
+	}
+	if _, err := netip.ParseAddr(t.Host); err == nil {
+		return ""
+	}
+	return t.Host
+}
+
+// HasIdentity reports whether the target's identity is known independently
+// of the host: a DNS name, an AD DN or an Entra device ID. A target given
+// only as an IP address has none.
+func (t Target) HasIdentity() bool {
+	return t.DNSName() != "" || t.ADDN != "" || t.EntraDeviceID != ""
 }
 
 // String returns the target as written in a targets file: host or host:port.
@@ -98,10 +134,14 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 			return nil, nil, &TargetError{File: name, Line: 1, Err: fmt.Errorf("csv header: %w", err)}
 		}
 		hostCol := -1
+		idCols := map[int]string{}
 		for i, h := range header {
 			header[i] = strings.TrimSpace(h)
-			if strings.EqualFold(header[i], "host") {
+			switch k := strings.ToLower(header[i]); k {
+			case ColumnHost:
 				hostCol = i
+			case ColumnFQDN, ColumnADDN, ColumnEntraDeviceID:
+				idCols[i] = k
 			}
 		}
 		for {
@@ -126,8 +166,12 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 				errs = append(errs, &TargetError{File: name, Line: line, Err: err})
 				continue
 			}
+			if err := setIdentity(&t, rec, idCols); err != nil {
+				errs = append(errs, &TargetError{File: name, Line: line, Err: err})
+				continue
+			}
 			for i, v := range rec {
-				if i == hostCol || i >= len(header) || header[i] == "" {
+				if i == hostCol || i >= len(header) || header[i] == "" || idCols[i] != "" {
 					continue
 				}
 				if t.Labels == nil {
@@ -205,6 +249,43 @@ func checkText(data []byte) error {
 	return nil
 }
 
+// maxDNLen bounds an ad_dn value; real DNs are far shorter.
+const maxDNLen = 2048
+
+// setIdentity fills t's identity from the CSV identity columns, validating
+// each value: the values later reach LDAP filters and Graph URLs.
+func setIdentity(t *Target, rec []string, cols map[int]string) error {
+	for i, v := range rec { // in column order, so errors are deterministic
+		col := cols[i]
+		v = strings.TrimSpace(v)
+		if col == "" || v == "" {
+			continue
+		}
+		switch col {
+		case ColumnFQDN:
+			if _, err := netip.ParseAddr(v); err == nil {
+				return fmt.Errorf("fqdn %q is an IP address, not a DNS name", v)
+			}
+			if err := ValidateHostname(v); err != nil {
+				return fmt.Errorf("fqdn: %w", err)
+			}
+			t.FQDN = strings.TrimSuffix(v, ".")
+		case ColumnADDN:
+			if err := validateDN(v); err != nil {
+				return err
+			}
+			t.ADDN = v
+		case ColumnEntraDeviceID:
+			id := strings.ToLower(strings.Trim(v, "{}"))
+			if !IsGUID(id) {
+				return fmt.Errorf("entra_device_id %q is not a GUID", v)
+			}
+			t.EntraDeviceID = id
+		}
+	}
+	return nil
+}
+
 // csvWithoutHost reports whether the first meaningful line is a CSV header
 // (a comma-separated line, which no host[:port] line can be) without a host
 // column, and returns its columns.
@@ -227,6 +308,45 @@ func csvWithoutHost(data []byte) ([]string, bool) {
 		return rec, true
 	}
 	return nil, false
+}
+
+// validateDN checks that an ad_dn value looks like an LDAP distinguished
+// name (RFC 4514): attribute=value pairs, printable, bounded.
+func validateDN(v string) error {
+	if len(v) > maxDNLen {
+		return fmt.Errorf("ad_dn is longer than %d characters", maxDNLen)
+	}
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("ad_dn %q contains a control character", v)
+		}
+	}
+	first, _, _ := strings.Cut(v, ",")
+	attr, val, ok := strings.Cut(first, "=")
+	if !ok || strings.TrimSpace(attr) == "" || strings.TrimSpace(val) == "" {
+		return fmt.Errorf("ad_dn %q is not a distinguished name (want CN=NAME,OU=...,DC=...)", v)
+	}
+	return nil
+}
+
+// IsGUID reports whether s is a normalised GUID: 8-4-4-4-12 lower-case hex digits.
+func IsGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // isCSV reports whether the first meaningful line is a CSV header naming a host column.

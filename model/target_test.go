@@ -32,6 +32,20 @@ func TestParseTargets(t *testing.T) {
 			in:   "\ufeffsite,host,owner\nHQ,ws-1,alice\nBranch,ws-2:5986,bob\n",
 			want: []Target{{Host: "ws-1", Labels: map[string]string{"site": "HQ", "owner": "alice"}}, {Host: "ws-2", Port: 5986, Labels: map[string]string{"site": "Branch", "owner": "bob"}}},
 		},
+		{
+			name: "csv identity columns are not labels",
+			in: "host,FQDN,ad_dn,entra_device_id,site\n" +
+				"127.0.10.1:5986,ws-0001.corp.example.test.,\"CN=WS-0001,OU=Workstations,DC=corp,DC=example,DC=test\",{6F1C2B3A-4D5E-4F60-8A7B-9C0D1E2F3A4B},HQ\n" +
+				"127.0.10.2,,,,Branch\n",
+			want: []Target{
+				{Host: "127.0.10.1", Port: 5986, FQDN: "ws-0001.corp.example.test", ADDN: "CN=WS-0001,OU=Workstations,DC=corp,DC=example,DC=test",
+					EntraDeviceID: "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b", Labels: map[string]string{"site": "HQ"}},
+				{Host: "127.0.10.2", Labels: map[string]string{"site": "Branch"}},
+			},
+		},
+		{name: "csv bad fqdn", in: "host,fqdn\na,ev il\nb,10.0.0.1\n", wantErr: []string{"t.txt:2: fqdn", "t.txt:3: fqdn \"10.0.0.1\" is an IP address"}},
+		{name: "csv bad dn", in: "host,ad_dn\na,nonsense\nb,\"CN=x\x01\"\n", wantErr: []string{"t.txt:2: ad_dn \"nonsense\"", "t.txt:3: ad_dn"}},
+		{name: "csv bad device id", in: "host,entra_device_id\na,not-a-guid\n", wantErr: []string{"t.txt:2: entra_device_id \"not-a-guid\" is not a GUID"}},
 		{name: "empty", in: "# nothing\n\n", wantErr: []string{"t.txt: no targets"}},
 		{name: "bad port", in: "ok\nhost:99999\nhost:x\n", wantErr: []string{"t.txt:2: invalid port", "t.txt:3: invalid port"}},
 		{name: "bad host", in: "good\nbad_host!\nfoo;rm -rf\n-lead\n", wantErr: []string{"t.txt:2:", "t.txt:3:", "t.txt:4:"}},
@@ -74,6 +88,29 @@ func TestParseTargets(t *testing.T) {
 				t.Errorf("duplicates (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+func TestTargetIdentity(t *testing.T) {
+	tests := []struct {
+		t        Target
+		dns      string
+		identity bool
+	}{
+		{Target{Host: "ws-1.corp.example.test"}, "ws-1.corp.example.test", true},
+		{Target{Host: "10.0.0.1"}, "", false},
+		{Target{Host: "::1"}, "", false},
+		{Target{Host: "10.0.0.1", FQDN: "ws-1.corp.example.test"}, "ws-1.corp.example.test", true},
+		{Target{Host: "10.0.0.1", ADDN: "CN=WS-1,DC=corp"}, "", true},
+		{Target{Host: "10.0.0.1", EntraDeviceID: "6f1c2b3a-4d5e-4f60-8a7b-9c0d1e2f3a4b"}, "", true},
+	}
+	for _, tt := range tests {
+		if got := tt.t.DNSName(); got != tt.dns {
+			t.Errorf("%+v DNSName() = %q, want %q", tt.t, got, tt.dns)
+		}
+		if got := tt.t.HasIdentity(); got != tt.identity {
+			t.Errorf("%+v HasIdentity() = %v, want %v", tt.t, got, tt.identity)
+		}
 	}
 }
 

@@ -22,6 +22,8 @@ type Host struct {
 	Machine *windows.Machine
 	// Expect is what an auditor should conclude about the host.
 	Expect Expectation
+	// Victim names the host a hostile host impersonates or copies from.
+	Victim string
 
 	latency   time.Duration // before every command's output
 	slowDelay time.Duration // extra, for the slow fault
@@ -56,7 +58,37 @@ func Build(spec *Spec) ([]*Host, error) {
 		}
 		perm = perm[n:]
 	}
+	linkHostile(hosts, r)
 	return hosts, nil
+}
+
+// linkHostile gives every fault-free host of a hostile profile its victim:
+// a distinct compliant, fault-free, honest host with a recovery password on
+// its OS volume, drawn by the seed. Without a candidate the hostile host
+// keeps its own build (and expectation).
+func linkHostile(hosts []*Host, r *rand.Rand) {
+	used := map[*Host]bool{}
+	var candidates []*Host
+	for _, h := range hosts {
+		p, _ := profileByName(h.Profile)
+		if p.borrow == nil && len(h.Faults) == 0 && h.Expect.Status == StatusCompliant && firstRecoveryPassword(h.Machine) != nil {
+			candidates = append(candidates, h)
+		}
+	}
+	for _, h := range hosts {
+		p, _ := profileByName(h.Profile)
+		if p.borrow == nil || len(h.Faults) > 0 {
+			continue
+		}
+		free := slices.DeleteFunc(slices.Clone(candidates), func(c *Host) bool { return used[c] })
+		if len(free) == 0 {
+			continue
+		}
+		victim := free[r.IntN(len(free))]
+		used[victim] = true
+		h.Victim = victim.Machine.ComputerName
+		h.Expect, victim.Expect = p.borrow(h, victim)
+	}
 }
 
 // assignProfiles returns, for each host, the index of its profile entry:

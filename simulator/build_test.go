@@ -247,9 +247,80 @@ func evaluate(m *windows.Machine) Expectation {
 			add(ProblemStaleEscrow)
 		}
 	}
+	hasOS := slices.ContainsFunc(m.Volumes, func(v *windows.Volume) bool { return v.VolumeType == volOS })
+	if (m.Join.DomainJoined || m.Join.AzureAdJoined) && !hasOS {
+		add(ProblemNoOSVolume)
+	}
 	if len(problems) == 0 {
 		return Expectation{Status: StatusCompliant}
 	}
 	slices.Sort(problems)
 	return Expectation{Status: StatusNoncompliant, Problems: problems}
+}
+
+// TestHostileProfilesLinked builds each hostile profile beside honest hosts
+// and checks what it took from its victim, and both expectations.
+func TestHostileProfilesLinked(t *testing.T) {
+	one, ten := 1, 10
+	spec := &Spec{Seed: 5, Profiles: []ProfileMix{
+		{Name: "domain-laptop", Count: &ten}, {Name: "impostor", Count: &one}, {Name: "workgroup-liar", Count: &one},
+		{Name: "no-volumes", Count: &one}, {Name: "duplicate-protector", Count: &one},
+	}}
+	hosts, err := Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*Host{}
+	for _, h := range hosts {
+		byName[h.Machine.Identity().ComputerName] = h
+	}
+	victims := map[string]bool{}
+	for _, h := range hosts {
+		m := h.Machine
+		p, _ := profileByName(h.Profile)
+		if p.borrow == nil {
+			continue
+		}
+		v := byName[h.Victim]
+		if v == nil || v == h || victims[h.Victim] {
+			t.Fatalf("%s: victim %q missing, itself or shared", h.Profile, h.Victim)
+		}
+		victims[h.Victim] = true
+		switch h.Profile {
+		case "impostor":
+			if m.Account == nil || m.Account.ComputerName == v.Machine.ComputerName || m.ComputerName != v.Machine.ComputerName ||
+				m.Join != v.Machine.Join || firstRecoveryPassword(m).ID != firstRecoveryPassword(v.Machine).ID {
+				t.Errorf("impostor reports %s %+v, account %+v; victim %s %+v", m.ComputerName, m.Join, m.Account, v.Machine.ComputerName, v.Machine.Join)
+			}
+			if v.Expect.Status != StatusCompliant {
+				t.Errorf("the impostor's victim expects %+v, want compliant", v.Expect)
+			}
+		case "workgroup-liar":
+			if m.Join.DomainJoined || m.DNSDomain != "" || m.Account == nil || !m.Account.DomainJoined {
+				t.Errorf("workgroup liar reports %+v domain %q, account %+v", m.Join, m.DNSDomain, m.Account)
+			}
+			if len(m.Escrow.ExternalFiles) != 1 || m.Escrow.ExternalFiles[0].DeviceObject != h.Victim {
+				t.Errorf("workgroup liar's key files %+v, want one in %s's folder", m.Escrow.ExternalFiles, h.Victim)
+			}
+		case "duplicate-protector":
+			if firstRecoveryPassword(m).ID != firstRecoveryPassword(v.Machine).ID {
+				t.Error("duplicate-protector does not report its victim's protector ID")
+			}
+			if !slices.Contains(v.Expect.Problems, ProblemDuplicateProtector) || v.Expect.Status != StatusNoncompliant {
+				t.Errorf("duplicate-protector's victim expects %+v", v.Expect)
+			}
+		}
+	}
+	want := map[string][]string{
+		"impostor": {ProblemIdentityMismatch}, "workgroup-liar": {ProblemJoinStateMismatch, ProblemEscrowElsewhere},
+		"no-volumes": {ProblemNoOSVolume}, "duplicate-protector": {ProblemDuplicateProtector},
+	}
+	for _, h := range hosts {
+		if w, ok := want[h.Profile]; ok && (h.Expect.Status != StatusNoncompliant || !slices.Equal(h.Expect.Problems, w)) {
+			t.Errorf("%s expects %+v, want noncompliant %v", h.Profile, h.Expect, w)
+		}
+	}
+	if len(victims) != 3 {
+		t.Errorf("%d victims, want 3", len(victims))
+	}
 }

@@ -81,6 +81,38 @@
 //	legacy-aes128          AES-CBC 128 (pre-XTS)                    weak_encryption_method
 //	data-locked            locked data volume, key escrowed         volume_locked
 //
+// Hostile, noncompliant: what a host says about itself is only a claim.
+// Each takes from a victim (a compliant, fault-free host of the fleet drawn
+// by the seed, one per hostile host; [Host.Victim] names it); the machine's
+// [windows.Account] is what the directory, Entra ID and key store hold:
+//
+//	impostor               reports the victim's name, domain, join state, Entra deviceId,
+//	                       volumes with their protector IDs and backup events; its own
+//	                       hybrid-joined account holds no key     identity_mismatch
+//	                       (the victim keeps its verdict: its identity matches the directory)
+//	workgroup-liar         AD holds its computer object, it reports workgroup; its key
+//	                       file sits in the victim's folder of the key store
+//	                                                              join_state_mismatch, escrow_elsewhere
+//	no-volumes             joined, reports no BitLocker volume at all   no_os_volume
+//	duplicate-protector    its recovery password has the victim's protector ID
+//	                                                              duplicate_protector (the victim too)
+//
+// Without a victim (a fleet of hostile hosts only) a hostile host keeps its
+// own build: a recovery password never escrowed (escrow_missing).
+//
+// # Targets, escrow sources and expectations
+//
+// [Fleet.WriteTargets] writes CSV with the identity columns a directory
+// inventory writes: host (ip:port), fqdn (the account's DNS name in the
+// fleet's domain), ad_dn (CN=NAME,OU=Workstations,<domain DN>, when
+// domain-joined) and entra_device_id (when Entra-joined), from the
+// account, never from what the host reports. [Fleet.StartSources] serves
+// the AD, Entra ID and external key store (one folder per computer:
+// <dir>/<COMPUTERNAME>/BitLocker Recovery Key <ID>.TXT, [WriteKeyFile]).
+// [Fleet.WriteExpectations] writes the expectation of every host as a JSON
+// array of {target, profile, status, problems}: the profile table's
+// declared outcome, changed by faults and victims, never by a client.
+//
 // Compliant AD-joined profiles carry OSRequireActiveDirectoryBackup=1;
 // Entra-joined ones vary (required, not required, no FVE key), since the
 // value does not apply to them. Recovery passwords are fake but

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/bitaudit/bitaudit/simulator/directory"
 	"github.com/bitaudit/bitaudit/simulator/windows"
 	"github.com/bitaudit/bitaudit/simulator/wsman"
 )
@@ -67,6 +70,7 @@ type Fleet struct {
 	log     *slog.Logger
 	wg      sync.WaitGroup
 	once    sync.Once
+	domain  Domain // the spec's, for the identity columns
 }
 
 // Start builds the hosts spec describes and serves each on its own
@@ -91,7 +95,10 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
 	if need := uint64(len(hosts)) + 64; limit != 0 && limit < need {
 		return nil, fmt.Errorf("open-file limit is %d, %d hosts need at least %d: raise the hard limit (ulimit -Hn)", limit, len(hosts), need)
 	}
-	f := &Fleet{hosts: hosts, log: opts.Logger}
+	f := &Fleet{hosts: hosts, log: opts.Logger, domain: spec.Domain}
+	if f.domain == (Domain{}) {
+		f.domain = defaultDomain()
+	}
 	if opts.TLS {
 		if f.ca, err = wsman.NewCA(); err != nil {
 			return nil, fmt.Errorf("create fleet CA: %w", err)
@@ -280,16 +287,75 @@ func (f *Fleet) Targets() []string {
 	return out
 }
 
-// WriteTargets writes the targets, one "ip:port" per line: the format
-// `bitaudit audit --targets` reads.
+// TargetColumns is the header of the targets file [Fleet.WriteTargets]
+// writes: the columns a directory inventory writes for each computer.
+var TargetColumns = []string{"host", "fqdn", "ad_dn", "entra_device_id"}
+
+// WriteTargets writes the targets as CSV, the format `bitaudit audit
+// --targets` reads: "ip:port" in the host column, and the operator's
+// identity of each host as the directory knows it (never as the host
+// reports itself): its DNS name in the fleet's domain (workgroup hosts
+// too, as a DNS or CMDB inventory lists them), its AD computer object's DN
+// when domain-joined, its Entra deviceId when Entra-joined.
 func (f *Fleet) WriteTargets(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	cw.Write(TargetColumns)
+	for _, h := range f.hosts {
+		cw.Write(f.identityRow(h))
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("write targets: %w", err)
+	}
+	return nil
+}
+
+// identityRow is a host's row of the targets file.
+func (f *Fleet) identityRow(h *Host) []string {
+	h.Machine.Mu.Lock()
+	a := h.Machine.Identity()
+	h.Machine.Mu.Unlock()
+	domain := a.DNSDomain
+	if domain == "" {
+		domain = f.domain.DNS
+	}
+	row := []string{h.Address, strings.ToLower(a.ComputerName) + "." + domain, "", ""}
+	if a.DomainJoined {
+		row[2] = directory.ComputerDN(domainDN(domain), a.ComputerName)
+	}
+	if a.AzureAdJoined {
+		row[3] = strings.ToLower(a.DeviceID)
+	}
+	return row
+}
+
+// An expectationRecord is one element of [Fleet.WriteExpectations].
+type expectationRecord struct {
+	Target  string `json:"target"`
+	Profile string `json:"profile"`
+	Expectation
+}
+
+// WriteExpectations writes, as a JSON array, what an auditor should
+// conclude about every host: objects with the keys target (as in the
+// targets file), profile, status and problems (see [Expectation]), derived
+// from the fleet's own profile table and faults, never from a client.
+func (f *Fleet) WriteExpectations(w io.Writer) error {
+	out := make([]expectationRecord, len(f.hosts))
+	for i, h := range f.hosts {
+		out[i] = expectationRecord{Target: h.Address, Profile: h.Profile, Expectation: h.Expect}
+		if out[i].Problems == nil {
+			out[i].Problems = []string{}
+		}
+	}
 	bw := bufio.NewWriter(w)
-	for _, t := range f.Targets() {
-		bw.WriteString(t)
-		bw.WriteByte('\n')
+	enc := json.NewEncoder(bw)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(out); err != nil {
+		return fmt.Errorf("write expectations: %w", err)
 	}
 	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("write targets: %w", err)
+		return fmt.Errorf("write expectations: %w", err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package simulator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/netip"
@@ -165,8 +166,13 @@ func TestFleetTargets(t *testing.T) {
 	if err := f.WriteTargets(&buf); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := buf.String(), strings.Join(targets, "\n")+"\n"; got != want {
-		t.Errorf("WriteTargets wrote %q...", got[:40])
+	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
+	if len(lines) != len(targets)+1 || lines[0] != "host,fqdn,ad_dn,entra_device_id" {
+		t.Fatalf("WriteTargets wrote %d lines, header %q", len(lines), lines[0])
+	}
+	// Workgroup hosts: a DNS name in the fleet's domain, no AD DN, no device ID.
+	if got, want := lines[1], targets[0]+",ws-0001.corp.example.test,,"; got != want {
+		t.Errorf("first row %q, want %q", got, want)
 	}
 }
 
@@ -315,5 +321,37 @@ func TestStartAddressInUse(t *testing.T) {
 	_, err := Start(context.Background(), spec, Options{Password: testPassword, ListenBase: ap.Addr(), Port: int(ap.Port())})
 	if err == nil || !strings.Contains(err.Error(), "another fleet") {
 		t.Fatalf("second fleet on the same addresses: err = %v", err)
+	}
+}
+
+func TestWriteExpectations(t *testing.T) {
+	one := 1
+	hosts, err := Build(&Spec{Seed: 2, Profiles: []ProfileMix{{Name: "domain-laptop", Count: &one}, {Name: "tpm-only", Count: &one}},
+		Faults: []FaultMix{{Kind: FaultRefused, Count: &one}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range hosts {
+		h.Address = fmt.Sprintf("127.0.99.%d:5986", i+1)
+	}
+	var buf bytes.Buffer
+	if err := (&Fleet{hosts: hosts}).WriteExpectations(&buf); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("%d records, want 2", len(got))
+	}
+	for i, r := range got {
+		h := hosts[i]
+		if r["target"] != h.Address || r["profile"] != h.Profile || r["status"] != h.Expect.Status {
+			t.Errorf("record %v, host %s %s %+v", r, h.Address, h.Profile, h.Expect)
+		}
+		if _, ok := r["problems"].([]any); !ok {
+			t.Errorf("record %v: problems is not an array", r)
+		}
 	}
 }

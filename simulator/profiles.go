@@ -13,9 +13,13 @@ import (
 // problems the profile was built to exhibit (the Problem* values); an
 // auditor may report more, derived from these (a suspended volume is also
 // unprotected), but must report these.
+//
+// Each profile declares its expectation in the profile table below; a
+// hostile profile also declares what it makes of its victim's. The JSON
+// keys are those of `simulate --expect-out`; later keys are added here.
 type Expectation struct {
-	Status   string
-	Problems []string
+	Status   string   `json:"status"`
+	Problems []string `json:"problems"`
 }
 
 // Host statuses, spelled as bitaudit's result document spells them.
@@ -50,6 +54,14 @@ const (
 	ProblemWeakEncryptionMethod  = "weak_encryption_method"   // AES-CBC 128 instead of XTS-AES
 	ProblemVolumeLocked          = "volume_locked"            // a locked data volume cannot be evaluated
 	ProblemBackupNotRequired     = "backup_not_required"      // AD-joined, FVE policy lacks OSRequireActiveDirectoryBackup=1
+
+	// Identity: what a hostile host says about itself disagrees with the
+	// directory, or with another host of the fleet.
+	ProblemIdentityMismatch   = "identity_mismatch"   // reports another host's name, FQDN and device ID
+	ProblemDuplicateProtector = "duplicate_protector" // a protector ID another host of the fleet also reports
+	ProblemJoinStateMismatch  = "join_state_mismatch" // claims workgroup while AD holds its computer object
+	ProblemEscrowElsewhere    = "escrow_elsewhere"    // its key file sits in another host's folder of the key store
+	ProblemNoOSVolume         = "no_os_volume"        // joined, yet reports no OS volume
 )
 
 // A profile is one built-in kind of host. build fills the machine from the
@@ -59,6 +71,12 @@ type profile struct {
 	prefix string   // computer-name prefix
 	os     []string // releases drawn from
 	build  func(g *gen) Expectation
+	// borrow, set for hostile profiles that impersonate or copy another
+	// host (the victim: a compliant, fault-free host of the fleet, chosen
+	// by the seed), takes what it needs from the victim once the fleet is
+	// built and returns both hosts' expectations. build's expectation is
+	// the host's when the fleet offers no victim.
+	borrow func(self, victim *Host) (own, victims Expectation)
 }
 
 var (
@@ -92,7 +110,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Domain-joined desktop: as the laptop, named WS-.
 	{"domain-desktop", "WS-", clients, func(g *gen) Expectation {
 		g.joinDomain()
@@ -100,7 +118,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Domain member server, XTS-AES 256 OS and data volume, both escrowed.
 	{"domain-server", "SRV-", servers, func(g *gen) Expectation {
 		g.joinDomain()
@@ -114,7 +132,7 @@ var profiles = []profile{
 		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
 		g.escrow(d, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Entra-joined laptop escrowed to Entra ID with event 845 (bitlocker.md §3, §5;
 	// sample graph_bitlocker_recoveryKeys_list).
 	{"entra-laptop", "LT-", clients, func(g *gen) Expectation {
@@ -123,7 +141,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Hybrid-joined laptop, escrowed to AD (784) and Entra ID (845)
 	// (sample dsregcmd-status_hybrid-joined_fragment).
 	{"hybrid-laptop", "LT-", clients, func(g *gen) Expectation {
@@ -132,7 +150,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Data volume with recovery password and an auto-unlock external key
 	// (sample manage-bde-protectors-get_datavolume_numpw_externalkey_autounlock).
 	{"data-autounlock", "WS-", clients, func(g *gen) Expectation {
@@ -146,7 +164,7 @@ var profiles = []profile{
 		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
 		g.escrow(d, drp)
 		return compliant()
-	}},
+	}, nil},
 	// Used-space-only encryption on OS and data volume
 	// (sample manage-bde-status_win11pro_3vols_usedspace_autounlock_decrypted C:, D:).
 	{"used-space-only", "LT-", clients, func(g *gen) Expectation {
@@ -162,7 +180,7 @@ var profiles = []profile{
 		ek.KeyFileName, ek.AutoUnlock = ek.ID[1:len(ek.ID)-1]+".BEK", true
 		g.escrow(d, drp)
 		return compliant()
-	}},
+	}, nil},
 	// TPM+PIN pre-boot authentication plus a recovery password (bitlocker.md §1.4 type 4).
 	{"tpm-pin", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
@@ -171,14 +189,14 @@ var profiles = []profile{
 		g.protector(v, protTPMPIN)
 		g.escrow(v, g.protector(v, protRecoveryPassword))
 		return compliant()
-	}},
+	}, nil},
 	// Workgroup machine: recovery password saved to the external key store
 	// ("BitLocker Recovery Key <ID>.TXT"), the only escrow it can have.
 	{"workgroup", "WS-", clients, func(g *gen) Expectation {
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return compliant()
-	}},
+	}, nil},
 	// Unencrypted removable drive next to a compliant OS volume; removable
 	// drives are outside the default policy (VolumeType 2, bitlocker.md §1.1).
 	{"removable-unencrypted", "LT-", clients, func(g *gen) Expectation {
@@ -188,7 +206,7 @@ var profiles = []profile{
 		g.escrow(v, rp)
 		g.volume("F:", volRemovable, methodNone).Label = "USB DISK"
 		return compliant()
-	}},
+	}, nil},
 
 	// TPM-only OS volume, no recovery password (sample
 	// manage-bde-protectors-get_tpm-only-type_pcr7-secureboot_fragment; no policy requiring one).
@@ -197,7 +215,7 @@ var profiles = []profile{
 		v := g.volume("C:", volOS, g.xts())
 		g.protector(v, protTPM)
 		return noncompliant(ProblemNoRecoveryPassword, ProblemBackupNotRequired)
-	}},
+	}, nil},
 	// Recovery password never escrowed: no 784, nothing in AD; backup not required by policy.
 	{"never-escrowed", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
@@ -206,7 +224,7 @@ var profiles = []profile{
 		}
 		osTPMRecovery(g)
 		return noncompliant(ProblemEscrowMissing, ProblemBackupNotRequired)
-	}},
+	}, nil},
 	// Escrowed to AD, but the FVE policy does not require the backup before
 	// encryption (OSRequireActiveDirectoryBackup absent or no FVE key at
 	// all; bitlocker.md §6, CIS 18.10.9.x).
@@ -218,7 +236,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		return noncompliant(ProblemBackupNotRequired)
-	}},
+	}, nil},
 	// Event 784 (or 845 when Entra-joined) claims the backup, but the
 	// source lost it (bitlocker.md §3: "keys can be deleted later").
 	{"escrow-lost", "LT-", clients, func(g *gen) Expectation {
@@ -237,7 +255,7 @@ var profiles = []profile{
 			g.backupAD(v, rp, false)
 		}
 		return noncompliant(ProblemEscrowClaimedNotFound)
-	}},
+	}, nil},
 	// Protector rotated: AD holds only the removed protector's key; the
 	// current recovery password was never backed up (bitlocker.md §4 History).
 	{"stale-escrow", "LT-", clients, func(g *gen) Expectation {
@@ -247,7 +265,7 @@ var profiles = []profile{
 		old := &windows.Protector{ID: "{" + g.guid() + "}", Type: protRecoveryPassword}
 		g.backupAD(v, old, true)
 		return noncompliant(ProblemEscrowMissing, ProblemStaleEscrow)
-	}},
+	}, nil},
 	// Two recovery passwords (Add-BitLockerKeyProtector run twice,
 	// bitlocker.md §2.3); only the first is escrowed.
 	{"two-passwords", "LT-", clients, func(g *gen) Expectation {
@@ -257,7 +275,7 @@ var profiles = []profile{
 		g.escrow(v, rp)
 		g.protector(v, protRecoveryPassword)
 		return noncompliant(ProblemEscrowPartial)
-	}},
+	}, nil},
 	// Protection suspended with 1..3 reboots left (sample
 	// Win32_EncryptableVolume-derived_C3-Protect_suspended).
 	{"suspended", "LT-", clients, func(g *gen) Expectation {
@@ -268,7 +286,7 @@ var profiles = []profile{
 		v.ProtectionStatus, v.SuspendCount = 0, uint32(1+g.r.IntN(3))
 		g.event(773, windows.EventData{Name: "VolumeMountPoint", Value: "C:"})
 		return noncompliant(ProblemProtectionSuspended)
-	}},
+	}, nil},
 	// Encryption in progress at 99%, protection off until it finishes
 	// (sample manage-bde-status_win11_encryption-in-progress_99pct).
 	{"encrypting", "LT-", []string{"win11-24h2"}, func(g *gen) Expectation {
@@ -279,7 +297,7 @@ var profiles = []profile{
 		v.ConversionStatus, v.EncryptionPercentage, v.ProtectionStatus = 2, 99, 0
 		g.escrow(v, rp)
 		return noncompliant(ProblemEncryptionInProgress, ProblemProtectionOff)
-	}},
+	}, nil},
 	// Encrypted OS volume, fully decrypted fixed data volume with no
 	// protectors (sample Get-BitLockerVolume_ConvertTo-Json_ps51_WIN-VM E:).
 	{"data-decrypted", "WS-", clients, func(g *gen) Expectation {
@@ -289,7 +307,7 @@ var profiles = []profile{
 		g.escrow(v, rp)
 		g.volume("E:", volFixed, methodNone)
 		return noncompliant(ProblemDataVolumeDecrypted)
-	}},
+	}, nil},
 	// Fully decrypted OS volume, no protectors (sample
 	// Get-BitLockerVolume_FormatList_WIN10-BOOK-2_decrypted).
 	{"os-decrypted", "LT-", []string{"win10-22h2"}, func(g *gen) Expectation {
@@ -297,7 +315,7 @@ var profiles = []profile{
 		g.policy(true)
 		g.volume("C:", volOS, methodNone)
 		return noncompliant(ProblemOSVolumeDecrypted)
-	}},
+	}, nil},
 	// Device-encryption clear key: used-space encrypted, protection off,
 	// no protectors (sample manage-bde-status_clearkey_no-protectors).
 	{"clear-key", "LT-", []string{"win11-23h2", "win11-24h2"}, func(g *gen) Expectation {
@@ -305,7 +323,7 @@ var profiles = []profile{
 		v := g.volume("C:", volOS, methodXTSAES128)
 		v.EncryptionFlags, v.ProtectionStatus = 0x1, 0
 		return noncompliant(ProblemNoProtectors)
-	}},
+	}, nil},
 	// Pre-XTS AES-CBC 128 (method 3), kept from a Windows 8.1 era
 	// encryption (bitlocker.md §1.3 defaults); escrowed.
 	{"legacy-aes128", "WS-", []string{"win10-22h2"}, func(g *gen) Expectation {
@@ -315,7 +333,7 @@ var profiles = []profile{
 		v.EncryptionMethod = methodAES128
 		g.escrow(v, rp)
 		return noncompliant(ProblemWeakEncryptionMethod)
-	}},
+	}, nil},
 	// Locked fixed data volume unlocked by a password: protection status
 	// unknown (2), lock status 1, so its state cannot be evaluated; its
 	// recovery password is escrowed (bitlocker.md §1.2, §1.3).
@@ -329,7 +347,114 @@ var profiles = []profile{
 		g.escrow(d, g.protector(d, protRecoveryPassword))
 		g.protector(d, protPassword)
 		return noncompliant(ProblemVolumeLocked)
-	}},
+	}, nil},
+
+	// Hostile hosts: what a host says about itself is a claim (design.md,
+	// "a host cannot vouch for itself"). A compromised or rogue machine
+	// controls its computer name, dsregcmd output, event log and the
+	// protector IDs it reports; it does not control the directory.
+
+	// Impostor: its own hybrid-joined account holds no key; it reports the
+	// victim's computer name, domain, join state and Entra deviceId, the
+	// victim's volumes with their protector IDs (printed in every report)
+	// and the victim's backup events. The victim keeps its verdict: its
+	// identity matches its directory object, the impostor's does not.
+	{"impostor", "WS-", clients, unescrowed((*gen).joinHybrid), impersonate},
+	// Workgroup liar: AD holds its computer object, it reports workgroup
+	// (no domain, dsregcmd DomainJoined NO), and its key file sits in the
+	// victim's folder of the external key store, where a flat store would
+	// have accepted it; AD does not hold its key.
+	{"workgroup-liar", "WS-", clients, unescrowed((*gen).joinDomain), claimWorkgroup},
+	// No volumes: a joined host whose Win32_EncryptableVolume query returns
+	// nothing (a host that hides its volumes, or a broken WMI repository).
+	{"no-volumes", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		return noncompliant(ProblemNoOSVolume)
+	}, nil},
+	// Duplicate protector: an honest name, but its OS volume's recovery
+	// password carries the victim's protector ID, which AD holds under the
+	// victim's object. The auditor cannot tell which host lies: both are
+	// noncompliant, neither verified for that ID.
+	{"duplicate-protector", "WS-", clients, unescrowed((*gen).joinDomain), copyProtector},
+}
+
+// unescrowed builds a hostile host's own machine: joined by join, with
+// the usual policy and an OS volume whose recovery password no source holds.
+func unescrowed(join func(*gen)) func(*gen) Expectation {
+	return func(g *gen) Expectation {
+		join(g)
+		g.policy(true)
+		osTPMRecovery(g)
+		return noncompliant(ProblemEscrowMissing)
+	}
+}
+
+// impersonate makes self report victim's identity, volumes and events.
+func impersonate(self, victim *Host) (Expectation, Expectation) {
+	m, v := self.Machine, victim.Machine
+	own := m.Identity()
+	m.Account = &own
+	m.ComputerName, m.DNSDomain, m.NetBIOSDomain, m.Join = v.ComputerName, v.DNSDomain, v.NetBIOSDomain, v.Join
+	m.Volumes = nil
+	for _, vol := range v.Volumes {
+		c := *vol
+		c.Protectors = nil
+		for _, p := range vol.Protectors {
+			cp := *p
+			if cp.RecoveryPassword != "" {
+				// The victim's protector ID, not its password: the impostor
+				// never saw that. Any format-valid value will do.
+				cp.RecoveryPassword = "000000-000000-000000-000000-000000-000000-000000-000000"
+			}
+			c.Protectors = append(c.Protectors, &cp)
+		}
+		m.Volumes = append(m.Volumes, &c)
+	}
+	m.Events = append([]windows.Event(nil), v.Events...)
+	m.FVEPolicy = v.FVEPolicy
+	return noncompliant(ProblemIdentityMismatch), victim.Expect
+}
+
+// claimWorkgroup makes self report workgroup and files its key in the
+// victim's folder of the external key store.
+func claimWorkgroup(self, victim *Host) (Expectation, Expectation) {
+	m := self.Machine
+	own := m.Identity()
+	m.Account = &own
+	m.DNSDomain, m.NetBIOSDomain, m.Join = "", "WORKGROUP", windows.JoinState{}
+	if rp := firstRecoveryPassword(m); rp != nil {
+		m.Escrow.ExternalFiles = append(m.Escrow.ExternalFiles, windows.EscrowedKey{
+			ProtectorID: rp.ID, Created: refTime, VolumeType: 1, DeviceObject: victim.Machine.Identity().ComputerName})
+	}
+	return noncompliant(ProblemJoinStateMismatch, ProblemEscrowElsewhere), victim.Expect
+}
+
+// copyProtector gives self's recovery password the victim's protector ID.
+func copyProtector(self, victim *Host) (Expectation, Expectation) {
+	if rp, vrp := firstRecoveryPassword(self.Machine), firstRecoveryPassword(victim.Machine); rp != nil && vrp != nil {
+		rp.ID = vrp.ID
+	}
+	ve := victim.Expect
+	ve.Status = StatusNoncompliant
+	ve.Problems = append(append([]string(nil), ve.Problems...), ProblemDuplicateProtector)
+	return noncompliant(ProblemDuplicateProtector), ve
+}
+
+// firstRecoveryPassword returns the OS volume's first recovery-password
+// protector, or nil.
+func firstRecoveryPassword(m *windows.Machine) *windows.Protector {
+	for _, v := range m.Volumes {
+		if v.VolumeType != volOS {
+			continue
+		}
+		for _, p := range v.Protectors {
+			if p.Type == protRecoveryPassword {
+				return p
+			}
+		}
+	}
+	return nil
 }
 
 // ProfileNames lists the built-in host profiles in documentation order.

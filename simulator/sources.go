@@ -46,7 +46,8 @@ type Sources struct {
 	AuthorityHost, GraphEndpoint     string
 	TenantID, ClientID, ClientSecret string
 	// ExternalDir holds a "BitLocker Recovery Key <ID>.TXT" marker file
-	// (placeholder content, no key) per key in the hosts' ExternalFiles.
+	// (placeholder content, no key) per key in the hosts' ExternalFiles,
+	// in one folder per computer: <ExternalDir>/<COMPUTERNAME>/.
 	ExternalDir string
 
 	dir    *directory.Server
@@ -153,22 +154,46 @@ func (s *Sources) Close() error {
 }
 
 // writeKeyFiles writes one marker file per external key, named as Windows
-// names recovery key files. The content is a placeholder, never a password.
+// names recovery key files ("BitLocker Recovery Key <ID>.TXT", the name
+// manage-bde -protectors -add -rp and the Save dialog offer), each in the
+// folder of the computer the sources know it by: <dir>/<COMPUTERNAME>/
+// (KeyFolder), or the folder a key's DeviceObject names. The content is a
+// placeholder, never a password.
 func writeKeyFiles(dir string, ms []*windows.Machine) error {
 	for _, m := range ms {
 		m.Mu.Lock()
 		keys := append([]windows.EscrowedKey(nil), m.Escrow.ExternalFiles...)
-		name := m.ComputerName
+		name := m.Identity().ComputerName
 		m.Mu.Unlock()
 		for _, k := range keys {
-			id := strings.ToUpper(strings.Trim(k.ProtectorID, "{}"))
-			body := fmt.Sprintf("Simulated BitLocker recovery key backup for %s, protector %s. No key material.\n", name, id)
-			if err := os.WriteFile(filepath.Join(dir, "BitLocker Recovery Key "+id+".TXT"), []byte(body), 0o600); err != nil {
+			folder := name
+			if k.DeviceObject != "" {
+				folder = k.DeviceObject
+			}
+			if err := WriteKeyFile(dir, folder, k.ProtectorID); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// KeyFolder returns the folder of computer (its NetBIOS name) in the
+// external key store dir: <dir>/<COMPUTERNAME>.
+func KeyFolder(dir, computer string) string {
+	return filepath.Join(dir, strings.ToUpper(computer))
+}
+
+// WriteKeyFile writes the marker file of protector id into computer's
+// folder of the external key store dir (0700 folder, 0600 file).
+func WriteKeyFile(dir, computer, id string) error {
+	folder := KeyFolder(dir, computer)
+	if err := os.MkdirAll(folder, 0o700); err != nil {
+		return err
+	}
+	id = strings.ToUpper(strings.Trim(id, "{}"))
+	body := fmt.Sprintf("Simulated BitLocker recovery key backup for %s, protector %s. No key material.\n", strings.ToUpper(computer), id)
+	return os.WriteFile(filepath.Join(folder, "BitLocker Recovery Key "+id+".TXT"), []byte(body), 0o600)
 }
 
 func tenantOf(ms []*windows.Machine) string {
@@ -187,13 +212,18 @@ func baseDNOf(ms []*windows.Machine) string {
 	domain := "corp.example.test"
 	for _, m := range ms {
 		m.Mu.Lock()
-		d := m.DNSDomain
+		d := m.Identity().DNSDomain
 		m.Mu.Unlock()
 		if d != "" {
 			domain = d
 			break
 		}
 	}
+	return domainDN(domain)
+}
+
+// domainDN is the DN of an AD DNS domain: DC=corp,DC=example,DC=test.
+func domainDN(domain string) string {
 	parts := strings.Split(domain, ".")
 	for i, p := range parts {
 		parts[i] = "DC=" + p

@@ -18,21 +18,23 @@ import (
 
 // demoOptions are the flags of "bitaudit demo".
 type demoOptions struct {
-	hosts int
-	seed  int64
-	audit auditOptions
+	hosts     int
+	fleetFile string
+	seed      int64
+	audit     auditOptions
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
 	o := &demoOptions{}
 	c := &cobra.Command{
-		Use:   "demo [--hosts N] [--seed S] [--out DIR] [--format LIST]",
+		Use:   "demo [--hosts N | --fleet FILE] [--seed S] [--out DIR] [--format LIST]",
 		Short: "Audit a simulated Windows fleet on this machine (no Windows needed)",
 		Long: `Demo starts a simulated fleet of Windows hosts on loopback addresses (real WS-Management
 over HTTPS with NTLM, with a simulated Active Directory and Entra ID), audits it through
 exactly the same code path as "bitaudit audit", and writes the results into --out.
-The fleet is a seeded mix: mostly compliant hosts, the usual escrow failures, and a few
-hosts that are unreachable, hung or broken.
+The fleet is a seeded mix: mostly compliant hosts, the usual escrow failures, one
+impostor reporting another host's identity, and a few hosts that are unreachable, hung
+or broken; --fleet FILE audits a fleet spec instead (see "bitaudit simulate").
 
 Demo exits 0 when the demonstration ran (it prints the status "audit" would have
 exited with), 2 on bad flags, 4 on a runtime error and 130 when interrupted.`,
@@ -40,7 +42,8 @@ exited with), 2 on bad flags, 4 on a runtime error and 130 when interrupted.`,
 		RunE: func(c *cobra.Command, _ []string) error { return runDemo(c.Context(), g, o) },
 	}
 	f := c.Flags()
-	f.IntVar(&o.hosts, "hosts", 30, "number of simulated hosts (at least 25)")
+	f.IntVar(&o.hosts, "hosts", 30, "number of simulated hosts in the default mix (at least 25)")
+	f.StringVar(&o.fleetFile, "fleet", "", "fleet spec (YAML) instead of the default mix")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the simulated fleet: the same seed builds the same fleet")
 	f.IntVar(&o.audit.concurrency, "concurrency", 64, "hosts audited at once")
 	f.DurationVar(&o.audit.hostTimeout, "host-timeout", 10*time.Second, "deadline for one host (the demo fleet has hung hosts)")
@@ -49,8 +52,12 @@ exited with), 2 on bad flags, 4 on a runtime error and 130 when interrupted.`,
 }
 
 func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
-	if o.hosts < 25 {
+	if o.fleetFile == "" && o.hosts < 25 {
 		return usageErrorf("--hosts must be at least 25 (the demo mix needs them)")
+	}
+	spec, err := fleetSpec(o.fleetFile, o.hosts, o.seed)
+	if err != nil {
+		return err
 	}
 	a := &o.audit
 	a.transport, a.auth, a.user, a.failOn = "https", "ntlm", "auditor", "high"
@@ -71,7 +78,7 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	fleetLog := slog.New(slog.DiscardHandler)
 	// The fleet outlives an interrupt so hosts still running can finish.
 	fleetCtx := context.WithoutCancel(ctx)
-	fleet, err := simulator.Start(fleetCtx, simulator.DefaultSpec(o.hosts, o.seed), simulator.Options{
+	fleet, err := simulator.Start(fleetCtx, spec, simulator.Options{
 		TLS: true, Auth: "ntlm", User: a.user, Password: password, Logger: fleetLog,
 	})
 	if err != nil {
@@ -87,8 +94,8 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	if a.escrowConfig, err = startDemoSources(fleetCtx, fleet, tmp); err != nil {
 		return &exitError{code: exitFatal, err: fmt.Errorf("starting the simulated directory and Entra ID: %w", err)}
 	}
-	fmt.Fprintf(g.Out, "Simulated fleet: %d hosts on %s…, seed %d (HTTPS, NTLM; simulated Active Directory and Entra ID)\n",
-		o.hosts, fleet.Targets()[0], o.seed)
+	fmt.Fprintf(g.Out, "Simulated fleet: %d hosts on %s…, seed %d (HTTPS, NTLM; simulated Active Directory, Entra ID and key store)\n",
+		len(fleet.Hosts()), fleet.Targets()[0], spec.Seed)
 
 	// From here on, exactly the path of "bitaudit audit".
 	dg := *g
@@ -115,15 +122,7 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 }
 
 func writeFleetFiles(fleet *simulator.Fleet, targetsFile, caFile string) error {
-	f, err := os.Create(targetsFile)
-	if err != nil {
-		return err
-	}
-	if err := fleet.WriteTargets(f); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := writeFileWith(targetsFile, 0o600, fleet.WriteTargets); err != nil {
 		return err
 	}
 	return os.WriteFile(caFile, fleet.CAPEM(), 0o644)

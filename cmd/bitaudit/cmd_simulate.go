@@ -28,6 +28,7 @@ type simulateOptions struct {
 	targetsOut        string
 	caOut             string
 	escrowOut         string
+	expectOut         string
 }
 
 func newSimulateCmd(g *globals) *cobra.Command {
@@ -38,6 +39,15 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		Long: `Simulate starts simulated Windows hosts on distinct loopback addresses (from 127.0.10.1),
 each answering WS-Management as Windows does (Basic or NTLM, HTTP or HTTPS), writes the
 targets file "bitaudit audit --targets" reads, and runs until SIGINT or SIGTERM.
+
+The targets file is CSV: host (ip:port) and the identity columns fqdn, ad_dn and
+entra_device_id, as the simulated directory knows each host.
+
+With --escrow-out it also serves a simulated Active Directory (LDAPS), Entra ID (token
+endpoint and Graph) and an external key store (a folder per computer), sharing state with
+the hosts, and writes the escrow config "bitaudit audit --escrow-config" reads, with its
+secrets in 0600 files beside it. With --expect-out it writes what an auditor should report
+for every host, from the simulator's own profile table.
 
 The password the hosts accept comes from BITAUDIT_PASSWORD; when it is unset, one is
 generated and written to a 0600 file next to --targets-out (the path is printed).`,
@@ -57,7 +67,27 @@ generated and written to a 0600 file next to --targets-out (the path is printed)
 	f.BoolVar(&o.requireEncryption, "require-encryption", false, "refuse unencrypted messages over HTTP, as Windows' default AllowUnencrypted=false")
 	f.StringVar(&o.targetsOut, "targets-out", "", "write the targets file here (required)")
 	f.StringVar(&o.caOut, "ca-out", "", "write the CA certificate (PEM) clients must trust here (with --tls)")
+	f.StringVar(&o.escrowOut, "escrow-out", "", "also serve a simulated AD, Entra ID and external key store, and write the escrow config for them here (for audit --escrow-config)")
+	f.StringVar(&o.expectOut, "expect-out", "", "write the simulator's own expectation for every host here (JSON: target, profile, status, problems)")
 	return c
+}
+
+// fleetSpec returns the fleet spec in file, or the default mix of hosts
+// hosts with seed when file is empty. A bad spec is a usage error.
+func fleetSpec(file string, hosts int, seed int64) (*simulator.Spec, error) {
+	if file == "" {
+		return simulator.DefaultSpec(hosts, seed), nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	defer f.Close()
+	spec, err := simulator.LoadSpec(f, file)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return spec, nil
 }
 
 func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
@@ -74,19 +104,12 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	if o.caOut != "" && !o.tls {
 		return usageErrorf("--ca-out needs --tls")
 	}
-	spec := simulator.DefaultSpec(o.hosts, o.seed)
-	if o.fleetFile != "" {
-		f, err := os.Open(o.fleetFile)
-		if err != nil {
-			return usageError(err)
-		}
-		spec, err = simulator.LoadSpec(f, o.fleetFile)
-		f.Close()
-		if err != nil {
-			return usageError(err)
-		}
-	} else if o.hosts < 1 {
+	if o.fleetFile == "" && o.hosts < 1 {
 		return usageErrorf("--hosts must be at least 1")
+	}
+	spec, err := fleetSpec(o.fleetFile, o.hosts, o.seed)
+	if err != nil {
+		return err
 	}
 	password := g.getenv("BITAUDIT_PASSWORD")
 	passwordNote := "from BITAUDIT_PASSWORD"
@@ -109,21 +132,29 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 		return &exitError{code: exitFatal, err: fmt.Errorf("starting the fleet: %w", err)}
 	}
 	defer fleet.Close()
-	f, err := os.Create(o.targetsOut)
-	if err != nil {
-		return &exitError{code: exitFatal, err: err}
-	}
-	if err := fleet.WriteTargets(f); err != nil {
-		f.Close()
-		return &exitError{code: exitFatal, err: err}
-	}
-	if err := f.Close(); err != nil {
-		return &exitError{code: exitFatal, err: err}
-	}
 	if o.caOut != "" {
 		if err := os.WriteFile(o.caOut, fleet.CAPEM(), 0o644); err != nil {
 			return &exitError{code: exitFatal, err: err}
 		}
+	}
+	if o.escrowOut != "" {
+		src, err := fleet.StartSources(ctx, simulator.SourcesOptions{})
+		if err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("starting the simulated directory, Entra ID and key store: %w", err)}
+		}
+		defer src.Close()
+		if err := writeEscrowConfigTo(src, o.escrowOut); err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("writing the escrow config: %w", err)}
+		}
+	}
+	if o.expectOut != "" {
+		if err := writeFileWith(o.expectOut, 0o600, fleet.WriteExpectations); err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("writing the expectations: %w", err)}
+		}
+	}
+	// The targets file comes last: once it exists, everything else does.
+	if err := writeFileWith(o.targetsOut, 0o600, fleet.WriteTargets); err != nil {
+		return &exitError{code: exitFatal, err: err}
 	}
 	targets := fleet.Targets()
 	scheme := "http"
@@ -134,6 +165,12 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	fmt.Fprintf(g.Out, "Targets: %s\nUser: %s; password %s\n", o.targetsOut, o.user, passwordNote)
 	if o.caOut != "" {
 		fmt.Fprintf(g.Out, "CA certificate: %s (pass it to audit with --ca-cert)\n", o.caOut)
+	}
+	if o.escrowOut != "" {
+		fmt.Fprintf(g.Out, "Escrow config: %s (simulated AD, Entra ID and key store; pass it to audit with --escrow-config)\n", o.escrowOut)
+	}
+	if o.expectOut != "" {
+		fmt.Fprintf(g.Out, "Expectations: %s\n", o.expectOut)
 	}
 	fmt.Fprintln(g.Out, "Press Ctrl-C to stop.")
 	<-ctx.Done()

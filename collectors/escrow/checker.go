@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -93,6 +94,10 @@ type sourceView struct {
 	// subject names the host's object at the source, for reasons.
 	subject string
 	keys    []heldKey
+	// folder is the host's folder in the external key store; bound says
+	// it comes from the operator's identity, not from the host's report.
+	folder string
+	bound  bool
 }
 
 func (s *sourceView) find(id string) *heldKey {
@@ -131,7 +136,7 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 	wg.Go(func() { ad = c.viewAD(ctx, h, facts) })
 	en = c.viewEntra(ctx, facts)
 	wg.Wait()
-	views := []*sourceView{ad, en, c.viewExternal()}
+	views := []*sourceView{ad, en, c.viewExternal(h, facts)}
 	for _, sv := range views {
 		if sv.err != nil {
 			log.Debug("escrow source failed", "location", sv.loc, "err", sv.err)
@@ -267,8 +272,15 @@ func (c *Checker) viewEntra(ctx context.Context, f *model.HostFacts) *sourceView
 	return sv
 }
 
-func (c *Checker) viewExternal() *sourceView {
-	return &sourceView{loc: model.LocationExternal}
+// viewExternal names the host's folder in the external key store: the
+// computer name of the operator's identity; only without one (an IP-only
+// target) the name the host reports, whose evidence is then only claimed.
+func (c *Checker) viewExternal(h *model.HostResult, f *model.HostFacts) *sourceView {
+	sv := &sourceView{loc: model.LocationExternal, folder: h.Identity.GivenName(), bound: true}
+	if sv.folder == "" {
+		sv.folder, sv.bound = strings.ToUpper(f.Hostname), false
+	}
+	return sv
 }
 
 // sourceName names a location in reasons.
@@ -292,14 +304,23 @@ func (c *Checker) backup(ctx context.Context, sv *sourceView, id string, v *mode
 		b.State, b.Reason = model.BackupUnknown, joinReason(sv.skip, note)
 		return b
 	case sv.loc == model.LocationExternal && c.ext != nil:
-		file, err := c.ext.lookup(id)
+		file, other, err := c.ext.lookup(sv.folder, id)
+		place := filepath.Join(c.ext.dir, sv.folder)
 		switch {
 		case err != nil:
 			b.State, b.Reason = model.BackupUnknown, err.Error()
+		case file != "" && !sv.bound:
+			b.State, b.Object = model.BackupClaimed, file
+			b.Reason = "key file in the folder of the name the host reports (" + sv.folder + "); the target's identity is not verified, so it may be another host's folder"
 		case file != "":
 			b.State, b.Object = model.BackupVerified, file
+		case other != "":
+			b.State, b.Object = model.BackupMissing, other
+			b.Reason = "no key file for this protector in " + place + "; held elsewhere in the store: " + other + " (another host's place, not this host's)"
+		case sv.folder == "":
+			b.State, b.Reason = model.BackupMissing, "no key file for this protector in "+c.ext.dir+" (no computer name to find the host's folder by)"
 		default:
-			b.State, b.Reason = model.BackupMissing, "no key file for this protector in "+c.ext.dir
+			b.State, b.Reason = model.BackupMissing, "no key file for this protector in "+place
 		}
 		return b
 	case sv.loc == model.LocationAD && c.ad == nil, sv.loc == model.LocationEntra && c.graph == nil, sv.loc == model.LocationExternal:

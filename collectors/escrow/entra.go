@@ -190,7 +190,7 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // following @odata.nextLink.
 func (g *graphClient) listKeys(ctx context.Context, deviceID string) ([]graphKey, error) {
 	deviceID = model.NormalizeProtectorID(deviceID)
-	if !isGUID(deviceID) {
+	if !model.IsGUID(deviceID) {
 		return nil, fmt.Errorf("deviceId %q is not a GUID", deviceID)
 	}
 	// $filter supports only "deviceId eq" and there is no $top (bitlocker.md §5).
@@ -225,7 +225,7 @@ func (g *graphClient) listKeys(ctx context.Context, deviceID string) ([]graphKey
 // to, or nil when Graph has none.
 func (g *graphClient) getKey(ctx context.Context, id string) (*graphKey, error) {
 	id = model.NormalizeProtectorID(id)
-	if !isGUID(id) {
+	if !model.IsGUID(id) {
 		return nil, fmt.Errorf("key id %q is not a GUID", id)
 	}
 	var k graphKey

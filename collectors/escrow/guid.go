@@ -29,7 +29,7 @@ func decodeGUID(b []byte) (string, error) {
 // braces, in any case.
 func encodeGUID(id string) ([]byte, error) {
 	id = model.NormalizeProtectorID(id)
-	if !isGUID(id) {
+	if !model.IsGUID(id) {
 		return nil, fmt.Errorf("not a GUID: %q", id)
 	}
 	s, err := hex.DecodeString(strings.ReplaceAll(id, "-", ""))
@@ -44,26 +44,6 @@ func encodeGUID(id string) ([]byte, error) {
 	return b, nil
 }
 
-// isGUID reports whether s is a normalised GUID: 8-4-4-4-12 lower-case hex digits.
-func isGUID(s string) bool {
-	if len(s) != 36 {
-		return false
-	}
-	for i, c := range s {
-		switch i {
-		case 8, 13, 18, 23:
-			if c != '-' {
-				return false
-			}
-		default:
-			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // guidFromCN returns the normalised GUID at the end of a recovery object's CN,
 // "<date-time>{GUID}" (bitlocker.md §4), or "" when the CN has none.
 func guidFromCN(cn string) string {
@@ -72,7 +52,7 @@ func guidFromCN(cn string) string {
 		return ""
 	}
 	id := model.NormalizeProtectorID(cn[i:])
-	if !isGUID(id) {
+	if !model.IsGUID(id) {
 		return ""
 	}
 	return id

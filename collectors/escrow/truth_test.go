@@ -49,7 +49,9 @@ func hostResult(m *windows.Machine) *model.HostResult {
 		}
 		f.Events = append(f.Events, be)
 	}
-	h := &model.HostResult{Target: m.ComputerName, Status: model.StatusCompliant, Facts: f}
+	a := m.Identity()
+	id := &model.Identity{DNSName: strings.ToLower(a.ComputerName) + ".corp.example.test"}
+	h := &model.HostResult{Target: m.ComputerName, Identity: id, Status: model.StatusCompliant, Facts: f}
 	for _, v := range m.Volumes {
 		mv := model.Volume{MountPoint: v.DriveLetter, DeviceID: v.DeviceID, Type: [...]model.VolumeType{model.VolumeOS, model.VolumeFixed, model.VolumeRemovable}[v.VolumeType%3]}
 		if mv.MountPoint == "" {
@@ -139,7 +141,7 @@ func TestFleetSources(t *testing.T) {
 		ms = append(ms, h.Machine)
 	}
 	checkTruth(t, cfg, ms)
-	files, _ := filepath.Glob(filepath.Join(s.ExternalDir, "*.TXT"))
+	files, _ := filepath.Glob(filepath.Join(s.ExternalDir, "*", "*.TXT"))
 	for _, name := range files {
 		b, _ := os.ReadFile(name)
 		if regexp.MustCompile(`\d{6}-\d{6}-\d{6}`).Match(b) {

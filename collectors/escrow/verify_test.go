@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,7 +94,8 @@ func vol(mount string, typ model.VolumeType, ids ...string) model.Volume {
 func testHosts() []*model.HostResult {
 	return []*model.HostResult{
 		{
-			Target: "ws-0001.corp.example.test",
+			Target:   "ws-0001.corp.example.test",
+			Identity: &model.Identity{DNSName: "ws-0001.corp.example.test"},
 			Facts: &model.HostFacts{Hostname: "WS-0001", FQDN: "ws-0001.corp.example.test",
 				Join: model.JoinInfo{State: model.JoinHybrid, EntraDeviceID: dev1},
 				Events: []model.BackupEvent{
@@ -104,7 +106,8 @@ func testHosts() []*model.HostResult {
 			Volumes: []model.Volume{vol("C:", model.VolumeOS, idTPM, idA), vol("D:", model.VolumeFixed, idB)},
 		},
 		{
-			Target: "ws-0002.corp.example.test",
+			Target:   "ws-0002.corp.example.test",
+			Identity: &model.Identity{DNSName: "ws-0002.corp.example.test"},
 			Facts: &model.HostFacts{Hostname: "WS-0002", FQDN: "ws-0002.corp.example.test", Join: model.JoinInfo{State: model.JoinDomain},
 				Events: []model.BackupEvent{{ID: 785, Time: t0, ProtectorID: idC, ErrorCode: "0x8007054b"}}},
 			Volumes: []model.Volume{vol("C:", model.VolumeOS, idC)},
@@ -161,7 +164,9 @@ func startSources(t testing.TB, ms []*windows.Machine, eo entra.Options) *testSo
 	ext := t.TempDir()
 	for _, m := range ms {
 		for _, k := range m.Escrow.ExternalFiles {
-			writeFile(t, filepath.Join(ext, "BitLocker Recovery Key "+strings.Trim(k.ProtectorID, "{}")+".TXT"), []byte("placeholder\n"))
+			folder := filepath.Join(ext, strings.ToUpper(m.Identity().ComputerName))
+			os.MkdirAll(folder, 0o700)
+			writeFile(t, filepath.Join(folder, "BitLocker Recovery Key "+strings.Trim(k.ProtectorID, "{}")+".TXT"), []byte("placeholder\n"))
 		}
 	}
 	secrets := t.TempDir()
@@ -243,7 +248,7 @@ func TestVerifyAgainstSimulatedSources(t *testing.T) {
 	checkBackups(t, hosts, []want{
 		{0, idA, ad, verified, 784, "{0A0A0A0A-0000-4000-8000-00000000000A},CN=WS-0001,OU=Workstations,DC=corp", ""},
 		{0, idA, en, verified, 845, "0a0a0a0a-0000-4000-8000-00000000000a", ""},
-		{0, idA, ex, verified, 0, "BitLocker Recovery Key 0A0A0A0A", ""},
+		{0, idA, ex, verified, 0, "WS-0001/BitLocker Recovery Key 0A0A0A0A", ""},
 		{0, idB, ad, missing, 784, "", "not held by CN=WS-0001,OU=Workstations,DC=corp,DC=example,DC=test; host event 784 on 2025-03-01T09:30:00Z claims a backup"},
 		{0, idB, en, verified, 0, "0b0b0b0b", ""},
 		{0, idB, ex, missing, 0, "", "no key file"},

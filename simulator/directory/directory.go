@@ -105,11 +105,11 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	}
 	for _, m := range o.Machines {
 		m.Mu.Lock()
-		if m.Join.DomainJoined && m.ComputerName != "" {
-			s.byDN[strings.ToLower(s.computerDN(m.ComputerName))] = m
-			s.byName[strings.ToLower(m.ComputerName)+"$"] = m
-			if m.DNSDomain != "" {
-				s.byName[strings.ToLower(m.ComputerName+"."+m.DNSDomain)] = m
+		if a := m.Identity(); a.DomainJoined && a.ComputerName != "" {
+			s.byDN[strings.ToLower(s.computerDN(a.ComputerName))] = m
+			s.byName[strings.ToLower(a.ComputerName)+"$"] = m
+			if a.DNSDomain != "" {
+				s.byName[strings.ToLower(a.ComputerName+"."+a.DNSDomain)] = m
 			}
 		}
 		for _, k := range m.Escrow.AD {
@@ -224,7 +224,11 @@ func domainDN(domain string) string {
 	return strings.Join(parts, ",")
 }
 
-func (s *Server) computerDN(name string) string { return "CN=" + name + "," + s.ou }
+func (s *Server) computerDN(name string) string { return ComputerDN(s.BaseDN, name) }
+
+// ComputerDN is the DN of a computer object in the directory with base DN
+// base: CN=<name>,OU=Workstations,<base>.
+func ComputerDN(base, name string) string { return "CN=" + name + ",OU=Workstations," + base }
 
 // objectDN is the DN of a DeviceObject: as given when it is a DN, else a
 // computer object of that name next to the others.
@@ -537,18 +541,18 @@ func (s *Server) machineEntries(m *windows.Machine) []*entry {
 	defer m.Mu.Unlock()
 	var out []*entry
 	own := ""
-	if m.Join.DomainJoined && m.ComputerName != "" {
-		own = s.computerDN(m.ComputerName)
+	if a := m.Identity(); a.DomainJoined && a.ComputerName != "" {
+		own = s.computerDN(a.ComputerName)
 		e := &entry{dn: own, attrs: []attr{
 			{"objectClass", []string{"top", "person", "organizationalPerson", "user", "computer"}},
-			{"cn", []string{m.ComputerName}},
-			{"sAMAccountName", []string{m.ComputerName + "$"}},
+			{"cn", []string{a.ComputerName}},
+			{"sAMAccountName", []string{a.ComputerName + "$"}},
 			{"userAccountControl", []string{"4096"}}, // WORKSTATION_TRUST_ACCOUNT
 			{"operatingSystem", []string{m.OS.Caption}},
 			{"operatingSystemVersion", []string{m.OS.Version}},
 		}}
-		if m.DNSDomain != "" {
-			e.attrs = append(e.attrs, attr{"dNSHostName", []string{strings.ToLower(m.ComputerName) + "." + m.DNSDomain}})
+		if a.DNSDomain != "" {
+			e.attrs = append(e.attrs, attr{"dNSHostName", []string{strings.ToLower(a.ComputerName) + "." + a.DNSDomain}})
 		}
 		out = append(out, e)
 	}

@@ -120,8 +120,8 @@ func NewServer(o Options) *Server {
 	}
 	for _, m := range o.Machines {
 		m.Mu.Lock()
-		if m.Join.AzureAdJoined && m.Join.DeviceID != "" {
-			s.byDevice[strings.ToLower(m.Join.DeviceID)] = m
+		if a := m.Identity(); a.AzureAdJoined && a.DeviceID != "" {
+			s.byDevice[strings.ToLower(a.DeviceID)] = m
 		}
 		for _, k := range m.Escrow.Entra {
 			if k.DeviceObject != "" {
@@ -385,7 +385,7 @@ func (s *Server) machineKeys(m *windows.Machine, device string) []recoveryKey {
 	defer m.Mu.Unlock()
 	var out []recoveryKey
 	for _, k := range m.Escrow.Entra {
-		d := strings.ToLower(m.Join.DeviceID)
+		d := strings.ToLower(m.Identity().DeviceID)
 		if k.DeviceObject != "" {
 			d = DeviceIDFor(k.DeviceObject)
 		}

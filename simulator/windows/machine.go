@@ -22,6 +22,13 @@ type Machine struct {
 	OS   OSVersion
 	Join JoinState
 
+	// Account, when set, is the identity the directory, Entra ID and the
+	// external key store hold for this machine, where the machine reports
+	// something else about itself (a hostile or misconfigured host; the
+	// emulated commands report ComputerName, DNSDomain and Join). Nil: the
+	// sources know the machine as it reports itself. Read it with Identity.
+	Account *Account
+
 	// FVEPolicy holds the values under HKLM\SOFTWARE\Policies\Microsoft\FVE:
 	// uint32 for REG_DWORD, string for REG_SZ. Nil or empty: the key does not exist.
 	FVEPolicy map[string]any
@@ -48,6 +55,26 @@ type Machine struct {
 	// Now is the host's clock, used to time-stamp events that remediation
 	// writes; nil means time.Now.
 	Now func() time.Time
+}
+
+// Account is a machine's identity at the sources: its AD computer object
+// (when DomainJoined), its Entra device (when AzureAdJoined) and its folder
+// in the external key store (ComputerName).
+type Account struct {
+	ComputerName  string // upper case NetBIOS name
+	DNSDomain     string // AD DNS domain; empty for a workgroup machine
+	DomainJoined  bool
+	AzureAdJoined bool
+	DeviceID      string // Entra deviceId, lower-case GUID
+}
+
+// Identity returns the account the sources hold for the machine. Lock Mu.
+func (m *Machine) Identity() Account {
+	if m.Account != nil {
+		return *m.Account
+	}
+	return Account{ComputerName: m.ComputerName, DNSDomain: m.DNSDomain, DomainJoined: m.Join.DomainJoined,
+		AzureAdJoined: m.Join.AzureAdJoined, DeviceID: m.Join.DeviceID}
 }
 
 // OSVersion is what Win32_OperatingSystem reports.
@@ -128,7 +155,8 @@ type EscrowTruth struct {
 	// Entra lists bitlockerRecoveryKey objects for the machine's deviceId.
 	Entra []EscrowedKey
 	// ExternalFiles lists protector IDs with a "BitLocker Recovery Key <ID>.TXT"
-	// in the external key store.
+	// in the external key store, in the folder named after the machine's
+	// account (<store>/<COMPUTERNAME>/), or DeviceObject's folder when set.
 	ExternalFiles []EscrowedKey
 }
 
@@ -140,6 +168,7 @@ type EscrowedKey struct {
 	// VolumeType is Graph's volumeType: 1 OS, 2 fixed data, 3 removable data.
 	VolumeType int
 	// DeviceObject, when set, names a different directory object than the
-	// machine's own (a duplicate or stale device object after a re-image).
+	// machine's own (a duplicate or stale device object after a re-image);
+	// for ExternalFiles, the other computer's folder the file is filed in.
 	DeviceObject string
 }

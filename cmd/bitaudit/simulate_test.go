@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bitaudit/bitaudit/collectors/escrow"
+)
+
+// simulated is a running "bitaudit simulate" with its output files.
+type simulated struct {
+	targets, ca, escrow, expect string
+}
+
+// startSimulate runs "bitaudit simulate" in-process on spec until the test
+// ends and waits for its targets file.
+func startSimulate(t *testing.T, spec, listenBase, password string) simulated {
+	t.Helper()
+	dir := t.TempDir()
+	s := simulated{filepath.Join(dir, "targets.csv"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "escrow.yaml"), filepath.Join(dir, "expect.json")}
+	specFile := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(specFile, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan string, 1)
+	go func() {
+		code, stdout, stderr := cli(t, ctx, map[string]string{"BITAUDIT_PASSWORD": password}, "simulate", "--fleet", specFile,
+			"--tls", "--ca-out", s.ca, "--listen-base", listenBase, "--targets-out", s.targets,
+			"--escrow-out", s.escrow, "--expect-out", s.expect)
+		done <- strings.Join([]string{string(rune('0' + code)), stdout, stderr}, "\n")
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(s.targets); err == nil {
+			return s
+		}
+		select {
+		case out := <-done:
+			done <- out
+			t.Fatalf("simulate exited:\n%s", out)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("simulate wrote no targets file in 30 s")
+		}
+	}
+}
+
+type expectation struct {
+	Target, Profile, Status string
+	Problems                []string
+}
+
+func readExpectations(t *testing.T, path string) map[string]expectation {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list []expectation
+	if err := json.Unmarshal(b, &list); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]expectation{}
+	for _, e := range list {
+		out[e.Target] = e
+	}
+	return out
+}
+
+// TestSimulateEscrowOutAndExpectations audits a fleet served by "bitaudit
+// simulate --escrow-out --expect-out" with the escrow config it wrote, and
+// holds every verdict against the simulator's own expectation.
+func TestSimulateEscrowOutAndExpectations(t *testing.T) {
+	const password = "Sim-Passw0rd!"
+	s := startSimulate(t, `seed: 4
+hosts: 14
+profiles:
+  - {name: domain-laptop, share: 0.4}
+  - {name: entra-laptop, share: 0.2}
+  - {name: hybrid-laptop, share: 0.2}
+  - {name: workgroup, count: 2}
+  - {name: never-escrowed, count: 1}
+  - {name: escrow-lost, count: 1}
+`, "127.0.63.1", password)
+	for _, f := range []string{s.escrow, s.expect, s.targets} {
+		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want 0600", f, err, fi.Mode().Perm())
+		}
+	}
+	f, err := os.Open(s.escrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := escrow.LoadConfig(f, s.escrow)
+	f.Close()
+	if err != nil || cfg.AD == nil || cfg.Entra == nil || cfg.External == nil {
+		t.Fatalf("escrow config %+v: %v", cfg, err)
+	}
+	b, _ := os.ReadFile(s.targets)
+	if !strings.HasPrefix(string(b), "host,fqdn,ad_dn,entra_device_id\n") || !strings.Contains(string(b), `,"CN=`) {
+		t.Errorf("targets file lacks the identity columns:\n%s", b)
+	}
+	want := readExpectations(t, s.expect)
+	if len(want) != 14 {
+		t.Fatalf("%d expectations, want 14", len(want))
+	}
+	out := t.TempDir()
+	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password},
+		"audit", "--targets", s.targets, "--user", "auditor", "--ca-cert", s.ca, "--out", out,
+		"--escrow-config", s.escrow, "--format", "json", "--log-level", "warn")
+	if code != exitFindings {
+		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFindings, stdout, stderr)
+	}
+	r := readResult(t, out)
+	if len(r.Hosts) != len(want) {
+		t.Fatalf("%d hosts, want %d", len(r.Hosts), len(want))
+	}
+	for _, h := range r.Hosts {
+		w, ok := want[h.Target]
+		if !ok {
+			t.Errorf("%s: no expectation", h.Target)
+			continue
+		}
+		if string(h.Status) != w.Status {
+			t.Errorf("%s (%s): %s (%s), simulator expects %s %v", h.Target, w.Profile, h.Status, h.Reason, w.Status, w.Problems)
+		}
+		if h.Identity == nil || h.Identity.DNSName == "" {
+			t.Errorf("%s: identity %+v, want the fqdn column", h.Target, h.Identity)
+		}
+	}
+}
+
+func TestDemoFleet(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "fleet.yaml")
+	if err := os.WriteFile(spec, []byte("seed: 3\nprofiles:\n  - {name: domain-laptop, count: 3}\n  - {name: workgroup, count: 2}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := cli(t, t.Context(), nil, "demo", "--fleet", spec, "--out", out, "--format", "json")
+	if code != exitOK {
+		t.Fatalf("demo --fleet exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out)
+	if len(r.Hosts) != 5 || r.Summary.HostsByStatus["compliant"] != 5 {
+		t.Errorf("demo --fleet: %d hosts, by status %v; want 5 compliant", len(r.Hosts), r.Summary.HostsByStatus)
+	}
+	if code, _, stderr := cli(t, t.Context(), nil, "demo", "--fleet", filepath.Join(dir, "nope.yaml")); code != exitUsage || !strings.Contains(stderr, "nope.yaml") {
+		t.Errorf("demo with a missing fleet file: exit %d, %s", code, stderr)
+	}
+}
