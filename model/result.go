@@ -121,7 +121,9 @@ type Summary struct {
 }
 
 // Summarize computes the summary from the hosts. A finding counts towards
-// FindingsBySeverity and FindingsByRule unless it is waived.
+// FindingsBySeverity and FindingsByRule unless it is waived, on every host:
+// a host that could not be audited carries its "host not audited" finding,
+// counted like any other, so the totals match the findings every format lists.
 func Summarize(hosts []HostResult) Summary {
 	s := Summary{
 		Hosts:              len(hosts),
@@ -137,13 +139,6 @@ func Summarize(hosts []HostResult) Summary {
 	compliant, compliantNoWaivers := 0, 0
 	for _, h := range hosts {
 		s.HostsByStatus[h.Status]++
-		if !h.Status.Audited() {
-			continue
-		}
-		s.HostsAudited++
-		if h.Status == StatusCompliant {
-			compliant++
-		}
 		blocking := false
 		for _, f := range h.Findings {
 			if f.Severity > SeverityInfo {
@@ -155,6 +150,13 @@ func Summarize(hosts []HostResult) Summary {
 			}
 			s.FindingsBySeverity[f.Severity]++
 			s.FindingsByRule[f.RuleID]++
+		}
+		if !h.Status.Audited() {
+			continue
+		}
+		s.HostsAudited++
+		if h.Status == StatusCompliant {
+			compliant++
 		}
 		if !blocking {
 			compliantNoWaivers++

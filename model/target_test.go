@@ -170,13 +170,13 @@ func TestSummarize(t *testing.T) {
 		}}}},
 		{Status: StatusNoncompliant, Findings: []Finding{{RuleID: "r1", Severity: SeverityHigh}, {RuleID: "r2", Severity: SeverityLow, Waiver: &WaiverRef{ID: "w"}}},
 			Volumes: []Volume{{Conversion: FullyEncrypted, Protectors: []Protector{{Type: ProtectorRecoveryPassword, Backups: []Backup{{Location: LocationAD, State: BackupMissing}}}}}}},
-		{Status: StatusUnreachable},
+		{Status: StatusUnreachable, Findings: []Finding{{RuleID: "host.not-audited", Severity: SeverityHigh}}},
 	}
 	s := Summarize(hosts)
 	if s.Hosts != 3 || s.HostsAudited != 2 || s.Volumes != 2 || s.RecoveryPasswords != 2 || s.BackedUp != 1 {
 		t.Errorf("counts: %+v", s)
 	}
-	if s.BackupCoverage != 0.5 || s.CompliantShare != 0.5 || s.Waived != 1 || s.FindingsBySeverity[SeverityHigh] != 1 || s.FindingsByRule["r2"] != 0 {
+	if s.BackupCoverage != 0.5 || s.CompliantShare != 0.5 || s.Waived != 1 || s.FindingsBySeverity[SeverityHigh] != 2 || s.FindingsByRule["r2"] != 0 || s.FindingsByRule["host.not-audited"] != 1 {
 		t.Errorf("figures: %+v", s)
 	}
 	if s.HostsByStatus[StatusUnreachable] != 1 || s.HostsByStatus[StatusTimeout] != 0 {

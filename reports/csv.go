@@ -14,7 +14,7 @@ import (
 
 // csvHeader is the column set of report.csv.
 var csvHeader = []string{
-	"target", "status", "volume", "protector_id", "rule_id", "severity", "title",
+	"target", "computer", "status", "volume", "protector_id", "rule_id", "severity", "title",
 	"message", "waived", "waiver_id", "waiver_expires", "remediation",
 }
 
@@ -32,13 +32,13 @@ func WriteCSV(w io.Writer, r *model.Result) error {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	row := make([]string, len(csvHeader))
-	for _, h := range sortedHosts(r) {
+	for _, h := range newView(r).hosts {
 		for _, f := range sortedFindings(h) {
 			waiverID, expires := "", ""
 			if f.Waiver != nil {
 				waiverID, expires = f.Waiver.ID, f.Waiver.Expires.UTC().Format(time.RFC3339)
 			}
-			row = append(row[:0], h.Target, string(h.Status), f.Volume, f.ProtectorID, f.RuleID,
+			row = append(row[:0], h.Target, computerName(h), string(h.Status), f.Volume, f.ProtectorID, f.RuleID,
 				f.Severity.String(), f.Title, f.Message, strconv.FormatBool(f.Waived()), waiverID, expires, f.Remediation)
 			for i := range row {
 				row[i] = csvSafe(row[i])

@@ -40,6 +40,10 @@ var (
 	ruleWeakMethod   = rule{"BA007", "Encryption method below policy", "Decrypt and re-encrypt with XTS-AES 256 at the next refresh.", model.SeverityLow}
 	ruleStaleKey     = rule{"BA008", "Stale key in directory", "Review and remove directory keys that match no current protector.", model.SeverityInfo}
 	ruleInProgress   = rule{"BA009", "Encryption not complete", "Leave the host powered on until encryption completes; check for paused conversion.", model.SeverityLow}
+	// ruleNotAudited is what the rules engine gives a host it could not audit.
+	ruleNotAudited = rule{"host.not-audited", "Host not audited", "Fix the cause in the reason and audit the host again.", model.SeverityHigh}
+	// ruleCustom is a custom (CEL) rule whose severity depends on the volume: medium for the OS volume, low otherwise.
+	ruleCustom = rule{"custom.recovery-age", "Recovery password older than policy", "Rotate the recovery password and back up the new one.", model.SeverityMedium}
 )
 
 func finding(r rule, vol, prot, msg string) model.Finding {
@@ -111,6 +115,7 @@ func profile(i int, target string) model.HostResult {
 	}
 	notAudited := func(st model.Status, reason string) {
 		h.Status, h.Reason, h.Facts, h.Volumes = st, reason, nil, []model.Volume{}
+		h.Findings = []model.Finding{finding(ruleNotAudited, "", "", "The host was not audited ("+strings.ReplaceAll(string(st), "_", " ")+"): its BitLocker state is unknown.")}
 	}
 	h.Facts = facts(name, model.JoinDomain)
 	switch i % 20 {
@@ -189,9 +194,12 @@ func profile(i int, target string) model.HostResult {
 		l := model.Volume{MountPoint: "F:", Type: model.VolumeFixed, Conversion: model.ConversionUnknown, Protection: model.ProtectionUnknown, Locked: true, Method: model.MethodUnknown,
 			Protectors: []model.Protector{{ID: protID(i, 3), Type: model.ProtectorPassword}}}
 		h.Volumes = []model.Volume{osVolume(i, model.DecryptionPaused, model.ProtectionOff, rp(i, 1, verified(model.LocationAD, adObj))), l}
+		low := finding(ruleCustom, "F:", "", "The recovery password of F: is 400 days old (policy: 365).")
+		low.Severity = model.SeverityLow
 		nonCompliant("C: is being decrypted; F: is locked.",
 			finding(ruleSuspended, "C:", "", "Decryption of C: is paused at 62.25 %; protection is off."),
-			finding(ruleNoRP, "F:", "", "Locked volume F: has only a password protector."))
+			finding(ruleNoRP, "F:", "", "Locked volume F: has only a password protector."),
+			finding(ruleCustom, "C:", "", "The recovery password of C: is 500 days old (policy: 365)."), low)
 	case 18: // several findings on one host, external backup
 		v := osVolume(i, model.FullyEncrypted, model.ProtectionOn, rp(i, 1,
 			model.Backup{Location: model.LocationAD, State: model.BackupMissing, Reason: "no matching object"},

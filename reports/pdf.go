@@ -79,6 +79,7 @@ func backupFill(state string) *rgb {
 type pdfDoc struct {
 	*fpdf.Fpdf
 	r *model.Result
+	v *view
 }
 
 // WritePDF renders the report as PDF: cover block, executive summary with
@@ -89,7 +90,7 @@ func WritePDF(w io.Writer, r *model.Result) error {
 	if r == nil {
 		return errNilResult
 	}
-	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r}
+	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: newView(r)}
 	d.setup()
 	d.cover()
 	d.executiveSummary()
@@ -540,12 +541,12 @@ func (d *pdfDoc) severityBars(x, y float64) {
 
 func (d *pdfDoc) findingsByRule() {
 	d.section("Findings by rule")
-	rows := rulesBySeverity(d.r)
+	rows := d.v.rules
 	if len(rows) == 0 {
 		d.para("No open findings.")
 		return
 	}
-	d.para(fmt.Sprintf("Open findings on audited hosts, by rule. %s not counted here; see Waivers.", plural(d.r.Summary.Waived, "waived finding is", "waived findings are")))
+	d.para(fmt.Sprintf("Open findings by rule and severity; a host that could not be audited has one (host.not-audited). %s not counted here; see Waivers.", plural(d.r.Summary.Waived, "waived finding is", "waived findings are")))
 	w, _ := d.GetPageSize()
 	t := d.newTable(8, column{"Rule", 46, "L"}, column{"Title", w - 2*margin - 46 - 22 - 20, "L"}, column{"Severity", 22, "L"}, column{"Findings", 20, "R"})
 	for _, r := range rows {
@@ -558,7 +559,7 @@ func (d *pdfDoc) nonCompliant() {
 	d.para("Every open (unwaived) finding on an audited host, with what is wrong and how to fix it. Hosts are in target order, findings most severe first.")
 	t := d.newTable(7.5, column{"Host", 40, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 58, "L"}, column{"Fix", 48, "L"})
 	n := 0
-	for _, h := range sortedHosts(d.r) {
+	for _, h := range d.v.hosts {
 		if !h.Status.Audited() {
 			continue
 		}
@@ -569,7 +570,7 @@ func (d *pdfDoc) nonCompliant() {
 			}
 			host := cell{}
 			if first {
-				host = cell{text: h.Target + "\n" + h.Reason}
+				host = cell{text: hostTitle(h) + "\n" + h.Reason}
 				first = false
 			}
 			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Remediation))
@@ -586,7 +587,7 @@ func (d *pdfDoc) notAudited() {
 	d.para(fmt.Sprintf("%s not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", plural(d.r.NotAudited(), "host could", "hosts could")))
 	t := d.newTable(7.5, column{"Host", 62, "L"}, column{"Status", 24, "L"}, column{"Why", 94, "L"})
 	n := 0
-	for _, h := range sortedHosts(d.r) {
+	for _, h := range d.v.hosts {
 		if h.Status.Audited() {
 			continue
 		}
@@ -622,12 +623,12 @@ func (d *pdfDoc) waivers() {
 	d.subheading("Waived findings", 12)
 	t = d.newTable(7.5, column{"Host", 50, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 66, "L"}, column{"Waiver", 30, "L"})
 	n := 0
-	for _, h := range sortedHosts(d.r) {
+	for _, h := range d.v.hosts {
 		for _, f := range sortedFindings(h) {
 			if !f.Waived() {
 				continue
 			}
-			t.row(txt(h.Target), txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
+			t.row(txt(hostTitle(h)), txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
 			n++
 		}
 	}
@@ -654,6 +655,15 @@ func (d *pdfDoc) remediation() {
 	}
 }
 
+// hostTitle is the target with the computer name the host reported, for
+// the tables that list hosts: "127.0.10.18:5986 (LT-0018)".
+func hostTitle(h *model.HostResult) string {
+	if n := computerName(h); n != "" && !strings.EqualFold(n, h.Target) {
+		return h.Target + " (" + n + ")"
+	}
+	return h.Target
+}
+
 // findingText is a finding as the tables print it: title, message, rule.
 func findingText(f *model.Finding) string {
 	return f.Title + ": " + f.Message + " [" + f.RuleID + "]"
@@ -678,15 +688,12 @@ func (d *pdfDoc) appendix() {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
 	t := d.newTable(7, cols...)
-	for _, h := range sortedHosts(d.r) {
+	for _, h := range d.v.hosts {
 		var host strings.Builder
-		host.WriteString(h.Target)
+		host.WriteString(hostTitle(h))
 		host.WriteString("\n" + statusLabel(h.Status))
-		if h.Facts != nil {
-			host.WriteString(" · " + h.Facts.Hostname)
-			if j := hostJoin(h); j != "" {
-				host.WriteString("\n" + j)
-			}
+		if j := hostJoin(h); j != "" {
+			host.WriteString("\n" + j)
 		}
 		if len(h.Labels) > 0 {
 			host.WriteString("\n" + labelsText(h.Labels))

@@ -14,8 +14,42 @@ import (
 )
 
 // The view: the sorted order and the wording every format shares, so the
-// PDF, XLSX and CSV list the same things in the same order. Nothing here
-// computes a figure; counts come from model.Summary.
+// PDF, XLSX and CSV list the same things in the same order. Summary figures
+// come from model.Summary; the view only counts the rows each listing has.
+
+// A view is what every format shows of one result, computed once per
+// rendering: hosts in target order, the rows of each listing, the label
+// keys the targets carry, and the open findings by rule and severity.
+type view struct {
+	hosts []*model.HostResult
+	// Row counts of the listings: every finding (waived included), volume
+	// and protector, and the hosts that could not be audited.
+	findings, volumes, protectors, notAudited int
+	// labelKeys are the keys of every host's labels, sorted.
+	labelKeys []string
+	// rules are the open findings by rule and severity, most severe first.
+	rules []ruleRow
+}
+
+func newView(r *model.Result) *view {
+	v := &view{hosts: sortedHosts(r), rules: rulesBySeverity(r)}
+	keys := map[string]bool{}
+	for _, h := range v.hosts {
+		v.findings += len(h.Findings)
+		v.volumes += len(h.Volumes)
+		for i := range h.Volumes {
+			v.protectors += len(h.Volumes[i].Protectors)
+		}
+		if !h.Status.Audited() {
+			v.notAudited++
+		}
+		for k := range h.Labels {
+			keys[k] = true
+		}
+	}
+	v.labelKeys = sortedKeys(keys)
+	return v
+}
 
 // sortedHosts returns pointers to the hosts ordered by target, in natural
 // order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
@@ -109,7 +143,8 @@ func sortedRemediation(r *model.Result) []model.RemediationEntry {
 	return es
 }
 
-// ruleRow is one rule of the summary's FindingsByRule.
+// ruleRow is one rule at one severity: a custom rule can report findings
+// of several severities, each counted on its own row.
 type ruleRow struct {
 	ID       string
 	Title    string
@@ -117,27 +152,43 @@ type ruleRow struct {
 	Count    int
 }
 
-// rulesBySeverity lists the rules counted in the summary, most severe
-// first, with the title and severity their findings carry.
+// rulesBySeverity counts the open (unwaived) findings by rule and severity,
+// most severe first. Per rule the rows add up to Summary.FindingsByRule.
 func rulesBySeverity(r *model.Result) []ruleRow {
-	meta := map[string]ruleRow{}
+	type key struct {
+		id  string
+		sev model.Severity
+	}
+	rows := map[key]*ruleRow{}
 	for i := range r.Hosts {
 		for _, f := range r.Hosts[i].Findings {
-			if _, ok := meta[f.RuleID]; !ok {
-				meta[f.RuleID] = ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
+			if f.Waived() {
+				continue
 			}
+			k := key{f.RuleID, f.Severity}
+			if rows[k] == nil {
+				rows[k] = &ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
+			}
+			rows[k].Count++
 		}
 	}
-	rows := make([]ruleRow, 0, len(r.Summary.FindingsByRule))
-	for id, n := range r.Summary.FindingsByRule {
-		row := meta[id]
-		row.ID, row.Count = id, n
-		rows = append(rows, row)
+	out := make([]ruleRow, 0, len(rows))
+	for _, row := range rows {
+		out = append(out, *row)
 	}
-	slices.SortFunc(rows, func(a, b ruleRow) int {
+	slices.SortFunc(out, func(a, b ruleRow) int {
 		return cmp.Or(cmp.Compare(b.Severity, a.Severity), strings.Compare(a.ID, b.ID))
 	})
-	return rows
+	return out
+}
+
+// computerName is the name a host reported for itself, when it was audited:
+// what an auditor knows the machine by, shown next to the target.
+func computerName(h *model.HostResult) string {
+	if h.Facts == nil {
+		return ""
+	}
+	return h.Facts.Hostname
 }
 
 // sortedKeys returns a map's keys in order.

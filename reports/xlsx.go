@@ -47,6 +47,7 @@ type sheetCol struct {
 type xlsxDoc struct {
 	f  *excelize.File
 	r  *model.Result
+	v  *view
 	st xlsxStyles
 }
 
@@ -61,7 +62,7 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	}
 	f := excelize.NewFile()
 	defer f.Close()
-	x := &xlsxDoc{f: f, r: r}
+	x := &xlsxDoc{f: f, r: r, v: newView(r)}
 	steps := []func() error{
 		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
 		x.notAudited, x.waivers, x.remediation,
@@ -83,10 +84,38 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 
 var contentTypeDefault = regexp.MustCompile(`<Default [^>]*></Default>`)
 
+// severityChartSeries names the one series of the severity bar chart, so
+// barColours finds it.
+const severityChartSeries = "Open findings"
+
+// barColours gives each bar of the severity chart its severity's colour:
+// one <c:dPt> per point, placed after the series' <c:invertIfNegative> as
+// CT_BarSer orders its children (ECMA-376 Part 1, §21.2.2.16 barChart,
+// §21.2.2.39 dPt). excelize writes data points only for pie charts.
+func barColours(data []byte) []byte {
+	if !bytes.Contains(data, []byte(`<barDir val="bar">`)) || !bytes.Contains(data, []byte("<f>"+severityChartSeries+"</f>")) {
+		return data
+	}
+	const anchor = "</invertIfNegative>"
+	i := bytes.Index(data, []byte(anchor))
+	if i < 0 {
+		return data
+	}
+	var dpt strings.Builder
+	for k, sev := range model.Severities {
+		c, _ := severityColour(sev)
+		fmt.Fprintf(&dpt, `<dPt><idx val="%d"></idx><invertIfNegative val="0"></invertIfNegative><bubble3D val="0"></bubble3D><spPr><a:solidFill><a:srgbClr val="%s"></a:srgbClr></a:solidFill></spPr></dPt>`, k, hexColour(c))
+	}
+	i += len(anchor)
+	out := append([]byte(nil), data[:i]...)
+	out = append(out, dpt.String()...)
+	return append(out, data[i:]...)
+}
+
 // stableZip copies the package excelize wrote with its parts in name order
 // ([Content_Types].xml first) and the <Default> elements of
 // [Content_Types].xml sorted: excelize emits both in map order. So the same
-// result always gives the same bytes.
+// result always gives the same bytes. Chart parts get their bar colours.
 func stableZip(b []byte, w io.Writer) error {
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
@@ -104,7 +133,12 @@ func stableZip(b []byte, w io.Writer) error {
 	})
 	zw := zip.NewWriter(w)
 	for _, f := range files {
-		if f.Name != "[Content_Types].xml" {
+		rewrite := sortDefaults
+		switch {
+		case f.Name == "[Content_Types].xml":
+		case strings.HasPrefix(f.Name, "xl/charts/chart"):
+			rewrite = barColours
+		default:
 			if err := zw.Copy(f); err != nil {
 				return err
 			}
@@ -123,7 +157,7 @@ func stableZip(b []byte, w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		if _, err := fw.Write(sortDefaults(data)); err != nil {
+		if _, err := fw.Write(rewrite(data)); err != nil {
 			return err
 		}
 	}
@@ -246,9 +280,9 @@ func (x *xlsxDoc) summary() error {
 		{"Started (UTC)", utcOrNil(r.Run.Started), x.st.date},
 		{"Finished (UTC)", utcOrNil(r.Run.Finished), x.st.date},
 		{"Tool version", r.Run.ToolVersion, 0},
-		{"Policy", r.Run.Policy.Source, 0},
-		{"Policy SHA-256", r.Run.Policy.SHA256, 0},
-		{"Run options", strings.Join(opts, ", "), 0},
+		{"Policy", r.Run.Policy.Source, x.st.wrap},
+		{"Policy SHA-256", r.Run.Policy.SHA256, x.st.wrap},
+		{"Run options", strings.Join(opts, ", "), x.st.wrap},
 		{"Interrupted", r.Run.Interrupted, 0},
 		{"Targets", r.Run.TargetCount, 0},
 		{"Duplicate target lines", len(r.Run.Duplicates), 0},
@@ -281,8 +315,8 @@ func (x *xlsxDoc) summary() error {
 		figs = append(figs, fig{"Open findings " + sev.String(), s.FindingsBySeverity[sev], 0})
 	}
 	figs = append(figs, fig{"Findings waived", s.Waived, 0})
-	for _, rr := range rulesBySeverity(r) {
-		figs = append(figs, fig{"Open findings rule " + rr.ID, rr.Count, 0})
+	for _, rr := range x.v.rules {
+		figs = append(figs, fig{"Open findings rule " + rr.ID + " " + rr.Severity.String(), rr.Count, 0})
 	}
 
 	if err := f.SetSheetRow(sheetSummary, "A1", &[]any{"Figure", "Value"}); err != nil {
@@ -309,7 +343,17 @@ func (x *xlsxDoc) summary() error {
 	if err := f.SetColWidth(sheetSummary, "A", "A", 38); err != nil {
 		return err
 	}
-	if err := f.SetColWidth(sheetSummary, "B", "B", 30); err != nil {
+	if err := f.SetColWidth(sheetSummary, "B", "B", 44); err != nil {
+		return err
+	}
+	if err := f.SetColWidth(sheetSummary, "C", "C", 3); err != nil {
+		return err
+	}
+	if err := x.printSetup(sheetSummary, true); err != nil {
+		return err
+	}
+	// excelize leaves <dimension ref="A1"> on sheets it did not read in.
+	if err := f.SetSheetDimension(sheetSummary, fmt.Sprintf("A1:B%d", len(figs)+1)); err != nil {
 		return err
 	}
 	if err := f.SetPanes(sheetSummary, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
@@ -333,19 +377,19 @@ func (x *xlsxDoc) summary() error {
 	}); err != nil {
 		return fmt.Errorf("add status chart: %w", err)
 	}
-	points = nil
-	for i, sev := range model.Severities {
-		c, _ := severityColour(sev)
-		points = append(points, excelize.ChartDataPoint{Index: i, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{hexColour(c)}}})
-	}
-	if err := f.AddChart(sheetSummary, "D18", &excelize.Chart{
-		Type:      excelize.Bar,
-		Title:     excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Open findings by severity"}}},
-		Legend:    excelize.ChartLegend{Position: "none"},
-		Dimension: excelize.ChartDimension{Width: 480, Height: 260},
-		YAxis:     excelize.ChartAxis{ReverseOrder: true},
-		Series: []excelize.ChartSeries{{Name: "Open findings", Categories: rng("A", sevRow, len(model.Severities)),
-			Values: rng("B", sevRow, len(model.Severities)), DataPoint: points}},
+	// Horizontal bars, critical at the top: the category axis is reversed
+	// (the value axis grows left to right). excelize draws data points only
+	// for pie charts; the severity colours are added by barColours.
+	noVary := false
+	if err := f.AddChart(sheetSummary, "D20", &excelize.Chart{
+		Type:       excelize.Bar,
+		Title:      excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: "Open findings by severity"}}},
+		Legend:     excelize.ChartLegend{Position: "none"},
+		Dimension:  excelize.ChartDimension{Width: 480, Height: 260},
+		VaryColors: &noVary,
+		XAxis:      excelize.ChartAxis{ReverseOrder: true},
+		Series: []excelize.ChartSeries{{Name: severityChartSeries, Categories: rng("A", sevRow, len(model.Severities)),
+			Values: rng("B", sevRow, len(model.Severities)), Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"7F8C9D"}}}},
 	}); err != nil {
 		return fmt.Errorf("add severity chart: %w", err)
 	}
@@ -367,13 +411,31 @@ type sheet struct {
 	sw   *excelize.StreamWriter
 	cols int
 	rows int
+	// want is the number of data rows announced in the sheet's dimension.
+	want int
 }
 
-func (x *xlsxDoc) newSheet(name string, cols []sheetCol) (*sheet, error) {
-	if _, err := x.f.NewSheet(name); err != nil {
+// newSheet starts a streamed sheet of rows data rows (known before
+// streaming, so the sheet's <dimension> is true: excelize's stream writer
+// never updates it, excelize issue #1463, and readers such as openpyxl in
+// read-only mode trust it), set up to print landscape, one page wide, with
+// the header row repeated on every page.
+func (x *xlsxDoc) newSheet(name string, cols []sheetCol, rows int) (*sheet, error) {
+	f := x.f
+	if _, err := f.NewSheet(name); err != nil {
 		return nil, err
 	}
-	sw, err := x.f.NewStreamWriter(name)
+	last, err := excelize.CoordinatesToCellName(len(cols), rows+1)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.SetSheetDimension(name, "A1:"+last); err != nil {
+		return nil, err
+	}
+	if err := x.printSetup(name, true); err != nil {
+		return nil, err
+	}
+	sw, err := f.NewStreamWriter(name)
 	if err != nil {
 		return nil, err
 	}
@@ -389,7 +451,7 @@ func (x *xlsxDoc) newSheet(name string, cols []sheetCol) (*sheet, error) {
 	for i, c := range cols {
 		hdr[i] = excelize.Cell{StyleID: x.st.header, Value: c.title}
 	}
-	s := &sheet{x: x, name: name, sw: sw, cols: len(cols)}
+	s := &sheet{x: x, name: name, sw: sw, cols: len(cols), want: rows}
 	if err := sw.SetRow("A1", hdr, excelize.RowOpts{Height: 18}); err != nil {
 		return nil, err
 	}
@@ -403,8 +465,28 @@ func (s *sheet) add(values ...any) error {
 	return s.sw.SetRow(cell, values)
 }
 
+// printSetup prints a sheet landscape on A4, fitted to one page wide, with
+// the header row (if any) repeated at the top of every page.
+func (x *xlsxDoc) printSetup(name string, header bool) error {
+	size, landscape, wide, tall := 9, "landscape", 1, 0 // 9: A4 (ECMA-376 paperSize)
+	if err := x.f.SetPageLayout(name, &excelize.PageLayoutOptions{Size: &size, Orientation: &landscape, FitToWidth: &wide, FitToHeight: &tall}); err != nil {
+		return err
+	}
+	fit := true
+	if err := x.f.SetSheetProps(name, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	if !header {
+		return nil
+	}
+	return x.f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", RefersTo: "'" + name + "'!$1:$1", Scope: name})
+}
+
 // close adds the autofilter table and flushes the sheet.
 func (s *sheet) close() error {
+	if s.rows-1 != s.want {
+		return fmt.Errorf("sheet %s: %d rows written, %d announced", s.name, s.rows-1, s.want)
+	}
 	last, _ := excelize.CoordinatesToCellName(s.cols, max(s.rows, 2))
 	if err := s.sw.AddTable(&excelize.Table{
 		Range: "A1:" + last, Name: strings.ReplaceAll(s.name, " ", ""), StyleName: "TableStyleLight1",
@@ -430,18 +512,18 @@ func (x *xlsxDoc) date(t time.Time) excelize.Cell {
 }
 
 func (x *xlsxDoc) findings() error {
-	s, err := x.newSheet(sheetFindings, []sheetCol{{"Target", 34}, {"Status", 14}, {"Volume", 10}, {"Protector ID", 40}, {"Rule", 8},
-		{"Severity", 10}, {"Title", 32}, {"Message", 60}, {"Waived", 8}, {"Waiver", 10}, {"Waiver expires (UTC)", 20}, {"Remediation", 60}})
+	s, err := x.newSheet(sheetFindings, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Volume", 10}, {"Protector ID", 40}, {"Rule", 8},
+		{"Severity", 10}, {"Title", 32}, {"Message", 60}, {"Waived", 8}, {"Waiver", 10}, {"Waiver expires (UTC)", 20}, {"Remediation", 60}}, x.v.findings)
 	if err != nil {
 		return err
 	}
-	for _, h := range sortedHosts(x.r) {
+	for _, h := range x.v.hosts {
 		for _, fd := range sortedFindings(h) {
 			var wid, wexp any
 			if fd.Waiver != nil {
 				wid, wexp = fd.Waiver.ID, excelize.Cell{StyleID: x.st.day, Value: utcOrNil(fd.Waiver.Expires)}
 			}
-			if err := s.add(h.Target, string(h.Status), fd.Volume, fd.ProtectorID, fd.RuleID, x.sev(fd.Severity), fd.Title,
+			if err := s.add(h.Target, computerName(h), string(h.Status), fd.Volume, fd.ProtectorID, fd.RuleID, x.sev(fd.Severity), fd.Title,
 				fd.Message, fd.Waived(), wid, wexp, fd.Remediation); err != nil {
 				return err
 			}
@@ -451,21 +533,30 @@ func (x *xlsxDoc) findings() error {
 }
 
 func (x *xlsxDoc) hosts() error {
-	s, err := x.newSheet(sheetHosts, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 50}, {"Hostname", 18}, {"FQDN", 30},
+	cols := []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Reason", 50}, {"FQDN", 30},
 		{"OS", 34}, {"Build", 8}, {"Join", 10}, {"Domain", 10}, {"Entra device ID", 38}, {"Collected (UTC)", 20}, {"Duration (s)", 12},
-		{"Collection", 24}, {"Labels", 30}})
+		{"Collection", 24}}
+	for _, k := range x.v.labelKeys {
+		cols = append(cols, sheetCol{"Label " + k, 16})
+	}
+	s, err := x.newSheet(sheetHosts, cols, len(x.v.hosts))
 	if err != nil {
 		return err
 	}
-	for _, h := range sortedHosts(x.r) {
+	row := make([]any, 0, len(cols))
+	for _, h := range x.v.hosts {
 		var hostname, fqdn, osName, build, join, domain, device, coll string
 		if fc := h.Facts; fc != nil {
 			hostname, fqdn, osName, build = fc.Hostname, fc.FQDN, fc.OS.Caption, fc.OS.Build
 			join, domain, device = string(fc.Join.State), fc.Join.DomainName, fc.Join.EntraDeviceID
 			coll = strings.Join(nonEmpty(fc.Source.Collector, fc.Source.Transport, fc.Source.Auth, fc.Source.Protection), " / ")
 		}
-		if err := s.add(h.Target, x.status(h.Status), h.Reason, hostname, fqdn, osName, build, join, domain, device,
-			x.date(h.CollectedAt), h.Duration.Seconds(), coll, labelsText(h.Labels)); err != nil {
+		row = append(row[:0], h.Target, hostname, x.status(h.Status), h.Reason, fqdn, osName, build, join, domain, device,
+			x.date(h.CollectedAt), h.Duration.Seconds(), coll)
+		for _, k := range x.v.labelKeys {
+			row = append(row, h.Labels[k])
+		}
+		if err := s.add(row...); err != nil {
 			return err
 		}
 	}
@@ -483,12 +574,12 @@ func nonEmpty(ss ...string) []string {
 }
 
 func (x *xlsxDoc) volumes() error {
-	s, err := x.newSheet(sheetVolumes, []sheetCol{{"Target", 34}, {"Volume", 12}, {"Device ID", 50}, {"Type", 10}, {"Conversion", 22},
-		{"Encrypted", 10}, {"Used space only", 14}, {"Protection", 11}, {"Locked", 8}, {"Method", 16}, {"Suspend count", 13}, {"Stale keys", 50}})
+	s, err := x.newSheet(sheetVolumes, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Volume", 12}, {"Device ID", 50}, {"Type", 10}, {"Conversion", 22},
+		{"Encrypted", 10}, {"Used space only", 14}, {"Protection", 11}, {"Locked", 8}, {"Method", 16}, {"Suspend count", 13}, {"Stale keys", 50}}, x.v.volumes)
 	if err != nil {
 		return err
 	}
-	for _, h := range sortedHosts(x.r) {
+	for _, h := range x.v.hosts {
 		for _, v := range sortedVolumes(h) {
 			var suspend any
 			if v.SuspendCount != nil {
@@ -498,7 +589,7 @@ func (x *xlsxDoc) volumes() error {
 			for _, k := range v.StaleKeys {
 				stale = append(stale, string(k.Location)+" "+k.ID)
 			}
-			if err := s.add(h.Target, v.MountPoint, v.DeviceID, string(v.Type), string(v.Conversion),
+			if err := s.add(h.Target, computerName(h), v.MountPoint, v.DeviceID, string(v.Type), string(v.Conversion),
 				excelize.Cell{StyleID: x.st.pct, Value: v.EncryptionPercent / 100}, v.UsedSpaceOnly, string(v.Protection), v.Locked,
 				string(v.Method), suspend, strings.Join(stale, "; ")); err != nil {
 				return err
@@ -509,20 +600,20 @@ func (x *xlsxDoc) volumes() error {
 }
 
 func (x *xlsxDoc) protectors() error {
-	cols := []sheetCol{{"Target", 34}, {"Volume", 12}, {"Protector ID", 40}, {"Type", 18}}
+	cols := []sheetCol{{"Target", 34}, {"Computer", 16}, {"Volume", 12}, {"Protector ID", 40}, {"Type", 18}}
 	for _, loc := range model.Locations {
 		t := locationTitle(loc)
 		cols = append(cols, sheetCol{t + " state", 12}, sheetCol{t + " evidence", 44}, sheetCol{t + " time (UTC)", 20})
 	}
-	s, err := x.newSheet(sheetProtectors, cols)
+	s, err := x.newSheet(sheetProtectors, cols, x.v.protectors)
 	if err != nil {
 		return err
 	}
 	row := make([]any, 0, len(cols))
-	for _, h := range sortedHosts(x.r) {
+	for _, h := range x.v.hosts {
 		for _, v := range sortedVolumes(h) {
 			for _, p := range v.Protectors {
-				row = append(row[:0], h.Target, v.MountPoint, p.ID, string(p.Type))
+				row = append(row[:0], h.Target, computerName(h), v.MountPoint, p.ID, string(p.Type))
 				for _, loc := range model.Locations {
 					var state, evidence, when any
 					for _, b := range p.Backups {
@@ -551,11 +642,11 @@ func (x *xlsxDoc) protectors() error {
 }
 
 func (x *xlsxDoc) notAudited() error {
-	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}})
+	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}}, x.v.notAudited)
 	if err != nil {
 		return err
 	}
-	for _, h := range sortedHosts(x.r) {
+	for _, h := range x.v.hosts {
 		if h.Status.Audited() {
 			continue
 		}
@@ -568,7 +659,7 @@ func (x *xlsxDoc) notAudited() error {
 
 func (x *xlsxDoc) waivers() error {
 	s, err := x.newSheet(sheetWaivers, []sheetCol{{"Waiver", 10}, {"State", 10}, {"Expires (UTC)", 14}, {"Owner", 28}, {"Ticket", 12},
-		{"Scope", 40}, {"Matched", 9}, {"Reason", 60}})
+		{"Scope", 40}, {"Matched", 9}, {"Reason", 60}}, len(x.r.Waivers))
 	if err != nil {
 		return err
 	}
@@ -582,7 +673,7 @@ func (x *xlsxDoc) waivers() error {
 
 func (x *xlsxDoc) remediation() error {
 	s, err := x.newSheet(sheetRemediation, []sheetCol{{"Time (UTC)", 20}, {"Target", 34}, {"Volume", 10}, {"Protector ID", 40}, {"Action", 10},
-		{"Location", 10}, {"Outcome", 11}, {"Verified", 9}, {"Detail", 60}})
+		{"Location", 10}, {"Outcome", 11}, {"Verified", 9}, {"Detail", 60}}, len(x.r.Remediation))
 	if err != nil {
 		return err
 	}

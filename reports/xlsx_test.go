@@ -3,6 +3,7 @@ package reports
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -151,5 +152,67 @@ func TestXLSX(t *testing.T) {
 	}
 	if len(rows) != n+1 {
 		t.Errorf("Findings sheet has %d rows, want %d findings and a header", len(rows)-1, n)
+	}
+}
+
+// TestXLSXSecondReader opens the workbook with openpyxl in read-only mode,
+// which trusts each sheet's <dimension> (as Power BI and other importers
+// do): every sheet must show every row and column the workbook holds, and
+// print landscape, fitted to one page wide, with the header row repeated.
+func TestXLSXSecondReader(t *testing.T) {
+	python := ""
+	for _, p := range []string{"/usr/bin/python3", "python3"} {
+		if err := exec.Command(p, "-c", "import openpyxl").Run(); err == nil {
+			python = p
+			break
+		}
+	}
+	if python == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("python3-openpyxl is not installed (.ci/run installs it)")
+		}
+		t.Skip("python3-openpyxl not installed")
+	}
+	r := loadFixture(t)
+	var buf bytes.Buffer
+	if err := WriteXLSX(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "report.xlsx")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const script = `
+import sys, openpyxl
+ro = openpyxl.load_workbook(sys.argv[1], read_only=True)
+full = openpyxl.load_workbook(sys.argv[1])
+for ws in ro.worksheets:
+    rows = [r for r in ws.iter_rows(values_only=True)]
+    cols = max((len(r) for r in rows), default=0)
+    fs = full[ws.title]
+    ps = fs.page_setup
+    fit = fs.sheet_properties.pageSetUpPr.fitToPage if fs.sheet_properties.pageSetUpPr else False
+    print("\t".join(str(v) for v in (ws.title, len(rows), cols, fs.max_row, fs.max_column, ps.orientation, ps.fitToWidth, fit, fs.print_title_rows)))
+`
+	out, err := exec.Command(python, "-c", script, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openpyxl: %v\n%s", err, out)
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(buf.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		v := strings.Split(line, "\t")
+		name := v[0]
+		rows, _ := f.GetRows(name)
+		// read-only rows/cols must be what the full reader sees.
+		if v[1] != v[3] || v[2] != v[4] || v[1] != strconv.Itoa(len(rows)) {
+			t.Errorf("%s: read-only mode sees %s rows × %s columns, the full reader %s × %s, excelize %d rows", name, v[1], v[2], v[3], v[4], len(rows))
+		}
+		if v[5] != "landscape" || v[6] != "1" || v[7] != "True" || v[8] != "$1:$1" {
+			t.Errorf("%s: print setup %v, want landscape, 1 page wide, fit to page, header row repeated", name, v[5:])
+		}
 	}
 }
