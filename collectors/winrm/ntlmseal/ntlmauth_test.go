@@ -43,7 +43,7 @@ func TestNTLMAuthInterop(t *testing.T) {
 	msgs := []string{"<s:Envelope>1</s:Envelope>", strings.Repeat("é", 5000), "", "<s:Envelope>4</s:Envelope>"}
 	var in strings.Builder
 	for _, m := range msgs {
-		sealed, sig := c.seal([]byte(m))
+		sig, sealed, _ := c.Seal([]byte(m))
 		fmt.Fprintf(&in, "%x:%x\n", sealed, sig)
 	}
 	cmd := exec.CommandContext(t.Context(), py, "-c", ntlmAuthServer, fmt.Sprint(flags), hex.EncodeToString(key))
@@ -60,7 +60,7 @@ func TestNTLMAuthInterop(t *testing.T) {
 		sealedHex, sigHex, _ := strings.Cut(l, ":")
 		sealed, _ := hex.DecodeString(sealedHex)
 		sig, _ := hex.DecodeString(sigHex)
-		got, err := c.unseal(sealed, sig)
+		got, err := c.Unseal(sig, sealed)
 		if err != nil {
 			t.Fatalf("reply %d: %v", i, err)
 		}

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bitaudit/bitaudit/collectors/winrm/wsmvenc"
 	"github.com/bitaudit/bitaudit/model"
 )
 
@@ -123,12 +124,15 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // send seals soap and posts it with the request's headers.
 func (t *roundTripper) send(ctx context.Context, orig *http.Request, soap []byte) (*http.Response, error) {
-	body := frame(t.sec, soap)
+	body, err := wsmvenc.Frame(t.sec, soap)
+	if err != nil {
+		return nil, fmt.Errorf("seal message: %w", err)
+	}
 	req, err := newRequest(ctx, orig, body)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", encryptedType)
+	req.Header.Set("Content-Type", wsmvenc.ContentType)
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, fmt.Errorf("send sealed message: %w", err)
@@ -141,7 +145,7 @@ func (t *roundTripper) send(ctx context.Context, orig *http.Request, soap []byte
 // anyone on the path answer for the host.
 func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, error) {
 	ct := resp.Header.Get("Content-Type")
-	if !isEncrypted(ct) {
+	if !wsmvenc.IsEncrypted(ct) {
 		if strings.Contains(strings.ToLower(ct), "soap+xml") {
 			drain(resp)
 			t.sec = nil
@@ -155,7 +159,7 @@ func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, erro
 		t.sec = nil
 		return nil, fmt.Errorf("read sealed response: %w", err)
 	}
-	plain, err := unframe(t.sec, body)
+	plain, err := wsmvenc.Unframe(t.sec, body)
 	if err != nil {
 		t.sec = nil
 		return nil, fmt.Errorf("unseal response: %w: %w", model.ErrProtocol, err)
@@ -163,7 +167,7 @@ func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, erro
 	resp.Body = io.NopCloser(bytes.NewReader(plain))
 	resp.ContentLength = int64(len(plain))
 	resp.Header = resp.Header.Clone()
-	resp.Header.Set("Content-Type", originalType)
+	resp.Header.Set("Content-Type", wsmvenc.OriginalType)
 	resp.Header.Set("Content-Length", strconv.Itoa(len(plain)))
 	resp.Header.Del("Content-Encoding")
 	return resp, nil

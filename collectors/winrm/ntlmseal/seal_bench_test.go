@@ -3,6 +3,8 @@ package ntlmseal
 import (
 	"bytes"
 	"testing"
+
+	"github.com/bitaudit/bitaudit/collectors/winrm/wsmvenc"
 )
 
 // BenchmarkSealUnseal measures sealing and framing a 150 KB envelope (the
@@ -24,7 +26,11 @@ func BenchmarkSealUnseal(b *testing.B) {
 	recv.sendSeal, recv.recvSeal = recv.recvSeal, recv.sendSeal
 	b.SetBytes(int64(len(soap)))
 	for b.Loop() {
-		if _, err := unframe(recv, frame(send, soap)); err != nil {
+		body, err := wsmvenc.Frame(send, soap)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := wsmvenc.Unframe(recv, body); err != nil {
 			b.Fatal(err)
 		}
 	}

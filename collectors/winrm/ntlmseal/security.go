@@ -88,20 +88,20 @@ func md5Concat(key []byte, magic string) []byte {
 	return h.Sum(nil)
 }
 
-// seal encrypts msg for the server and returns the sealed bytes and the
+// Seal encrypts msg for the server and returns the sealed bytes and the
 // 16-byte signature (MS-NLMP 3.4.3 SEAL, 3.4.4.2 MAC with ESS). The message is
 // encrypted before the checksum, both with the same running RC4 handle.
-func (s *security) seal(msg []byte) (sealed, signature []byte) {
+func (s *security) Seal(msg []byte) (signature, sealed []byte, err error) {
 	sealed = make([]byte, len(msg))
 	s.sendSeal.XORKeyStream(sealed, msg)
 	signature = s.mac(s.sendSign, s.sendSeal, s.sendSeq, msg)
 	s.sendSeq++
-	return sealed, signature
+	return signature, sealed, nil
 }
 
-// unseal decrypts a message from the server and verifies its signature,
+// Unseal decrypts a message from the server and verifies its signature,
 // including that it carries the next expected sequence number.
-func (s *security) unseal(sealed, signature []byte) ([]byte, error) {
+func (s *security) Unseal(signature, sealed []byte) ([]byte, error) {
 	if s.broken {
 		return nil, fmt.Errorf("security context already failed: %w", ErrIntegrity)
 	}

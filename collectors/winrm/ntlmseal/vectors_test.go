@@ -72,7 +72,7 @@ func TestSealVector(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sealed, sig := s.seal(utf16le("Plaintext"))
+	sig, sealed, _ := s.Seal(utf16le("Plaintext"))
 	if want := unhex("54e50165bf1936dc996020c1811b0f06fb5f"); !bytes.Equal(sealed, want) {
 		t.Errorf("sealed = %x, want %x", sealed, want)
 	}
