@@ -104,7 +104,7 @@ func TestIsEncrypted(t *testing.T) {
 	for ct, want := range map[string]bool{
 		ContentType: true,
 		`multipart/x-multi-encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"`: true,
-		`multipart/encrypted;protocol="application/HTTP-CredSSP-session-encrypted"`:                                     false,
+		`multipart/encrypted;protocol="application/HTTP-CredSSP-session-encrypted"`:                                      false,
 		OriginalType: false,
 	} {
 		if got := IsEncrypted(ct); got != want {
