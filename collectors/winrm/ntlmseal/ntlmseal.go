@@ -15,7 +15,6 @@
 package ntlmseal
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -23,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,10 +33,6 @@ import (
 // ErrAuth is returned, wrapped, when the host refuses the credentials after a
 // complete handshake. It wraps [model.ErrAuth].
 var ErrAuth = fmt.Errorf("ntlm: %w", model.ErrAuth)
-
-// maxBody bounds a response body read into memory (WinRM's default
-// MaxEnvelopeSizekb is 500; this leaves room for large outputs).
-const maxBody = 64 << 20
 
 // NewRoundTripper returns a RoundTripper that authenticates as domain\user and
 // seals every request body and unseals every response body, handing plain
@@ -109,12 +103,12 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		if resp.StatusCode == http.StatusUnauthorized && attempt == 0 {
 			// The context is gone (new connection, host restarted the
 			// session): authenticate again and resend once.
-			drain(resp)
+			wsmvenc.Drain(resp)
 			t.sec = nil
 			continue
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
-			drain(resp)
+			wsmvenc.Drain(resp)
 			t.sec = nil
 			return nil, fmt.Errorf("host refused the sealed message after re-authentication: %w", ErrAuth)
 		}
@@ -124,15 +118,10 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // send seals soap and posts it with the request's headers.
 func (t *roundTripper) send(ctx context.Context, orig *http.Request, soap []byte) (*http.Response, error) {
-	body, err := wsmvenc.Frame(t.sec, soap)
-	if err != nil {
-		return nil, fmt.Errorf("seal message: %w", err)
-	}
-	req, err := newRequest(ctx, orig, body)
+	req, err := wsmvenc.SealedRequest(ctx, orig, t.sec, soap)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", wsmvenc.ContentType)
 	resp, err := t.base.RoundTrip(req)
 	if err != nil {
 		return nil, fmt.Errorf("send sealed message: %w", err)
@@ -140,37 +129,14 @@ func (t *roundTripper) send(ctx context.Context, orig *http.Request, soap []byte
 	return resp, nil
 }
 
-// unsealResponse verifies and decrypts an encrypted response. A SOAP body
-// that arrives unsealed on a sealed session is refused: accepting it would let
-// anyone on the path answer for the host.
+// unsealResponse verifies and decrypts an encrypted response; a failure
+// ends the security context.
 func (t *roundTripper) unsealResponse(resp *http.Response) (*http.Response, error) {
-	ct := resp.Header.Get("Content-Type")
-	if !wsmvenc.IsEncrypted(ct) {
-		if strings.Contains(strings.ToLower(ct), "soap+xml") {
-			drain(resp)
-			t.sec = nil
-			return nil, fmt.Errorf("host answered %d with an unsealed SOAP body: %w", resp.StatusCode, model.ErrProtocol)
-		}
-		return resp, nil // e.g. an HTTP.sys error page; the caller reports it
-	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	resp.Body.Close()
+	resp, err := wsmvenc.UnsealResponse(resp, t.sec)
 	if err != nil {
 		t.sec = nil
-		return nil, fmt.Errorf("read sealed response: %w", err)
 	}
-	plain, err := wsmvenc.Unframe(t.sec, body)
-	if err != nil {
-		t.sec = nil
-		return nil, fmt.Errorf("unseal response: %w: %w", model.ErrProtocol, err)
-	}
-	resp.Body = io.NopCloser(bytes.NewReader(plain))
-	resp.ContentLength = int64(len(plain))
-	resp.Header = resp.Header.Clone()
-	resp.Header.Set("Content-Type", wsmvenc.OriginalType)
-	resp.Header.Set("Content-Length", strconv.Itoa(len(plain)))
-	resp.Header.Del("Content-Encoding")
-	return resp, nil
+	return resp, err
 }
 
 // handshakeAttempts is how often the handshake starts again on a fresh
@@ -208,7 +174,7 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	if err != nil {
 		return &lostLeg{fmt.Errorf("ntlm negotiate: %w", err)}
 	}
-	drain(resp)
+	wsmvenc.Drain(resp)
 	if resp.StatusCode != http.StatusUnauthorized {
 		return fmt.Errorf("ntlm negotiate: host answered %d, want 401 with a challenge: %w", resp.StatusCode, model.ErrProtocol)
 	}
@@ -227,7 +193,7 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	if err != nil {
 		return &lostLeg{fmt.Errorf("ntlm authenticate: %w", err)}
 	}
-	drain(resp)
+	wsmvenc.Drain(resp)
 	switch {
 	case resp.StatusCode == http.StatusUnauthorized:
 		return fmt.Errorf("host refused the credentials: %w", ErrAuth)
@@ -244,30 +210,12 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 
 // post sends an empty-bodied POST carrying one NTLM token.
 func (t *roundTripper) post(ctx context.Context, orig *http.Request, scheme string, token []byte) (*http.Response, error) {
-	req, err := newRequest(ctx, orig, nil)
+	req, err := wsmvenc.NewRequest(ctx, orig, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Authorization", scheme+" "+base64.StdEncoding.EncodeToString(token))
 	return t.base.RoundTrip(req)
-}
-
-// newRequest copies orig's method, URL and headers, minus credentials and
-// body headers, with body.
-func newRequest(ctx context.Context, orig *http.Request, body []byte) (*http.Request, error) {
-	req, err := http.NewRequestWithContext(ctx, orig.Method, orig.URL.String(), bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("build request: %w", err)
-	}
-	req.Header = orig.Header.Clone()
-	req.Header.Del("Authorization")
-	req.Header.Del("Content-Type")
-	req.Header.Del("Content-Length")
-	req.ContentLength = int64(len(body))
-	if len(body) == 0 {
-		req.Body = http.NoBody
-	}
-	return req, nil
 }
 
 // challengeToken finds the NTLM CHALLENGE in a 401's WWW-Authenticate
@@ -285,11 +233,4 @@ func challengeToken(values []string) (scheme string, token []byte, err error) {
 		}
 	}
 	return "", nil, errors.New("host sent no NTLM challenge")
-}
-
-// drain reads and closes a body so the connection, and with it the NTLM
-// context, can be reused.
-func drain(resp *http.Response) {
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxBody))
-	resp.Body.Close()
 }
