@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"github.com/bitaudit/bitaudit/simulator/sealedbody"
 )
 
 // ErrVerify reports a sealed message whose signature or sequence number is
@@ -140,4 +142,37 @@ func (s *Session) unwrap(sealed, sig []byte) ([]byte, error) {
 	}
 	s.in.seq++
 	return plain, nil
+}
+
+// IsEncrypted reports whether a Content-Type header announces an encrypted
+// message sealed by Negotiate.
+func IsEncrypted(contentType string) bool { return sealedbody.IsEncrypted(contentType) }
+
+// ErrNotEncrypted reports a body that is not an MS-WSMV encrypted message.
+var ErrNotEncrypted = sealedbody.ErrNotEncrypted
+
+// Unseal verifies and decrypts a request body sent with contentType and
+// returns the SOAP message. Every part must verify, in sequence; any failure
+// wraps [ErrVerify] or [ErrNotEncrypted].
+func (s *Session) Unseal(contentType string, body []byte) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	soap, err := sealedbody.Decode(contentType, body, func(sig, sealed []byte) ([]byte, error) { return s.unwrap(sealed, sig) })
+	if err != nil && sealedbody.IsEncrypted(contentType) {
+		s.failed = true
+	}
+	return soap, err
+}
+
+// Seal encrypts and signs a SOAP response and returns the Content-Type and
+// body to send.
+func (s *Session) Seal(soap []byte) (contentType string, body []byte, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failed {
+		return "", nil, fmt.Errorf("session failed earlier: %w", ErrVerify)
+	}
+	sealed, sig := s.wrap(soap)
+	ct, b := sealedbody.Encode(len(soap), sig[:], sealed)
+	return ct, b, nil
 }

@@ -76,9 +76,9 @@ func TestUnsealMultiEncrypted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		body = append(body, bytes.TrimSuffix(b, []byte(dashBoundary+"--\r\n"))...)
+		body = append(body, bytes.TrimSuffix(b, []byte("--Encrypted Boundary--\r\n"))...)
 	}
-	body = append(body, dashBoundary+"--\r\n"...)
+	body = append(body, "--Encrypted Boundary--\r\n"...)
 	ct := `multipart/x-multi-encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"`
 	got, err := server.Unseal(ct, body)
 	if err != nil {
@@ -97,7 +97,7 @@ func TestUnsealRejects(t *testing.T) {
 		want   error
 	}{
 		{"bit flip in sealed data", func(t *testing.T, _ *Session, ct string, b []byte) (string, []byte) {
-			b[len(b)-len(dashBoundary+"--\r\n")-1] ^= 1
+			b[len(b)-len("--Encrypted Boundary--\r\n")-1] ^= 1
 			return ct, b
 		}, false, ErrVerify},
 		{"bit flip in checksum", func(t *testing.T, _ *Session, ct string, b []byte) (string, []byte) {

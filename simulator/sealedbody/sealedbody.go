@@ -1,4 +1,8 @@
-package ntlmsession
+// Package sealedbody reads and writes the MS-WSMV 2.2.9.1 encrypted message
+// bodies of a simulated WinRM host, whatever mechanism sealed them (NTLM
+// session security or a Kerberos Wrap token): the mechanism supplies the
+// wrap and unwrap of one message.
+package sealedbody
 
 import (
 	"bytes"
@@ -37,15 +41,16 @@ func IsEncrypted(contentType string) bool {
 		strings.EqualFold(params["protocol"], SPNEGOProtocol)
 }
 
-// Unseal verifies and decrypts a request body sent with contentType and
-// returns the SOAP message. Every part must verify, in sequence; any failure
-// wraps [ErrVerify] or [ErrNotEncrypted].
-func (s *Session) Unseal(contentType string, body []byte) ([]byte, error) {
+// Unwrap verifies and decrypts one sealed message given its signature.
+type Unwrap func(signature, sealed []byte) ([]byte, error)
+
+// Decode returns the SOAP message of a request body sent with contentType,
+// unwrapping every part in order. A malformed body wraps [ErrNotEncrypted];
+// unwrap's errors are returned as they are.
+func Decode(contentType string, body []byte, unwrap Unwrap) ([]byte, error) {
 	if !IsEncrypted(contentType) {
 		return nil, fmt.Errorf("content type %q: %w", contentType, ErrNotEncrypted)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var soap []byte
 	rest := body
 	for n := 0; ; n++ {
@@ -56,9 +61,8 @@ func (s *Session) Unseal(contentType string, body []byte) ([]byte, error) {
 			}
 			return soap, nil
 		}
-		plain, next, err := s.unsealPart(rest)
+		plain, next, err := decodePart(rest, unwrap)
 		if err != nil {
-			s.failed = true
 			return nil, fmt.Errorf("encrypted part %d: %w", n+1, err)
 		}
 		soap = append(soap, plain...)
@@ -67,7 +71,7 @@ func (s *Session) Unseal(contentType string, body []byte) ([]byte, error) {
 }
 
 // unsealPart reads one header part and one data part from b.
-func (s *Session) unsealPart(b []byte) (plain, rest []byte, err error) {
+func decodePart(b []byte, unwrap Unwrap) (plain, rest []byte, err error) {
 	b, ok := bytes.CutPrefix(b, []byte(dashBoundary+"\r\n"))
 	if !ok {
 		return nil, nil, fmt.Errorf("missing boundary: %w", ErrNotEncrypted)
@@ -97,7 +101,7 @@ func (s *Session) unsealPart(b []byte) (plain, rest []byte, err error) {
 		return nil, nil, fmt.Errorf("data part shorter than signature and declared length: %w", ErrNotEncrypted)
 	}
 	sig, sealed := b[:sigLen], b[sigLen:uint64(sigLen)+uint64(length)]
-	plain, err = s.unwrap(sealed, sig)
+	plain, err = unwrap(sig, sealed)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,24 +143,18 @@ func originalLength(headers string) (int, error) {
 	return length, nil
 }
 
-// Seal encrypts and signs a SOAP response and returns the Content-Type and
-// body to send, as one part whatever its size: the chunked
+// Encode returns the Content-Type and body of a reply sealed as signature
+// and sealed data, as one part whatever its size: the chunked
 // multipart/x-multi-encrypted form is specified for CredSSP (MS-WSMV
 // 2.2.9.1.3), not for Negotiate.
-func (s *Session) Seal(soap []byte) (contentType string, body []byte, err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failed {
-		return "", nil, fmt.Errorf("session failed earlier: %w", ErrVerify)
-	}
-	sealed, sig := s.wrap(soap)
+func Encode(plainLen int, signature, sealed []byte) (contentType string, body []byte) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s\r\n\tContent-Type: %s\r\n\tOriginalContent: type=%s;Length=%d\r\n", dashBoundary, SPNEGOProtocol, soapType, len(soap))
+	fmt.Fprintf(&b, "%s\r\n\tContent-Type: %s\r\n\tOriginalContent: type=%s;Length=%d\r\n", dashBoundary, SPNEGOProtocol, soapType, plainLen)
 	fmt.Fprintf(&b, "%s\r\n\tContent-Type: application/octet-stream\r\n", dashBoundary)
-	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(sig))))
-	b.Write(sig[:])
+	b.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(signature))))
+	b.Write(signature)
 	b.Write(sealed)
 	b.WriteString(dashBoundary + "--\r\n")
 	ct := fmt.Sprintf("multipart/encrypted;protocol=%q;boundary=%q", SPNEGOProtocol, boundary)
-	return ct, b.Bytes(), nil
+	return ct, b.Bytes()
 }
