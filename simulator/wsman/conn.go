@@ -29,6 +29,7 @@ type connState struct {
 	mu        sync.Mutex
 	challenge *[8]byte     // server challenge sent, AUTHENTICATE awaited
 	session   *ntlmSession // set once NTLM succeeded on this connection
+	krb       *krbSession  // set once Kerberos succeeded on this connection (kerberos.go)
 }
 
 var (
@@ -62,6 +63,11 @@ func (h *Host) authenticate(w http.ResponseWriter, r *http.Request, c *connState
 		if s != nil { // connection-based NTLM authentication, as Windows keeps it
 			return s.User, true
 		}
+		if u, ok := c.kerberosUser(); ok {
+			return u, true
+		}
+	case h.cfg.Kerberos != nil && isKerberosToken(scheme, token):
+		return h.kerberosStep(w, r, c, scheme, token)
 	case strings.EqualFold(scheme, "Basic") && h.cfg.AllowBasic:
 		if u, ok := h.checkBasic(token); ok {
 			return u, true
@@ -144,7 +150,7 @@ func (h *Host) ntlmStep(w http.ResponseWriter, r *http.Request, c *connState, sc
 			break
 		}
 		s.sealer = newSealer(m, s) // sealing.go
-		c.session = s
+		c.session, c.krb = s, nil
 		return s.User, true
 	}
 	c.challenge, c.session = nil, nil
@@ -157,8 +163,11 @@ func (h *Host) ntlmStep(w http.ResponseWriter, r *http.Request, c *connState, sc
 func (h *Host) unauthorized(w http.ResponseWriter, r *http.Request) {
 	drain(r)
 	h.stats.unauthorized.Add(1)
-	if h.cfg.AllowNTLM {
+	if h.cfg.AllowNTLM || h.cfg.Kerberos != nil {
 		w.Header().Add("WWW-Authenticate", "Negotiate")
+	}
+	if h.cfg.Kerberos != nil {
+		w.Header().Add("WWW-Authenticate", "Kerberos")
 	}
 	if h.cfg.AllowBasic {
 		w.Header().Add("WWW-Authenticate", `Basic realm="WSMAN"`)

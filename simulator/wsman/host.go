@@ -10,6 +10,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/bitaudit/bitaudit/simulator/krbsession"
 )
 
 // An Invocation is one command a client asked a shell to run.
@@ -44,6 +46,7 @@ type Auth int
 const (
 	AuthBasic Auth = iota
 	AuthNTLM
+	AuthKerberos
 )
 
 func (a Auth) String() string {
@@ -52,6 +55,8 @@ func (a Auth) String() string {
 		return "basic"
 	case AuthNTLM:
 		return "ntlm"
+	case AuthKerberos:
+		return "kerberos"
 	}
 	return fmt.Sprintf("Auth(%d)", int(a))
 }
@@ -96,6 +101,9 @@ type Config struct {
 	User, Password string // the one account accepted; user compared case-insensitively, optional DOMAIN\ prefix
 
 	AllowBasic, AllowNTLM bool
+	// Kerberos, when set, accepts Kerberos (SPNEGO or the Kerberos
+	// scheme) with its service keys, as a domain member does; kerberos.go.
+	Kerberos *krbsession.Acceptor
 	// RequireEncryption is Windows' AllowUnencrypted=false: plain-HTTP
 	// requests without message encryption are refused with 401. HTTPS is
 	// unaffected.
@@ -119,6 +127,8 @@ func (c Config) Allows(a Auth) bool {
 		return c.AllowBasic
 	case AuthNTLM:
 		return c.AllowNTLM
+	case AuthKerberos:
+		return c.Kerberos != nil
 	}
 	return false
 }
@@ -161,7 +171,7 @@ func NewHost(cfg Config) (*Host, error) {
 	if cfg.User == "" {
 		return nil, errors.New("wsman: config has no User")
 	}
-	if !cfg.AllowBasic && !cfg.AllowNTLM {
+	if !cfg.AllowBasic && !cfg.AllowNTLM && cfg.Kerberos == nil {
 		return nil, errors.New("wsman: config allows no authentication scheme")
 	}
 	valid := false

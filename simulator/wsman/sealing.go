@@ -52,19 +52,14 @@ func (c *connState) unseal(r *http.Request, body []byte) ([]byte, error) {
 		}
 		return body, errUnencrypted
 	}
-	c.mu.Lock()
-	var sealer *ntlmsession.Session
-	if c.session != nil {
-		sealer = c.session.sealer
-	}
-	c.mu.Unlock()
+	sealer := c.sealer()
 	if sealer == nil {
-		return nil, fmt.Errorf("%w: no NTLM sealing context on this connection", errBadSeal)
+		return nil, fmt.Errorf("%w: no sealing context on this connection", errBadSeal)
 	}
 	plain, err := sealer.Unseal(ct, body)
 	if err != nil {
 		c.mu.Lock()
-		c.session = nil // the context is out of step; the client must authenticate again
+		c.session, c.krb = nil, nil // the context is out of step; the client must authenticate again
 		c.mu.Unlock()
 		return nil, fmt.Errorf("%w: %w", errBadSeal, err)
 	}
@@ -73,7 +68,27 @@ func (c *connState) unseal(r *http.Request, body []byte) ([]byte, error) {
 
 func isNTLMHandshake(r *http.Request) bool {
 	scheme, _, _ := strings.Cut(r.Header.Get("Authorization"), " ")
-	return strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM")
+	return strings.EqualFold(scheme, "Negotiate") || strings.EqualFold(scheme, "NTLM") || strings.EqualFold(scheme, "Kerberos")
+}
+
+// A messageSealer protects a connection's messages: NTLM session security
+// or a Kerberos context.
+type messageSealer interface {
+	Unseal(contentType string, body []byte) ([]byte, error)
+	Seal(soap []byte) (contentType string, body []byte, err error)
+}
+
+// sealer returns the connection's sealing context, nil if none.
+func (c *connState) sealer() messageSealer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.krb != nil:
+		return c.krb.ctx
+	case c.session != nil && c.session.sealer != nil:
+		return c.session.sealer
+	}
+	return nil
 }
 
 // encodeBody returns the Content-Type and bytes of a SOAP reply: sealed when
@@ -82,12 +97,7 @@ func (c *connState) encodeBody(r *http.Request, b []byte) (string, []byte) {
 	if !ntlmsession.IsEncrypted(r.Header.Get("Content-Type")) {
 		return contentTypeSOAP, b
 	}
-	c.mu.Lock()
-	var sealer *ntlmsession.Session
-	if c.session != nil {
-		sealer = c.session.sealer
-	}
-	c.mu.Unlock()
+	sealer := c.sealer()
 	if sealer == nil {
 		return contentTypeSOAP, b
 	}
