@@ -20,7 +20,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
 	"github.com/bitaudit/bitaudit/simulator/directory"
+	"github.com/bitaudit/bitaudit/simulator/krbsession"
 	"github.com/bitaudit/bitaudit/simulator/windows"
 	"github.com/bitaudit/bitaudit/simulator/wsman"
 )
@@ -35,8 +38,14 @@ type Options struct {
 	Port int
 	// TLS serves HTTPS with certificates from a CA the fleet generates.
 	TLS bool
-	// Auth is "basic" or "ntlm" (default ntlm).
+	// Auth is "basic", "ntlm" (default) or "kerberos".
 	Auth string
+	// Keytab holds the service keys (HTTP/<fqdn>@Realm) of the hosts, for
+	// Auth "kerberos"; a fleet shares one, each host accepting only
+	// tickets for its own names.
+	Keytab *keytab.Keytab
+	// Realm is the Kerberos realm the hosts belong to (Auth "kerberos").
+	Realm string
 	// User is the account every host accepts (default "auditor").
 	User string
 	// Password is the password every host accepts; required.
@@ -136,13 +145,19 @@ func (o *Options) fill() error {
 	if o.Auth == "" {
 		o.Auth = "ntlm"
 	}
-	if o.Auth != "basic" && o.Auth != "ntlm" {
-		return fmt.Errorf("auth %q: want basic or ntlm", o.Auth)
+	switch o.Auth {
+	case "basic", "ntlm":
+	case "kerberos":
+		if o.Keytab == nil || o.Realm == "" {
+			return errors.New("fleet options: kerberos needs a service keytab and a realm")
+		}
+	default:
+		return fmt.Errorf("auth %q: want basic, ntlm or kerberos", o.Auth)
 	}
 	if o.User == "" {
 		o.User = DefaultUser
 	}
-	if o.Password == "" {
+	if o.Password == "" && o.Auth != "kerberos" {
 		return errors.New("fleet options: a password is required")
 	}
 	if o.Latency < 0 {
@@ -228,6 +243,10 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		}
 	}
 	m := h.Machine
+	var krb *krbsession.Acceptor
+	if opts.Auth == "kerberos" {
+		krb = krbsession.NewAcceptor(opts.Keytab, opts.Realm, f.hostNames(h))
+	}
 	srv, err := wsman.NewHost(wsman.Config{
 		ComputerName:      m.ComputerName,
 		NetBIOSDomain:     m.NetBIOSDomain,
@@ -236,6 +255,7 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		Password:          password,
 		AllowBasic:        opts.Auth == "basic",
 		AllowNTLM:         opts.Auth == "ntlm",
+		Kerberos:          krb,
 		RequireEncryption: opts.RequireEncryption,
 		Fault:             wfault,
 		Runner:            &runner{h: h, extra: opts.Latency},
@@ -273,6 +293,20 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		}
 	})
 	return nil
+}
+
+// hostNames are the names a host's service principals may carry: those of
+// its computer account (never what the host claims about itself), bare and
+// in its DNS domain.
+func (f *Fleet) hostNames(h *Host) []string {
+	h.Machine.Mu.Lock()
+	a := h.Machine.Identity()
+	h.Machine.Mu.Unlock()
+	domain := a.DNSDomain
+	if domain == "" {
+		domain = f.domain.DNS
+	}
+	return []string{a.ComputerName, a.ComputerName + "." + domain}
 }
 
 // Hosts returns the fleet's hosts in address order.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/jcmturner/gokrb5/v8/keytab"
 	"github.com/spf13/cobra"
 
 	"github.com/bitaudit/bitaudit/simulator"
@@ -29,6 +30,8 @@ type simulateOptions struct {
 	caOut             string
 	escrowOut         string
 	expectOut         string
+	keytab            string
+	realm             string
 }
 
 func newSimulateCmd(g *globals) *cobra.Command {
@@ -37,8 +40,8 @@ func newSimulateCmd(g *globals) *cobra.Command {
 		Use:   "simulate [--hosts N | --fleet FILE] --targets-out FILE [flags]",
 		Short: "Run a simulated Windows fleet speaking WS-Management on loopback",
 		Long: `Simulate starts simulated Windows hosts on distinct loopback addresses (from 127.0.10.1),
-each answering WS-Management as Windows does (Basic or NTLM, HTTP or HTTPS), writes the
-targets file "bitaudit audit --targets" reads, and runs until SIGINT or SIGTERM.
+each answering WS-Management as Windows does (Basic, NTLM or Kerberos, HTTP or HTTPS), writes
+the targets file "bitaudit audit --targets" reads, and runs until SIGINT or SIGTERM.
 
 The targets file is CSV: host (ip:port) and the identity columns fqdn, ad_dn and
 entra_device_id, as the simulated directory knows each host.
@@ -50,7 +53,11 @@ secrets in 0600 files beside it. With --expect-out it writes what an auditor sho
 for every host, from the simulator's own profile table.
 
 The password the hosts accept comes from BITAUDIT_PASSWORD; when it is unset, one is
-generated and written to a 0600 file next to --targets-out (the path is printed).`,
+generated and written to a 0600 file next to --targets-out (the path is printed).
+
+With --auth kerberos the hosts are members of --realm: they accept tickets for their own
+HTTP/<fqdn> principals, whose keys come from --keytab (export them from your KDC), and the
+targets file is CSV with an fqdn column, the names Kerberos needs.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error { return runSimulate(c.Context(), g, o) },
 	}
@@ -61,7 +68,9 @@ generated and written to a 0600 file next to --targets-out (the path is printed)
 	f.StringVar(&o.listenBase, "listen-base", "127.0.10.1", "first loopback address; host i listens on the i-th address after it")
 	f.IntVar(&o.port, "port", 0, "port every host listens on (default 5985, or 5986 with --tls)")
 	f.BoolVar(&o.tls, "tls", false, "serve HTTPS with a generated CA (write it with --ca-out)")
-	f.StringVar(&o.auth, "auth", "ntlm", "authentication the hosts accept: basic or ntlm")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication the hosts accept: basic, ntlm or kerberos")
+	f.StringVar(&o.keytab, "keytab", "", "service keytab (HTTP/<fqdn> keys of the hosts) for --auth kerberos")
+	f.StringVar(&o.realm, "realm", "", "Kerberos realm of the hosts, for --auth kerberos")
 	f.StringVar(&o.user, "user", "auditor", "account the hosts accept")
 	f.DurationVar(&o.latency, "latency", 0, "extra latency added to every command")
 	f.BoolVar(&o.requireEncryption, "require-encryption", false, "refuse unencrypted messages over HTTP, as Windows' default AllowUnencrypted=false")
@@ -98,8 +107,22 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	if err != nil || !base.IsLoopback() {
 		return usageErrorf("--listen-base must be a loopback address, not %q", o.listenBase)
 	}
-	if o.auth != "basic" && o.auth != "ntlm" {
-		return usageErrorf("--auth must be basic or ntlm")
+	var kt *keytab.Keytab
+	switch o.auth {
+	case "basic", "ntlm":
+		if o.keytab != "" || o.realm != "" {
+			return usageErrorf("--keytab and --realm go with --auth kerberos")
+		}
+	case "kerberos":
+		if o.keytab == "" || o.realm == "" {
+			return usageErrorf("--auth kerberos needs --keytab (the hosts' service keys) and --realm")
+		}
+		var err error
+		if kt, err = keytab.Load(o.keytab); err != nil {
+			return usageErrorf("--keytab %s: %v", o.keytab, err)
+		}
+	default:
+		return usageErrorf("--auth must be basic, ntlm or kerberos")
 	}
 	if o.caOut != "" && !o.tls {
 		return usageErrorf("--ca-out needs --tls")
@@ -113,7 +136,9 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	}
 	password := g.getenv("BITAUDIT_PASSWORD")
 	passwordNote := "from BITAUDIT_PASSWORD"
-	if password == "" {
+	if o.auth == "kerberos" {
+		passwordNote = "kept by the KDC of " + o.realm
+	} else if password == "" {
 		if password, err = randomPassword(); err != nil {
 			return &exitError{code: exitFatal, err: err}
 		}
@@ -125,7 +150,7 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 		passwordNote = "generated, in " + abs + " (use --password-file)"
 	}
 	fleet, err := simulator.Start(ctx, spec, simulator.Options{
-		ListenBase: base, Port: o.port, TLS: o.tls, Auth: o.auth, User: o.user, Password: password,
+		ListenBase: base, Port: o.port, TLS: o.tls, Auth: o.auth, User: o.user, Password: password, Keytab: kt, Realm: o.realm,
 		Latency: o.latency, RequireEncryption: o.requireEncryption, Logger: g.logger(),
 	})
 	if err != nil {
