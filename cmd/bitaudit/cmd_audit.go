@@ -49,6 +49,7 @@ type auditOptions struct {
 	failOn           string
 	signKey          string
 	force            bool
+	krb              kerberosFlags
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -60,7 +61,8 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&o.hostTimeout, "host-timeout", 2*time.Minute, "deadline for one host's collection and verification")
 	f.StringVar(&o.transport, "transport", "https", "WinRM transport: https (5986, certificate verified) or http (5985)")
 	f.IntVar(&o.port, "port", 0, "WinRM port (default 5986 for https, 5985 for http)")
-	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm or basic")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication: ntlm, basic, kerberos, or negotiate (Kerberos; NTLM only with --allow-ntlm-fallback)")
+	o.krb.addFlags(f)
 	f.StringVar(&o.user, "user", "", "account name, DOMAIN\\user or user@domain (required); the password comes from BITAUDIT_PASSWORD or --password-file")
 	f.StringVar(&o.passwordFile, "password-file", "", "file holding the password (first line); default: the BITAUDIT_PASSWORD environment variable")
 	f.StringVar(&o.caCert, "ca-cert", "", "PEM file of a CA to trust for the hosts' HTTPS certificates, in addition to the system roots")
@@ -127,7 +129,8 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 	if o.targetsFile == "" {
 		return nil, usageErrorf("--targets is required")
 	}
-	if o.user == "" {
+	kerberos := o.auth == "kerberos" || o.auth == "negotiate"
+	if o.user == "" && !(kerberos && g.getenv("KRB5CCNAME") != "") {
 		return nil, usageErrorf("--user is required")
 	}
 	job, err := resolveCommon(o)
@@ -143,9 +146,11 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 	if err != nil {
 		return nil, usageError(fmt.Errorf("targets file rejected, no host contacted:\n%w", err))
 	}
-	password, err := readPassword(g, o.passwordFile)
-	if err != nil {
-		return nil, err
+	var password model.Secret
+	if !kerberos || o.passwordFile != "" || g.getenv("BITAUDIT_PASSWORD") != "" {
+		if password, err = readPassword(g, o.passwordFile); err != nil {
+			return nil, err
+		}
 	}
 	var caPEM []byte
 	if o.caCert != "" {
@@ -159,6 +164,13 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 	job.collector = winrm.Options{
 		Transport: o.transport, Port: o.port, Auth: o.auth, User: o.user, Password: password,
 		CACertPEM: caPEM, InsecureSkipVerify: o.insecure, AllowUnencrypted: o.allowUnencrypted,
+	}
+	if kerberos {
+		if err := o.krb.resolve(g, &job.collector); err != nil {
+			return nil, err
+		}
+	} else if o.krb.set() {
+		return nil, usageErrorf("--keytab, --realm, --kdc, --krb5-conf, --spn-template and --allow-ntlm-fallback go with --auth kerberos or negotiate")
 	}
 	if o.escrowConfig != "" {
 		ef, err := os.Open(o.escrowConfig)
@@ -197,9 +209,8 @@ func resolveCommon(o *auditOptions) (*auditJob, error) {
 	switch o.auth {
 	case "ntlm", "basic":
 	case "kerberos", "negotiate":
-		return nil, usageErrorf("--auth %s is not supported yet: use an HTTPS listener with ntlm, or see README (Kerberos)", o.auth)
 	default:
-		return nil, usageErrorf("--auth must be ntlm or basic, not %q", o.auth)
+		return nil, usageErrorf("--auth must be ntlm, basic, kerberos or negotiate, not %q", o.auth)
 	}
 	if o.port < 0 || o.port > 65535 {
 		return nil, usageErrorf("--port must be 1-65535")
@@ -258,6 +269,11 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	}
 
 	job.collector.Logger = log
+	if k := job.collector.Kerberos; k != nil {
+		for _, w := range k.Warnings {
+			log.Warn(w)
+		}
+	}
 	collector, err := winrm.New(job.collector)
 	if err != nil {
 		return usageError(fmt.Errorf("collector: %w", err))

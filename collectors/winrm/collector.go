@@ -11,11 +11,13 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	mwinrm "github.com/masterzen/winrm"
 
 	"github.com/bitaudit/bitaudit/collectors/bitlocker"
+	"github.com/bitaudit/bitaudit/collectors/winrm/krbseal"
 	"github.com/bitaudit/bitaudit/collectors/winrm/ntlmseal"
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -27,8 +29,9 @@ type Options struct {
 	// Port is the WinRM port; 0 means 5986 for https, 5985 for http. A
 	// target's own port wins.
 	Port int
-	// Auth is "ntlm" (default) or "basic". "kerberos" and "negotiate" are
-	// not supported yet.
+	// Auth is "ntlm" (default), "basic", "kerberos" or "negotiate"
+	// (Kerberos, and NTLM only for hosts Kerberos cannot reach when
+	// AllowNTLMFallback is set).
 	Auth     string
 	User     string
 	Password model.Secret
@@ -48,9 +51,22 @@ type Options struct {
 	// Retries is how often a transient failure before the script started
 	// (connection reset, HTTP 503) is retried (default 2; negative: never).
 	Retries int
+	// Kerberos is the login shared by every host, for Auth "kerberos" and
+	// "negotiate".
+	Kerberos *krbseal.Login
+	// SPNTemplate makes a host's service principal from its DNS name
+	// ({fqdn}) and port ({port}); default "HTTP/{fqdn}" (kerberos.md
+	// §2.2; "HTTP/{fqdn}:{port}" when an IIS account owns HTTP/<fqdn>).
+	SPNTemplate string
+	// AllowNTLMFallback lets "negotiate" use NTLM for a host without a
+	// Kerberos service ticket (no DNS name, unknown SPN, KDC unreachable).
+	AllowNTLMFallback bool
 	// Logger receives debug records; nil discards them.
 	Logger *slog.Logger
 }
+
+// DefaultSPNTemplate is the service principal WinRM hosts are known by.
+const DefaultSPNTemplate = "HTTP/{fqdn}"
 
 // A Collector runs the collection script on Windows hosts over WinRM. It is
 // safe for concurrent use; each Collect has its own WinRM client and state.
@@ -77,11 +93,22 @@ func New(opts Options) (*Collector, error) {
 		opts.Auth = "ntlm"
 	case "ntlm", "basic":
 	case "kerberos", "negotiate":
-		return nil, fmt.Errorf("winrm: auth %q is not supported yet, use ntlm or basic: %w", opts.Auth, errors.ErrUnsupported)
+		if opts.Kerberos == nil {
+			return nil, fmt.Errorf("winrm: auth %q needs a Kerberos login", opts.Auth)
+		}
+		if opts.SPNTemplate == "" {
+			opts.SPNTemplate = DefaultSPNTemplate
+		}
+		if !strings.Contains(opts.SPNTemplate, "{fqdn}") || !strings.Contains(opts.SPNTemplate, "/") {
+			return nil, fmt.Errorf("winrm: SPN template %q must look like HTTP/{fqdn} or HTTP/{fqdn}:{port}", opts.SPNTemplate)
+		}
+		if opts.AllowNTLMFallback && (opts.Auth != "negotiate" || opts.Password.Reveal() == "") {
+			return nil, errors.New("winrm: NTLM fallback needs --auth negotiate and a password")
+		}
 	default:
-		return nil, fmt.Errorf("winrm: unknown auth %q (want ntlm or basic)", opts.Auth)
+		return nil, fmt.Errorf("winrm: unknown auth %q (want ntlm, basic, kerberos or negotiate)", opts.Auth)
 	}
-	if opts.User == "" {
+	if opts.User == "" && opts.Kerberos == nil {
 		return nil, errors.New("winrm: no user name")
 	}
 	if opts.Port < 0 || opts.Port > 65535 {
@@ -130,7 +157,7 @@ func New(opts Options) (*Collector, error) {
 		// WinRM goes direct, never through an environment proxy.
 		dialer:  &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
 		https:   opts.Transport == "https",
-		sealing: opts.Transport == "http" && opts.Auth == "ntlm" && !opts.AllowUnencrypted,
+		sealing: opts.Transport == "http" && opts.Auth != "basic" && !opts.AllowUnencrypted,
 	}, nil
 }
 func tlsConfig(opts Options) (*tls.Config, error) {
@@ -156,25 +183,44 @@ func tlsConfig(opts Options) (*tls.Config, error) {
 }
 
 // Describe says how this Collector reaches hosts, for the result document.
+// Under "negotiate" a host's own facts say which scheme it used.
 func (c *Collector) Describe() model.Collection {
+	auth := c.opts.Auth
+	if auth == "negotiate" {
+		auth = "kerberos"
+	}
+	return c.describe(auth)
+}
+
+func (c *Collector) describe(auth string) model.Collection {
 	p := "none"
 	switch {
 	case c.https:
 		p = "tls"
-	case c.sealing:
+	case auth == "kerberos":
+		p = "kerberos-sealing"
+	case auth == "ntlm" && c.sealing:
 		p = "ntlm-sealing"
 	}
-	return model.Collection{Collector: "winrm", Transport: c.opts.Transport, Auth: c.opts.Auth, Protection: p}
+	return model.Collection{Collector: "winrm", Transport: c.opts.Transport, Auth: auth, Protection: p}
+}
+
+// hostAuth is how one host is authenticated: the scheme and, for
+// Kerberos, the service principal.
+type hostAuth struct {
+	scheme string // basic, ntlm, kerberos
+	spn    string
 }
 
 // connect returns the round tripper for one Collect attempt on one host,
 // choosing in this one place how requests reach it, and the connection under
 // it. Every request of the attempt goes over that one connection, so a
 // connection-bound security context never meets another host's requests:
-// Basic goes straight over it; NTLM over http without AllowUnencrypted is
-// sealed by ntlmseal (MS-WSMV message encryption); other NTLM is
-// authenticated (not sealed) by ntlmAuth.
-func (c *Collector) connect(host string, port int) (http.RoundTripper, *hostConn) {
+// Basic goes straight over it; Kerberos is authenticated by krbseal, and
+// sealed over http; NTLM over http without AllowUnencrypted is sealed by
+// ntlmseal (MS-WSMV message encryption); other NTLM is authenticated (not
+// sealed) by ntlmAuth.
+func (c *Collector) connect(host string, port int, a hostAuth) (http.RoundTripper, *hostConn) {
 	var conf *tls.Config
 	if c.https {
 		conf = c.tls.Clone()
@@ -184,8 +230,10 @@ func (c *Collector) connect(host string, port int) (http.RoundTripper, *hostConn
 	// long-polled Receives race it (winrm.md §1.5, M4).
 	conn := newHostConn(net.JoinHostPort(host, strconv.Itoa(port)), conf, c.dialer, c.opts.OperationTimeout+10*time.Second)
 	switch {
-	case c.opts.Auth == "basic":
+	case a.scheme == "basic":
 		return conn, conn
+	case a.scheme == "kerberos":
+		return krbseal.NewRoundTripper(conn, c.opts.Kerberos, a.spn, !c.https), conn
 	case c.sealing:
 		return ntlmseal.NewRoundTripper(conn, c.opts.User, c.opts.Password.Reveal(), ""), conn
 	default:
@@ -193,10 +241,36 @@ func (c *Collector) connect(host string, port int) (http.RoundTripper, *hostConn
 	}
 }
 
+// SPN returns the Kerberos service principal of t: the template filled
+// with the target's DNS name (its fqdn column, else its host when that is
+// a name) and port. An address has no SPN (kerberos.md §2.2).
+func (c *Collector) SPN(t model.Target, port int) (string, error) {
+	fqdn := ""
+	for k, v := range t.Labels {
+		if strings.EqualFold(k, "fqdn") {
+			fqdn = strings.TrimSpace(v)
+		}
+	}
+	if fqdn == "" {
+		fqdn = t.Host
+	}
+	if net.ParseIP(fqdn) != nil || fqdn == "" {
+		return "", &opError{op: "setup", kind: model.ErrAuth, msg: "kerberos needs the host's DNS name for its service principal, and " + t.Host +
+			" is an address: list the host by name, or add an fqdn column to the targets CSV (or use --auth negotiate --allow-ntlm-fallback)"}
+	}
+	if strings.ContainsAny(fqdn, "/@ \t") {
+		return "", &opError{op: "setup", kind: model.ErrAuth, msg: "fqdn " + bitlocker.Clean(fqdn, 80) + " is not a DNS name"}
+	}
+	r := strings.NewReplacer("{fqdn}", fqdn, "{port}", strconv.Itoa(port))
+	return r.Replace(c.opts.SPNTemplate), nil
+}
+
 // hint401 explains a 401 for this configuration.
-func (c *Collector) hint401() string {
+func (c *Collector) hint401(a hostAuth) string {
 	switch {
-	case c.opts.Auth == "basic":
+	case a.scheme == "kerberos":
+		return "the host refused the Kerberos login: check that " + a.spn + " belongs to this computer and that the account may use WinRM"
+	case a.scheme == "basic":
 		return "check the user and password; Basic must be enabled on the host's WinRM service and works only for local accounts"
 	case !c.https && !c.sealing:
 		return "wrong user or password, or (most likely if they are right) the host requires encrypted messages " +
@@ -222,12 +296,67 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 	url := scheme + "://" + net.JoinHostPort(t.Host, strconv.Itoa(port)) + "/wsman"
 	log := c.opts.Logger.With("target", t.String())
 
+	a, err := c.hostAuth(t, port)
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	res, err := c.collect(ctx, url, t.Host, port, a, log)
+	if err != nil && a.scheme == "kerberos" && c.fallBack(err) {
+		log.Info("winrm: kerberos failed, falling back to NTLM as allowed", "err", err)
+		a = hostAuth{scheme: "ntlm"}
+		res, err = c.collect(ctx, url, t.Host, port, a, log)
+	}
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
+	}
+	facts.Source = c.describe(a.scheme)
+	return facts, vols, nil
+}
+
+// hostAuth decides how t is authenticated. Under "negotiate" with
+// fallback, a target without a DNS name goes to NTLM at once.
+func (c *Collector) hostAuth(t model.Target, port int) (hostAuth, error) {
+	switch c.opts.Auth {
+	case "kerberos", "negotiate":
+		spn, err := c.SPN(t, port)
+		if err != nil {
+			if c.opts.AllowNTLMFallback {
+				return hostAuth{scheme: "ntlm"}, nil
+			}
+			return hostAuth{}, err
+		}
+		return hostAuth{scheme: "kerberos", spn: spn}, nil
+	}
+	return hostAuth{scheme: c.opts.Auth}, nil
+}
+
+// fallBack reports whether a Kerberos failure allows trying NTLM: only with
+// AllowNTLMFallback, and only when no ticket could be had (Windows'
+// Negotiate falls back in the same cases); a host that refused a valid
+// ticket, or a wrong password, is never retried with NTLM.
+func (c *Collector) fallBack(err error) bool {
+	if !c.opts.AllowNTLMFallback {
+		return false
+	}
+	var f *krbseal.Failure
+	if !errors.As(err, &f) {
+		return false
+	}
+	return f.Reason == krbseal.ReasonKDCUnreachable || strings.HasPrefix(f.Reason, krbseal.ReasonUnknownSPN)
+}
+
+// collect runs the script with retries of transient failures.
+func (c *Collector) collect(ctx context.Context, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
 	var (
 		res run
 		err error
 	)
 	for attempt := 0; ; attempt++ {
-		res, err = c.runOnce(ctx, url, t.Host, port, log)
+		res, err = c.runOnce(ctx, url, host, port, a, log)
 		if err == nil || !res.retryable || attempt >= c.opts.Retries {
 			break
 		}
@@ -240,15 +369,7 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 			break
 		}
 	}
-	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
-	}
-	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
-	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
-	}
-	facts.Source = c.Describe()
-	return facts, vols, nil
+	return res, err
 }
 
 // run is the outcome of one attempt.
@@ -261,18 +382,18 @@ type run struct {
 // runOnce runs the script once. It returns when the script finished or ctx
 // ended, whichever is first; masterzen's goroutines then end on the
 // cancelled requests.
-func (c *Collector) runOnce(parent context.Context, url, host string, port int, log *slog.Logger) (run, error) {
+func (c *Collector) runOnce(parent context.Context, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	st := &runState{}
-	rt, conn := c.connect(host, port)
+	rt, conn := c.connect(host, port, a)
 	tr := &transport{
 		ctx:      ctx,
 		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second},
 		url:      url,
 		user:     c.opts.User,
 		password: c.opts.Password,
-		hint401:  c.hint401(),
+		hint401:  c.hint401(a),
 		maxOut:   c.opts.MaxOutputBytes,
 		log:      log,
 		run:      st,

@@ -20,6 +20,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/bitaudit/bitaudit/collectors/winrm/krbseal"
 	"github.com/bitaudit/bitaudit/model"
 )
 
@@ -165,7 +166,9 @@ func TestNewOptions(t *testing.T) {
 		o       Options
 		wantErr string
 	}{
-		{Options{User: "u", Auth: "kerberos"}, "not supported"},
+		{Options{User: "u", Auth: "kerberos"}, "needs a Kerberos login"},
+		{Options{User: "u", Auth: "kerberos", Kerberos: &krbseal.Login{}, SPNTemplate: "{fqdn}"}, "SPN template"},
+		{Options{User: "u", Auth: "kerberos", Kerberos: &krbseal.Login{}, AllowNTLMFallback: true}, "NTLM fallback needs"},
 		{Options{User: "u", Auth: "digest"}, "unknown auth"},
 		{Options{User: "u", Transport: "ftp"}, "unknown transport"},
 		{Options{}, "no user"},
@@ -177,10 +180,11 @@ func TestNewOptions(t *testing.T) {
 			t.Errorf("New(%+v) = %v, want %q", tt.o, err, tt.wantErr)
 		}
 	}
-	if _, err := New(Options{User: "u", Auth: "kerberos"}); !errors.Is(err, errors.ErrUnsupported) {
-		t.Errorf("kerberos: %v", err)
+	c, err := New(Options{Auth: "kerberos", Kerberos: &krbseal.Login{}, Transport: "http"})
+	if err != nil || c.Describe() != (model.Collection{Collector: "winrm", Transport: "http", Auth: "kerberos", Protection: "kerberos-sealing"}) {
+		t.Errorf("kerberos over http: %v %+v", err, c)
 	}
-	c, err := New(Options{User: "u", Transport: "http"})
+	c, err = New(Options{User: "u", Transport: "http"})
 	if err != nil || c.Describe().Protection != "ntlm-sealing" || c.opts.Port != 5985 {
 		t.Errorf("ntlm over http: %v %+v", err, c)
 	}
@@ -538,6 +542,38 @@ func TestExcerptNeverCutsAPassword(t *testing.T) {
 			if regexp.MustCompile(`\d{6}`).MatchString(got) {
 				t.Fatalf("excerpt(pad %d, raw %d) = %q leaks password digits", pad, raw, got)
 			}
+		}
+	}
+}
+
+func TestSPN(t *testing.T) {
+	c, err := New(Options{Auth: "kerberos", Kerberos: &krbseal.Login{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port, _ := New(Options{Auth: "kerberos", Kerberos: &krbseal.Login{}, SPNTemplate: "HTTP/{fqdn}:{port}"})
+	for _, tt := range []struct {
+		c       *Collector
+		t       model.Target
+		want    string
+		wantErr string
+	}{
+		{c, model.Target{Host: "win1.corp.example.test"}, "HTTP/win1.corp.example.test", ""},
+		{c, model.Target{Host: "127.0.0.5", Port: 5985, Labels: map[string]string{"FQDN": "win5.corp.example.test"}}, "HTTP/win5.corp.example.test", ""},
+		{port, model.Target{Host: "win1.corp.example.test"}, "HTTP/win1.corp.example.test:5985", ""},
+		{c, model.Target{Host: "10.0.0.7"}, "", "add an fqdn column"},
+		{c, model.Target{Host: "fe80::1"}, "", "is an address"},
+		{c, model.Target{Host: "10.0.0.7", Labels: map[string]string{"fqdn": "evil/host@OTHER"}}, "", "not a DNS name"},
+	} {
+		got, err := tt.c.SPN(tt.t, 5985)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, model.ErrAuth) {
+				t.Errorf("SPN(%v) = %q, %v; want error %q", tt.t, got, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("SPN(%v) = %q, %v; want %q", tt.t, got, err, tt.want)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/bitaudit/bitaudit/collectors/bitlocker"
+	"github.com/bitaudit/bitaudit/collectors/winrm/krbseal"
 	"github.com/bitaudit/bitaudit/model"
 )
 
@@ -43,10 +44,14 @@ func classifyNetErr(ctx context.Context, op string, err error, connected bool) *
 		dnsErr     *net.DNSError
 		netOpErr   *net.OpError
 		timeoutErr interface{ Timeout() bool }
+		krbErr     *krbseal.Failure
 	)
 	switch {
 	case ctx.Err() != nil:
 		return ctxError(ctx, op)
+	case errors.As(err, &krbErr):
+		// Explained already: reason and what to do.
+		e.kind, e.msg = krbErr.Kind, bitlocker.Clean(krbErr.Error(), 400)
 	case errors.Is(err, model.ErrAuth):
 		// The sealing round tripper finished a handshake the host refused.
 		e.kind, e.msg = model.ErrAuth, roundTripErr(err)+" (check the user and password)"

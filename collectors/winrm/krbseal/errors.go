@@ -44,6 +44,13 @@ const (
 	codeUnknownFAST       = 93
 )
 
+// Reasons other packages act on (a negotiate client falls back to NTLM on
+// these, as Windows' Negotiate does).
+const (
+	ReasonKDCUnreachable = "KDC unreachable"
+	ReasonUnknownSPN     = "unknown service principal"
+)
+
 // A Failure is a Kerberos failure explained for the audit result: a short
 // reason, what to do about it, and the model sentinel it counts as.
 type Failure struct {
@@ -95,7 +102,7 @@ func Explain(err error, spn string) error {
 	case ok && c == codeSkew:
 		f.Reason, f.Fix = "clock skew too great", "synchronise the clocks of this machine, the domain controllers and the host (Kerberos allows 5 minutes)"
 	case ok && c == codeSPrincipalUnknown:
-		f.Reason, f.Fix = "unknown service principal "+spn, "the KDC has no such SPN: use the host's registered DNS name (AD dNSHostName, targets fqdn column), check `setspn -Q "+spn+"`, or set --spn-template"
+		f.Reason, f.Fix = ReasonUnknownSPN+" "+spn, "the KDC has no such SPN: use the host's registered DNS name (AD dNSHostName, targets fqdn column), check `setspn -Q "+spn+"`, or set --spn-template"
 	case ok && c == codeCPrincipalUnknown:
 		f.Reason, f.Fix = "unknown user principal", "check --user (user@REALM; realms are upper case in AD)"
 	case ok && c == codeWrongRealm:
@@ -123,7 +130,7 @@ func Explain(err error, spn string) error {
 	case errors.Is(err, ErrMutual):
 		f.Reason, f.Fix = "host failed mutual authentication", "the host did not prove it holds the key of "+spn+": check the SPN is registered to this computer and nobody else"
 	case kdcUnreachable(err):
-		f.Reason, f.Fix, f.Kind = "KDC unreachable", "check the realm's kdc entries in krb5.conf (or --kdc) and that TCP/UDP 88 to the domain controllers is open", model.ErrUnreachable
+		f.Reason, f.Fix, f.Kind = ReasonKDCUnreachable, "check the realm's kdc entries in krb5.conf (or --kdc) and that TCP/UDP 88 to the domain controllers is open", model.ErrUnreachable
 	case ok:
 		f.Reason, f.Fix = "Kerberos error "+errorcode.Lookup(c), "see the Kerberos error code"
 	default:
