@@ -242,19 +242,11 @@ func (c *Collector) connect(host string, port int, a hostAuth) (http.RoundTrippe
 }
 
 // SPN returns the Kerberos service principal of t: the template filled
-// with the target's DNS name (its fqdn column, else its host when that is
-// a name) and port. An address has no SPN (kerberos.md §2.2).
+// with the target's DNS name ([model.Target.DNSName]: its fqdn column, else
+// its host when that is a name) and port. An address has no SPN (kerberos.md §2.2).
 func (c *Collector) SPN(t model.Target, port int) (string, error) {
-	fqdn := ""
-	for k, v := range t.Labels {
-		if strings.EqualFold(k, "fqdn") {
-			fqdn = strings.TrimSpace(v)
-		}
-	}
+	fqdn := t.DNSName()
 	if fqdn == "" {
-		fqdn = t.Host
-	}
-	if net.ParseIP(fqdn) != nil || fqdn == "" {
 		return "", &opError{op: "setup", kind: model.ErrAuth, msg: "kerberos needs the host's DNS name for its service principal, and " + t.Host +
 			" is an address: list the host by name, or add an fqdn column to the targets CSV (or use --auth negotiate --allow-ntlm-fallback)"}
 	}

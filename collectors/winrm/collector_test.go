@@ -559,11 +559,11 @@ func TestSPN(t *testing.T) {
 		wantErr string
 	}{
 		{c, model.Target{Host: "win1.corp.example.test"}, "HTTP/win1.corp.example.test", ""},
-		{c, model.Target{Host: "127.0.0.5", Port: 5985, Labels: map[string]string{"FQDN": "win5.corp.example.test"}}, "HTTP/win5.corp.example.test", ""},
+		{c, model.Target{Host: "127.0.0.5", Port: 5985, FQDN: "win5.corp.example.test"}, "HTTP/win5.corp.example.test", ""},
 		{port, model.Target{Host: "win1.corp.example.test"}, "HTTP/win1.corp.example.test:5985", ""},
 		{c, model.Target{Host: "10.0.0.7"}, "", "add an fqdn column"},
 		{c, model.Target{Host: "fe80::1"}, "", "is an address"},
-		{c, model.Target{Host: "10.0.0.7", Labels: map[string]string{"fqdn": "evil/host@OTHER"}}, "", "not a DNS name"},
+		{c, model.Target{Host: "10.0.0.7", FQDN: "evil/host@OTHER"}, "", "not a DNS name"},
 	} {
 		got, err := tt.c.SPN(tt.t, 5985)
 		if tt.wantErr != "" {
