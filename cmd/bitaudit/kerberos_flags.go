@@ -32,7 +32,7 @@ func (k *kerberosFlags) addFlags(f *pflag.FlagSet) {
 // set reports whether any Kerberos flag was given.
 func (k *kerberosFlags) set() bool {
 	return k.keytab != "" || k.realm != "" || len(k.kdcs) > 0 || k.conf != "" ||
-		k.spnTemplate != winrm.DefaultSPNTemplate || k.allowFallback
+		(k.spnTemplate != "" && k.spnTemplate != winrm.DefaultSPNTemplate) || k.allowFallback
 }
 
 // resolve builds the shared Kerberos login into opts. The password, if
@@ -67,7 +67,7 @@ func (k *kerberosFlags) resolve(g *globals, opts *winrm.Options) error {
 		return usageError(err)
 	}
 	opts.Kerberos = login
-	opts.SPNTemplate = k.spnTemplate
+	opts.SPNTemplate = k.spnTemplate // "" means the collector's default
 	opts.AllowNTLMFallback = k.allowFallback
 	return nil
 }
