@@ -23,6 +23,7 @@ import (
 
 	"github.com/bitaudit/bitaudit/audit"
 	"github.com/bitaudit/bitaudit/collectors/escrow"
+	"github.com/bitaudit/bitaudit/collectors/factsfile"
 	"github.com/bitaudit/bitaudit/collectors/winrm"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
@@ -32,6 +33,7 @@ import (
 // auditOptions are the flags of "bitaudit audit".
 type auditOptions struct {
 	targetsFile      string
+	factsDir         string
 	policyFile       string
 	escrowConfig     string
 	outDir           string
@@ -53,7 +55,8 @@ type auditOptions struct {
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&o.targetsFile, "targets", "", "file of targets: one host[:port] per line, or CSV with a host column (required)")
+	f.StringVar(&o.targetsFile, "targets", "", "file of targets: one host[:port] per line, or CSV with a host column (this or --facts is required)")
+	f.StringVar(&o.factsDir, "facts", "", "directory of facts files written on the hosts by `bitaudit collect`; alone, or for the --targets WinRM cannot reach")
 	f.StringVar(&o.policyFile, "policy", "", "policy file (YAML); the built-in default policy applies without it")
 	f.StringVar(&o.escrowConfig, "escrow-config", "", "escrow sources file (YAML): Active Directory, Entra ID, external key store")
 	o.addOutputFlags(f, "./bitaudit-results")
@@ -112,6 +115,9 @@ type auditJob struct {
 	formats    []reports.Format
 	failOn     model.Severity
 	signKey    ed25519.PrivateKey
+	// facts are the facts files of --facts; rejectedInputs the files not used.
+	facts          []factsfile.Loaded
+	rejectedInputs []model.RejectedInput
 	// quiet suppresses the per-run summary on stdout (tests).
 	quiet bool
 }
@@ -126,16 +132,19 @@ func runAudit(ctx context.Context, g *globals, o *auditOptions) error {
 }
 
 func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
-	if o.targetsFile == "" {
-		return nil, usageErrorf("--targets is required")
+	if o.targetsFile == "" && o.factsDir == "" {
+		return nil, usageErrorf("--targets or --facts is required")
 	}
 	kerberos := o.auth == "kerberos" || o.auth == "negotiate"
-	if o.user == "" && !(kerberos && g.getenv("KRB5CCNAME") != "") {
+	if o.user == "" && o.targetsFile != "" && !(kerberos && g.getenv("KRB5CCNAME") != "") {
 		return nil, usageErrorf("--user is required")
 	}
 	job, err := resolveCommon(o)
 	if err != nil {
 		return nil, err
+	}
+	if o.targetsFile == "" {
+		return job, job.resolveEscrowAndFacts()
 	}
 	f, err := os.Open(o.targetsFile)
 	if err != nil {
@@ -172,17 +181,23 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 	} else if o.krb.set() {
 		return nil, usageErrorf("--keytab, --realm, --kdc, --krb5-conf, --spn-template and --allow-ntlm-fallback go with --auth kerberos or negotiate")
 	}
+	return job, job.resolveEscrowAndFacts()
+}
+
+// resolveEscrowAndFacts loads --escrow-config and --facts.
+func (job *auditJob) resolveEscrowAndFacts() error {
+	o := job.opts
 	if o.escrowConfig != "" {
 		ef, err := os.Open(o.escrowConfig)
 		if err != nil {
-			return nil, usageErrorf("--escrow-config: %v", err)
+			return usageErrorf("--escrow-config: %v", err)
 		}
 		defer ef.Close()
 		if job.escrowCfg, err = escrow.LoadConfig(ef, o.escrowConfig); err != nil {
-			return nil, usageError(err)
+			return usageError(err)
 		}
 	}
-	return job, nil
+	return job.loadFacts(time.Now())
 }
 
 // resolveCommon checks the flags audit and demo share.
@@ -268,15 +283,14 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		log.Warn("TLS certificate verification is off (--insecure-skip-verify)")
 	}
 
-	job.collector.Logger = log
 	if k := job.collector.Kerberos; k != nil {
 		for _, w := range k.Warnings {
 			log.Warn(w)
 		}
 	}
-	collector, err := winrm.New(job.collector)
+	collector, err := job.newCollector(log)
 	if err != nil {
-		return usageError(fmt.Errorf("collector: %w", err))
+		return err
 	}
 	engine, err := rules.NewEngine(job.policy, rules.Builtin())
 	if err != nil {
@@ -299,18 +313,20 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	result := &model.Result{
 		Schema: model.ResultSchema,
 		Run: model.Run{
-			ID:           newRunID(started),
-			Started:      started,
-			ToolVersion:  toolVersion(),
-			Organisation: job.policy.Organisation(),
-			Options:      job.recordedOptions(),
-			TargetCount:  len(job.targets),
-			Duplicates:   job.duplicates,
+			ID:             newRunID(started),
+			Started:        started,
+			ToolVersion:    toolVersion(),
+			Organisation:   job.policy.Organisation(),
+			Options:        job.recordedOptions(),
+			TargetCount:    len(job.targets),
+			Duplicates:     job.duplicates,
+			RejectedInputs: job.rejectedInputs,
 			Policy: model.PolicyInfo{
 				Source: job.policyName, SHA256: job.policy.Digest(), Default: o.policyFile == "",
 			},
 		},
 	}
+	logRejected(log, job.rejectedInputs)
 	for _, d := range job.duplicates {
 		log.Warn("duplicate target audited once", "target", d.Target, "line", d.Line, "first_line", d.FirstLine)
 	}
@@ -381,6 +397,9 @@ func (j *auditJob) recordedOptions() map[string]string {
 	}
 	if o.targetsFile != "" {
 		m["targets"] = o.targetsFile
+	}
+	if o.factsDir != "" {
+		m["facts"] = o.factsDir
 	}
 	if o.escrowConfig != "" {
 		m["escrow_config"] = o.escrowConfig

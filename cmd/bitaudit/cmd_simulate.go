@@ -32,6 +32,7 @@ type simulateOptions struct {
 	expectOut         string
 	keytab            string
 	realm             string
+	factsOut          string
 }
 
 func newSimulateCmd(g *globals) *cobra.Command {
@@ -78,6 +79,7 @@ targets file is CSV with an fqdn column, the names Kerberos needs.`,
 	f.StringVar(&o.caOut, "ca-out", "", "write the CA certificate (PEM) clients must trust here (with --tls)")
 	f.StringVar(&o.escrowOut, "escrow-out", "", "also serve a simulated AD, Entra ID and external key store, and write the escrow config for them here (for audit --escrow-config)")
 	f.StringVar(&o.expectOut, "expect-out", "", "write the simulator's own expectation for every host here (JSON: target, profile, status, problems)")
+	f.StringVar(&o.factsOut, "facts-out", "", "write into this directory, per host, the facts file a local collection (bitaudit collect) on it would write")
 	return c
 }
 
@@ -177,6 +179,11 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 			return &exitError{code: exitFatal, err: fmt.Errorf("writing the expectations: %w", err)}
 		}
 	}
+	if o.factsOut != "" {
+		if _, err := simulator.WriteFacts(o.factsOut, fleet.Hosts(), time.Now()); err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("--facts-out: %w", err)}
+		}
+	}
 	// The targets file comes last: once it exists, everything else does.
 	if err := writeFileWith(o.targetsOut, 0o600, fleet.WriteTargets); err != nil {
 		return &exitError{code: exitFatal, err: err}
@@ -196,6 +203,9 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	}
 	if o.expectOut != "" {
 		fmt.Fprintf(g.Out, "Expectations: %s\n", o.expectOut)
+	}
+	if o.factsOut != "" {
+		fmt.Fprintf(g.Out, "Facts files: %s (one per host, as bitaudit collect writes them; audit them with --facts)\n", o.factsOut)
 	}
 	fmt.Fprintln(g.Out, "Press Ctrl-C to stop.")
 	<-ctx.Done()

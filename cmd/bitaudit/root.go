@@ -125,6 +125,7 @@ Start with "bitaudit demo": it audits a simulated fleet on this machine.`,
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return g.checkLogFlags() }
 	root.AddCommand(
 		newAuditCmd(g),
+		newCollectCmd(g),
 		newDemoCmd(g),
 		newSimulateCmd(g),
 		newReportCmd(g),

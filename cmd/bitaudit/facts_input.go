@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/collectors/factsfile"
+	"github.com/bitaudit/bitaudit/collectors/winrm"
+	"github.com/bitaudit/bitaudit/model"
+)
+
+// loadFacts reads --facts DIR: the facts files of hosts collected locally
+// (bitaudit collect). Without --targets each accepted file is a target;
+// with it, files are matched to targets by FQDN or computer name, and files
+// for other computers are reported, never audited or dropped silently.
+func (j *auditJob) loadFacts(now time.Time) error {
+	dir := j.opts.factsDir
+	if dir == "" {
+		return nil
+	}
+	loaded, rejected, err := factsfile.LoadDir(dir, now)
+	if err != nil {
+		return usageErrorf("--facts: %v", err)
+	}
+	j.facts, j.rejectedInputs = loaded, rejected
+	if j.opts.targetsFile == "" {
+		j.targets = factsfile.Targets(loaded)
+		if len(j.targets) == 0 {
+			return usageErrorf("--facts %s: no usable facts file (%d rejected)", dir, len(rejected))
+		}
+		return nil
+	}
+	j.rejectedInputs = append(j.rejectedInputs, factsfile.Unmatched(loaded, j.targets)...)
+	return nil
+}
+
+// newCollector returns the collector of the run: WinRM for the targets, the
+// facts files for the hosts they cover (a host found both ways uses the
+// newer, live, collection), or the facts files alone.
+func (j *auditJob) newCollector(log *slog.Logger) (audit.Collector, error) {
+	var live *winrm.Collector
+	if j.opts.targetsFile != "" {
+		opts := j.collector
+		opts.Logger = log
+		c, err := winrm.New(opts)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("collector: %w", err))
+		}
+		if j.facts == nil {
+			return c, nil
+		}
+		live = c
+	}
+	if live == nil {
+		return factsfile.NewCollector(j.facts, nil), nil
+	}
+	return factsfile.NewCollector(j.facts, live), nil
+}
+
+// logRejected warns about every input file the run did not use.
+func logRejected(log *slog.Logger, rejected []model.RejectedInput) {
+	for _, r := range rejected {
+		log.Warn("facts file not used", "file", r.File, "reason", r.Reason)
+	}
+}
