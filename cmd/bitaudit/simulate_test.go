@@ -18,8 +18,8 @@ type simulated struct {
 }
 
 // startSimulate runs "bitaudit simulate" in-process on spec until the test
-// ends and waits for its targets file.
-func startSimulate(t *testing.T, spec, listenBase, password string) simulated {
+// ends and waits for its targets file. extra are more simulate flags.
+func startSimulate(t *testing.T, spec, listenBase, password string, extra ...string) simulated {
 	t.Helper()
 	dir := t.TempDir()
 	s := simulated{filepath.Join(dir, "targets.csv"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "escrow.yaml"), filepath.Join(dir, "expect.json")}
@@ -30,9 +30,9 @@ func startSimulate(t *testing.T, spec, listenBase, password string) simulated {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan string, 1)
 	go func() {
-		code, stdout, stderr := cli(t, ctx, map[string]string{"BITAUDIT_PASSWORD": password}, "simulate", "--fleet", specFile,
-			"--tls", "--ca-out", s.ca, "--listen-base", listenBase, "--targets-out", s.targets,
-			"--escrow-out", s.escrow, "--expect-out", s.expect)
+		args := append([]string{"simulate", "--fleet", specFile, "--tls", "--ca-out", s.ca, "--listen-base", listenBase,
+			"--targets-out", s.targets, "--escrow-out", s.escrow, "--expect-out", s.expect}, extra...)
+		code, stdout, stderr := cli(t, ctx, map[string]string{"BITAUDIT_PASSWORD": password}, args...)
 		done <- strings.Join([]string{string(rune('0' + code)), stdout, stderr}, "\n")
 	}()
 	t.Cleanup(func() { cancel(); <-done })

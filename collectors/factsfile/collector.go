@@ -20,27 +20,57 @@ type LiveCollector interface {
 // facts file is used instead. Either way the host's collection record says
 // which source was used and why (model.Collection.Note).
 type Collector struct {
-	live   LiveCollector // nil: facts files only
-	byName map[string]*Loaded
+	live LiveCollector // nil: facts files only
+	idx  index
 }
 
 // NewCollector returns a Collector over loaded facts files; live may be nil.
 func NewCollector(loaded []Loaded, live LiveCollector) *Collector {
-	c := &Collector{live: live, byName: map[string]*Loaded{}}
+	return &Collector{live: live, idx: newIndex(loaded)}
+}
+
+// index finds the facts file of a target by the operator's identity of it.
+type index struct {
+	byFQDN, byName map[string]*Loaded
+}
+
+func newIndex(loaded []Loaded) index {
+	x := index{byFQDN: map[string]*Loaded{}, byName: map[string]*Loaded{}}
 	for i := range loaded {
-		for _, n := range loaded[i].Doc.Names() {
-			c.byName[n] = &loaded[i]
+		l := &loaded[i]
+		if f := l.Doc.Identity.FQDN; f != "" {
+			x.byFQDN[lower(f)] = l
 		}
+		x.byName[lower(l.Doc.Identity.ComputerName)] = l
 	}
-	return c
+	return x
+}
+
+// lookup matches a target to a facts file: by its DNS name (the fqdn
+// column or the target's name) against the file's FQDN, else by the
+// computer name the target implies (a single-label name, the DN's CN)
+// against the file's, unless both sides have FQDNs that differ (WS-0001
+// of another domain is another computer). An IP-only target matches none.
+func (x index) lookup(t model.Target) *Loaded {
+	dns := lower(t.DNSName())
+	if l := x.byFQDN[dns]; dns != "" && l != nil {
+		return l
+	}
+	l := x.byName[lower(t.Identity().GivenName())]
+	if l == nil || (strings.Contains(dns, ".") && l.Doc.Identity.FQDN != "") {
+		return nil // no such computer, or a namesake in another domain
+	}
+	return l
 }
 
 // Targets returns one target per facts file, named by its FQDN or, without
 // one, its computer name: the targets of an audit of facts files alone.
+// These names are the files' own claims; identity binding then checks them
+// against the directory as it checks a remote host's report.
 func Targets(loaded []Loaded) []model.Target {
 	ts := make([]model.Target, 0, len(loaded))
 	for _, l := range loaded {
-		ts = append(ts, model.Target{Host: l.Doc.Names()[0]})
+		ts = append(ts, model.Target{Host: l.Doc.Names()[0], FQDN: lower(l.Doc.Identity.FQDN)})
 	}
 	return ts
 }
@@ -48,30 +78,25 @@ func Targets(loaded []Loaded) []model.Target {
 // Unmatched lists the facts files whose computer is none of the targets,
 // as rejected inputs: they are reported, never silently audited or dropped.
 func Unmatched(loaded []Loaded, targets []model.Target) []model.RejectedInput {
-	named := map[string]bool{}
+	x := newIndex(loaded)
+	used := map[*Loaded]bool{}
 	for _, t := range targets {
-		named[strings.ToLower(t.Host)] = true
+		if l := x.lookup(t); l != nil {
+			used[l] = true
+		}
 	}
 	var out []model.RejectedInput
-	for _, l := range loaded {
-		found := false
-		for _, n := range l.Doc.Names() {
-			found = found || named[n]
-		}
-		if !found {
+	for i := range loaded {
+		if l := &loaded[i]; !used[l] {
 			out = append(out, model.RejectedInput{File: l.File, Reason: fmt.Sprintf("computer %s is not among the targets; not audited", l.Doc.Identity.ComputerName)})
 		}
 	}
 	return out
 }
 
-func (c *Collector) lookup(t model.Target) *Loaded {
-	return c.byName[strings.ToLower(t.Host)]
-}
-
 // Collect implements the audit's collector.
 func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
-	l := c.lookup(t)
+	l := c.idx.lookup(t)
 	switch {
 	case l == nil && c.live == nil:
 		return model.HostFacts{}, nil, fmt.Errorf("no facts file for this target: %w", model.ErrNoData)

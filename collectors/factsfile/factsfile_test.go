@@ -250,3 +250,39 @@ func TestCollector(t *testing.T) {
 		t.Errorf("a target named by computer name: Unmatched = %v", un)
 	}
 }
+
+func TestLookup(t *testing.T) {
+	dir := t.TempDir()
+	f, v := sample()
+	write(t, dir, "WS-0001.json", f, v, at)
+	g := f
+	g.Hostname, g.FQDN, g.Join = "KIOSK-7", "", model.JoinInfo{State: model.JoinWorkgroup}
+	write(t, dir, "KIOSK-7.json", g, v, at)
+	loaded, _, err := LoadDir(dir, at)
+	if err != nil || len(loaded) != 2 {
+		t.Fatal(loaded, err)
+	}
+	x := newIndex(loaded)
+	tests := []struct {
+		target model.Target
+		want   string
+	}{
+		{model.Target{Host: "ws-0001.corp.example.test"}, "WS-0001.json"},
+		{model.Target{Host: "10.1.2.3", FQDN: "WS-0001.corp.example.test"}, "WS-0001.json"},
+		{model.Target{Host: "10.1.2.3", ADDN: "CN=WS-0001,OU=Laptops,DC=corp,DC=example,DC=test"}, "WS-0001.json"},
+		{model.Target{Host: "WS-0001"}, "WS-0001.json"},
+		{model.Target{Host: "ws-0001.other.example"}, ""}, // a namesake in another domain
+		{model.Target{Host: "10.1.2.3"}, ""},              // an IP names no computer
+		{model.Target{Host: "kiosk-7.branch.example"}, "KIOSK-7.json"},
+		{model.Target{Host: "kiosk-8"}, ""},
+	}
+	for _, tc := range tests {
+		got := ""
+		if l := x.lookup(tc.target); l != nil {
+			got = l.File
+		}
+		if got != tc.want {
+			t.Errorf("lookup(%+v) = %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}
