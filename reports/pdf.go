@@ -379,6 +379,9 @@ func (d *pdfDoc) cover() {
 	if n := len(r.Run.Duplicates); n > 0 {
 		scope += fmt.Sprintf("; %s audited once", plural(n, "duplicate target line", "duplicate target lines"))
 	}
+	if n := fromFactsFiles(r); n > 0 {
+		scope += fmt.Sprintf("; %s from facts files collected on the hosts", num(n))
+	}
 	policy := r.Run.Policy.Source
 	if r.Run.Policy.Default && !strings.Contains(policy, "default") {
 		policy += " (built-in default)"
@@ -396,6 +399,9 @@ func (d *pdfDoc) cover() {
 		{"Policy", policy},
 		{"Policy SHA-256", r.Run.Policy.SHA256},
 		{"Run options", strings.Join(opts, ", ")},
+	}
+	if n := len(r.Run.RejectedInputs); n > 0 {
+		rows = append(rows, [2]string{"Rejected inputs", rejectedText(r.Run.RejectedInputs)})
 	}
 	if r.Run.Interrupted {
 		rows = append(rows, [2]string{"Interrupted", "Yes: the run was stopped before every host finished; unfinished hosts are listed as interrupted."})
@@ -762,4 +768,30 @@ func locationTitle(l model.Location) string {
 		return "External"
 	}
 	return string(l)
+}
+
+// fromFactsFiles counts the hosts whose facts came from a facts file.
+func fromFactsFiles(r *model.Result) int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Facts != nil && h.Facts.Source.Collector == "wmi" && h.Facts.Source.FactsFile != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// rejectedText lists the first rejected input files and why; the XLSX and
+// result.json list them all.
+func rejectedText(rs []model.RejectedInput) string {
+	const shown = 5
+	var parts []string
+	for i, ri := range rs {
+		if i == shown {
+			parts = append(parts, fmt.Sprintf("and %s more (all in the XLSX and result.json)", num(len(rs)-shown)))
+			break
+		}
+		parts = append(parts, ri.File+": "+ri.Reason)
+	}
+	return plural(len(rs), "file not used", "files not used") + ": " + strings.Join(parts, "; ")
 }

@@ -27,6 +27,7 @@ const (
 	sheetNotAudited  = "Not audited"
 	sheetWaivers     = "Waivers"
 	sheetRemediation = "Remediation"
+	sheetRejected    = "Rejected inputs"
 )
 
 // xlsxStyles are the cell styles the workbook uses.
@@ -65,7 +66,7 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	x := &xlsxDoc{f: f, r: r, v: newView(r)}
 	steps := []func() error{
 		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
-		x.notAudited, x.waivers, x.remediation,
+		x.notAudited, x.waivers, x.remediation, x.rejectedInputs,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -549,7 +550,10 @@ func (x *xlsxDoc) hosts() error {
 		if fc := h.Facts; fc != nil {
 			hostname, fqdn, osName, build = fc.Hostname, fc.FQDN, fc.OS.Caption, fc.OS.Build
 			join, domain, device = string(fc.Join.State), fc.Join.DomainName, fc.Join.EntraDeviceID
-			coll = strings.Join(nonEmpty(fc.Source.Collector, fc.Source.Transport, fc.Source.Auth, fc.Source.Protection), " / ")
+			coll = strings.Join(nonEmpty(fc.Source.Collector, fc.Source.Transport, fc.Source.Auth, fc.Source.Protection, fc.Source.FactsFile), " / ")
+			if fc.Source.Note != "" {
+				coll += ": " + fc.Source.Note
+			}
 		}
 		row = append(row[:0], h.Target, hostname, x.status(h.Status), h.Reason, fqdn, osName, build, join, domain, device,
 			x.date(h.CollectedAt), h.Duration.Seconds(), coll)
@@ -679,6 +683,25 @@ func (x *xlsxDoc) remediation() error {
 	}
 	for _, e := range sortedRemediation(x.r) {
 		if err := s.add(x.date(e.Time), e.Target, e.Volume, e.ProtectorID, e.Action, string(e.Location), e.Outcome, e.Verified, e.Detail); err != nil {
+			return err
+		}
+	}
+	return s.close()
+}
+
+// rejectedInputs lists the input files the run read but did not use (facts
+// files that were malformed, stale duplicates, or of computers outside the
+// targets); the sheet exists only when there are some.
+func (x *xlsxDoc) rejectedInputs() error {
+	if len(x.r.Run.RejectedInputs) == 0 {
+		return nil
+	}
+	s, err := x.newSheet(sheetRejected, []sheetCol{{"File", 40}, {"Reason", 90}})
+	if err != nil {
+		return err
+	}
+	for _, ri := range x.r.Run.RejectedInputs {
+		if err := s.add(ri.File, ri.Reason); err != nil {
 			return err
 		}
 	}
