@@ -696,7 +696,7 @@ func (x *xlsxDoc) rejectedInputs() error {
 	if len(x.r.Run.RejectedInputs) == 0 {
 		return nil
 	}
-	s, err := x.newSheet(sheetRejected, []sheetCol{{"File", 40}, {"Reason", 90}})
+	s, err := x.newSheet(sheetRejected, []sheetCol{{"File", 40}, {"Reason", 90}}, len(x.r.Run.RejectedInputs))
 	if err != nil {
 		return err
 	}
