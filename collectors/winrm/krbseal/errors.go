@@ -38,6 +38,7 @@ const (
 	codeBadIntegrity      = 31
 	codeTktExpired        = 32
 	codeRepeat            = 34
+	codeNotUs             = 35
 	codeSkew              = 37
 	codeModified          = 41
 	codeWrongRealm        = 68
@@ -109,7 +110,9 @@ func Explain(err error, spn string) error {
 		f.Reason, f.Fix = "wrong realm", "check --user's realm and the realm of the host's domain (krb5.conf [domain_realm])"
 	case ok && c == codeETypeNoSupp:
 		f.Reason, f.Fix = "encryption type not supported", "enable AES128/AES256 for the account and the host (msDS-SupportedEncryptionTypes) and in krb5.conf; RC4 is not supported"
-	case ok && c == codePreauthFailed:
+	case ok && c == codePreauthFailed, strings.Contains(err.Error(), "client password/keytab incorrect"):
+		// The second form: a KDC that does not require pre-authentication
+		// answers, and the reply does not decrypt with our key.
 		f.Reason, f.Fix = "pre-authentication failed", "the password or keytab is wrong for this principal (a keytab must match the account's current key version)"
 	case ok && c == codeClientRevoked:
 		f.Reason, f.Fix = "account disabled or locked out", "unlock or enable the audit account"
@@ -119,6 +122,8 @@ func Explain(err error, spn string) error {
 		f.Reason, f.Fix = "FAST (Kerberos armoring) required", "the KDC requires FAST, which bitaudit does not support: exempt the audit account from the armoring policy"
 	case ok && (c == codeModified || c == codeBadIntegrity):
 		f.Reason, f.Fix = "host could not decrypt the ticket", "another account owns "+spn+" (duplicate SPN, e.g. an IIS app pool): remove the duplicate or use --spn-template 'HTTP/{fqdn}:{port}'"
+	case ok && c == codeNotUs:
+		f.Reason, f.Fix = "host is not the computer the ticket is for", "the address answering for "+spn+" belongs to another machine: check DNS and the targets file (a relay or a stale record)"
 	case ok && c == codeTktExpired:
 		f.Reason, f.Fix = "ticket expired", "renew the credential cache (kinit) or log in with a password or keytab"
 	case ok && c == codeRepeat:

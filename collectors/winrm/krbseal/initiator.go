@@ -156,13 +156,13 @@ func responseToken(b []byte) ([]byte, error) {
 			return nil, errors.New("SPNEGO answer is not a NegTokenResp")
 		}
 		r := t.NegTokenResp
-		if spnego.NegState(r.NegState) == spnego.NegStateReject {
+		switch {
+		case len(r.ResponseToken) > 0:
+			return r.ResponseToken, nil // with a reject, a KRB-ERROR says why
+		case spnego.NegState(r.NegState) == spnego.NegStateReject:
 			return nil, errors.New("host rejected the Kerberos mechanism (SPNEGO reject)")
 		}
-		if len(r.ResponseToken) == 0 {
-			return nil, errors.New("SPNEGO answer without a response token")
-		}
-		return r.ResponseToken, nil
+		return nil, errors.New("SPNEGO answer without a response token")
 	}
 	return b, nil
 }

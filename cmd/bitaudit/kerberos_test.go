@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jcmturner/gokrb5/v8/keytab"
+
+	"github.com/bitaudit/bitaudit/internal/mitkdc"
+	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/simulator"
+)
+
+const krbRealm = "CORP.EXAMPLE.TEST"
+
+// kerberosFleet starts a real MIT KDC and a fleet of n domain members that
+// accept Kerberos with their service keys from it, and returns the KDC and
+// the fleet's targets file (CSV with the fqdn column).
+func kerberosFleet(t *testing.T, n int, base string, tls bool) (*mitkdc.KDC, *simulator.Fleet, string) {
+	t.Helper()
+	kdc := mitkdc.Start(t, krbRealm)
+	kdc.AddUser(t, "auditor", "Krb-Passw0rd!")
+	spec, err := simulator.LoadSpec(strings.NewReader(fmt.Sprintf("seed: 18\nhosts: %d\nprofiles:\n  - {name: domain-laptop, count: %d, prefix: KRB-}\n", n, n)), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts, err := simulator.Build(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spns []string
+	for _, h := range hosts {
+		spns = append(spns, "HTTP/"+strings.ToLower(h.Machine.ComputerName)+"."+h.Machine.DNSDomain)
+	}
+	ktPath := kdc.AddServices(t, "http.keytab", spns...)
+	kt, err := keytab.Load(ktPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: "kerberos", Keytab: kt, Realm: krbRealm,
+		User: "auditor", RequireEncryption: true, TLS: tls, ListenBase: netip.MustParseAddr(base)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fleet.Close() })
+	dir := t.TempDir()
+	targets := filepath.Join(dir, "targets.csv")
+	if err := writeFleetFiles(fleet, targets, filepath.Join(dir, "ca.pem")); err != nil {
+		t.Fatal(err)
+	}
+	return kdc, fleet, targets
+}
+
+// TestAuditKerberos audits domain members with a real MIT KDC, as a domain
+// does: over plain HTTP every message sealed (the hosts refuse plaintext),
+// over HTTPS authenticated under TLS; with a password, a keytab and a
+// credential cache; and says why when Kerberos cannot work.
+func TestAuditKerberos(t *testing.T) {
+	kdc, fleet, targets := kerberosFleet(t, 3, "127.0.71.1", false)
+	env := map[string]string{"BITAUDIT_PASSWORD": "Krb-Passw0rd!", "KRB5_CONFIG": kdc.Conf}
+	audit := func(t *testing.T, env map[string]string, targets string, args ...string) *model.Result {
+		t.Helper()
+		out := t.TempDir()
+		args = append([]string{"audit", "--targets", targets, "--transport", "http", "--auth", "kerberos",
+			"--out", out, "--format", "json", "--fail-on", "none", "--host-timeout", "20s"}, args...)
+		code, stdout, stderr := cli(t, context.Background(), env, args...)
+		if code != exitOK && code != exitIncomplete {
+			t.Fatalf("audit exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		return readResult(t, out)
+	}
+	wantAudited := func(t *testing.T, r *model.Result, protection string) {
+		t.Helper()
+		if len(r.Hosts) != len(fleet.Hosts()) {
+			t.Fatalf("%d hosts in the result, want %d", len(r.Hosts), len(fleet.Hosts()))
+		}
+		for _, h := range r.Hosts {
+			if !h.Status.Audited() || h.Facts == nil || h.Facts.Source.Auth != "kerberos" || h.Facts.Source.Protection != protection {
+				t.Errorf("%s: %s (%s), collection %+v; want audited with kerberos, %s", h.Target, h.Status, h.Reason, h.Facts, protection)
+			}
+		}
+	}
+
+	t.Run("password, sealed http", func(t *testing.T) {
+		wantAudited(t, audit(t, env, targets, "--user", "auditor@"+krbRealm), "kerberos-sealing")
+	})
+	t.Run("keytab", func(t *testing.T) {
+		kt := kdc.UserKeytab(t, "auditor", "auditor.keytab")
+		wantAudited(t, audit(t, map[string]string{"KRB5_CONFIG": kdc.Conf}, targets, "--user", "auditor", "--keytab", kt), "kerberos-sealing")
+	})
+	t.Run("credential cache, realm and kdc by flag", func(t *testing.T) {
+		cc := kdc.Kinit(t, "auditor", "Krb-Passw0rd!")
+		e := map[string]string{"KRB5CCNAME": "FILE:" + cc}
+		wantAudited(t, audit(t, e, targets, "--krb5-conf", kdc.Conf), "kerberos-sealing")
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		e := map[string]string{"BITAUDIT_PASSWORD": "not-it", "KRB5_CONFIG": kdc.Conf}
+		for _, h := range audit(t, e, targets, "--user", "auditor").Hosts {
+			if h.Status != model.StatusAuthFailed || !strings.Contains(h.Reason, "pre-authentication failed") {
+				t.Errorf("%s: %s (%s), want auth_failed: pre-authentication failed", h.Target, h.Status, h.Reason)
+			}
+			if strings.Contains(h.Reason, "not-it") {
+				t.Errorf("%s: the reason shows the password", h.Target)
+			}
+		}
+	})
+	t.Run("names Kerberos cannot use", func(t *testing.T) {
+		hs := fleet.Hosts()
+		bad := filepath.Join(t.TempDir(), "bad.csv")
+		// An address without a name; a name the KDC does not know; the
+		// name of the first host at the third host's address (a ticket
+		// for another computer, as after a DNS hijack).
+		csv := "host,fqdn\n" + hs[0].Address + ",\n" +
+			hs[1].Address + ",ghost.corp.example.test\n" +
+			hs[2].Address + "," + strings.ToLower(hs[0].Machine.ComputerName) + "." + hs[0].Machine.DNSDomain + "\n"
+		if err := os.WriteFile(bad, []byte(csv), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := audit(t, env, bad, "--user", "auditor")
+		want := []string{"add an fqdn column", "unknown service principal HTTP/ghost.corp.example.test", "not the computer the ticket is for"}
+		for i, h := range r.Hosts {
+			if h.Status != model.StatusAuthFailed || !strings.Contains(h.Reason, want[i]) {
+				t.Errorf("%s: %s (%s), want auth_failed mentioning %q", h.Target, h.Status, h.Reason, want[i])
+			}
+		}
+	})
+}
+
+// TestAuditKerberosHTTPS: over TLS the same login authenticates, messages
+// are not sealed.
+func TestAuditKerberosHTTPS(t *testing.T) {
+	kdc, fleet, targets := kerberosFleet(t, 2, "127.0.72.1", true)
+	out := t.TempDir()
+	ca := filepath.Join(filepath.Dir(targets), "ca.pem")
+	code, stdout, stderr := cli(t, context.Background(), map[string]string{"BITAUDIT_PASSWORD": "Krb-Passw0rd!", "KRB5_CONFIG": kdc.Conf},
+		"audit", "--targets", targets, "--auth", "kerberos", "--user", "auditor", "--ca-cert", ca,
+		"--out", out, "--format", "json", "--fail-on", "none", "--host-timeout", "20s")
+	if code != exitOK {
+		t.Fatalf("audit exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out)
+	for _, h := range r.Hosts {
+		if !h.Status.Audited() || h.Facts.Source.Auth != "kerberos" || h.Facts.Source.Protection != "tls" {
+			t.Errorf("%s: %s (%s) %+v", h.Target, h.Status, h.Reason, h.Facts)
+		}
+	}
+	if len(r.Hosts) != len(fleet.Hosts()) {
+		t.Errorf("%d hosts", len(r.Hosts))
+	}
+}
