@@ -131,6 +131,11 @@ feed:
 	close(next)
 	wg.Wait()
 
+	// One protector ID, one volume: a cross-host check once every host is in.
+	for _, i := range markDuplicates(results) {
+		a.evaluate(&results[i])
+	}
+
 	now := a.opts.Now()
 	for i, t := range targets {
 		if started[i] {
@@ -194,6 +199,9 @@ func (a *Auditor) auditHost(ctx context.Context, t model.Target) model.HostResul
 		err = fmt.Errorf("host deadline of %s exceeded (%v): %w", a.opts.HostTimeout, err, model.ErrTimeout)
 	}
 
+	if err == nil {
+		err = model.CheckLimits(c.volumes)
+	}
 	if err != nil {
 		h.Status = model.StatusForError(err)
 		h.Reason = err.Error()

@@ -36,8 +36,37 @@ type Identity struct {
 	ComputerName string `json:"computer_name,omitempty"`
 	// Objects names what the identity was checked against (AD DN, Entra device).
 	Objects []string `json:"objects,omitempty"`
+	// Join is the join state the directory shows when it differs from the
+	// host's report (AD holds a computer object, or Entra ID a joined
+	// device, for a host that claims otherwise); the host is evaluated by it.
+	Join JoinState `json:"join_state,omitempty"`
+	// Mismatches lists what the host reports that the directory contradicts,
+	// one sentence each.
+	Mismatches []string `json:"mismatches,omitempty"`
 	// Reason says in a sentence how the state was reached.
 	Reason string `json:"reason,omitempty"`
+}
+
+// EffectiveJoin returns the join state a host is evaluated by: the
+// directory's (Identity.Join) where it contradicts the host, else the
+// host's own report, else unknown.
+func (h *HostResult) EffectiveJoin() JoinState {
+	if h.Identity != nil && h.Identity.Join != "" {
+		return h.Identity.Join
+	}
+	if h.Facts == nil || h.Facts.Join.State == "" {
+		return JoinUnknown
+	}
+	return h.Facts.Join.State
+}
+
+// ConfirmedName returns the computer name confirmed independently of the
+// host (identity verified), else "".
+func (i *Identity) ConfirmedName() string {
+	if i == nil || i.State != IdentityVerified {
+		return ""
+	}
+	return i.ComputerName
 }
 
 // Identity returns the operator's identity of the target.

@@ -126,6 +126,9 @@ type Protector struct {
 	// Backups is where this protector's recovery information is backed up,
 	// one entry per location checked (recovery passwords only).
 	Backups []Backup `json:"backups,omitempty"`
+	// Duplicates lists the other places of this run that report the same
+	// protector ID ("target volume"); none of them is verified.
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // Location is a place a recovery key can be backed up.

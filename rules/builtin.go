@@ -64,7 +64,7 @@ func cisBenchmark(item, rel string) Reference {
 // Builtin returns the built-in rules in catalog order. Each call returns a
 // fresh slice.
 func Builtin() []Rule {
-	return []Rule{
+	return slices.Concat(identityRules(), []Rule{
 		{
 			ID: IDNotAudited, Title: "Host not audited", Severity: model.SeverityHigh, Scope: ScopeHost,
 			Rationale: "A host whose BitLocker state could not be collected may hold unencrypted data or an unrecoverable volume; " +
@@ -204,7 +204,7 @@ func Builtin() []Rule {
 			Remediation: "Fix the finding, or renew the waiver with a new expiry, owner and ticket after review.",
 			References:  []Reference{nist("CA-7", Supports)},
 		},
-	}
+	})
 }
 
 // Evidence helpers.

@@ -17,6 +17,11 @@
 // IDs are dotted, lower case and stable; policy files, waivers and --fix refer
 // to them:
 //
+//	identity.mismatch           the host reports another identity than the directory holds for the target
+//	identity.unverified         nothing independent of the host names it; backups at most claimed
+//	identity.join-mismatch      the host misreports its join state; evaluated by the directory's
+//	identity.duplicate-protector a protector ID reported by two hosts or volumes in one run
+//	volume.no-os-volume         a joined host reports no OS volume
 //	host.not-audited            the host could not be audited
 //	volume.not-encrypted        a volume of a required type is fully decrypted
 //	volume.protection-off       protection suspended (the clear key is on disk)

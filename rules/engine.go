@@ -147,12 +147,9 @@ type evalCtx struct {
 	now time.Time
 }
 
-func (c *evalCtx) join() model.JoinState {
-	if c.h.Facts == nil || c.h.Facts.Join.State == "" {
-		return model.JoinUnknown
-	}
-	return c.h.Facts.Join.State
-}
+// join is the join state the host is evaluated by: the directory's where
+// it contradicts the host (model.HostResult.EffectiveJoin).
+func (c *evalCtx) join() model.JoinState { return c.h.EffectiveJoin() }
 
 // Evaluate replaces h.Findings with the host's findings, sorted, with
 // waivers applied as of now. For an audited host it sets Status to
@@ -160,7 +157,12 @@ func (c *evalCtx) join() model.JoinState {
 // never count), else compliant, and Reason to a short sentence. A host that
 // was not audited gets the host.not-audited finding; its Status and Reason
 // are left alone.
+//
+// Evaluating a host again (after remediation, or when a cross-host check
+// changed its evidence) first un-counts the waiver matches of the findings
+// it replaces, so [Engine.Waivers] counts each finding once.
 func (e *Engine) Evaluate(h *model.HostResult, now time.Time) {
+	e.forget(h.Findings)
 	c := &evalCtx{e: e, p: e.p, h: h, now: now}
 	var out []model.Finding
 	if !h.Status.Audited() {
@@ -184,6 +186,22 @@ func (e *Engine) Evaluate(h *model.HostResult, now time.Time) {
 	}
 	h.Findings = e.finish(c, out, now)
 	h.Status, h.Reason = verdict(h)
+}
+
+// forget un-counts the waiver matches recorded for findings.
+func (e *Engine) forget(findings []model.Finding) {
+	for _, f := range findings {
+		for i := range e.p.waivers {
+			w := &e.p.waivers[i]
+			switch {
+			case f.Waiver != nil && f.Waiver.ID == w.ref.ID:
+				e.matched[i].Add(-1)
+			case f.RuleID == IDWaiverExpired && f.Evidence["waiver"] == w.ref.ID:
+				n, _ := strconv.Atoi(f.Evidence["findings"])
+				e.matched[i].Add(-int64(n))
+			}
+		}
+	}
 }
 
 // run applies one rule and completes the findings it produced from the rule
@@ -234,14 +252,16 @@ func (e *Engine) finish(c *evalCtx, out []model.Finding, now time.Time) []model.
 }
 
 // hostNames returns the lower-case names a waiver's host patterns match:
-// the target, its host part, and the host's own name and FQDN.
+// the target, its host part, its DNS name from the targets file, and the
+// computer name the directory confirmed. Never what the host reports about
+// itself: a host reporting KIOSK-01 does not inherit KIOSK-01's waiver.
 func hostNames(h *model.HostResult) []string {
 	names := []string{strings.ToLower(h.Target)}
 	if host, _, ok := strings.Cut(h.Target, ":"); ok && !strings.Contains(h.Target, "]") && strings.Count(h.Target, ":") == 1 {
 		names = append(names, strings.ToLower(host))
 	}
-	if f := h.Facts; f != nil {
-		for _, n := range []string{f.Hostname, f.FQDN} {
+	if id := h.Identity; id != nil {
+		for _, n := range []string{id.DNSName, id.ConfirmedName()} {
 			if n != "" {
 				names = append(names, strings.ToLower(n))
 			}
@@ -380,8 +400,11 @@ func verdict(h *model.HostResult) (model.Status, string) {
 	reason := "no BitLocker-capable volumes found"
 	if len(h.Volumes) > 0 {
 		reason = "all volumes encrypted and recovery keys backed up"
+		if waived > 0 {
+			reason = "all volumes meet the policy, with waivers" // a waived finding may be a missing backup
+		}
 		for _, v := range h.Volumes {
-			if v.Conversion != model.FullyEncrypted {
+			if v.Conversion != model.FullyEncrypted && waived == 0 {
 				reason = "all volumes meet the policy"
 				break
 			}

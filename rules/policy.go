@@ -178,7 +178,7 @@ func (p *Policy) setDefaults() {
 		model.JoinUnknown:   {model.LocationAD, model.LocationEntra, model.LocationExternal},
 	}
 	p.byVolumeType = map[model.VolumeType]map[model.JoinState][]model.Location{}
-	p.acceptClaimed = true
+	p.acceptClaimed = false
 	p.requiredTypes = map[model.VolumeType]bool{model.VolumeOS: true, model.VolumeFixed: true}
 	p.setMethods([]model.EncryptionMethod{model.MethodXTSAES128, model.MethodXTSAES256, model.MethodAES256})
 	p.requireBackupFirst = true

@@ -230,11 +230,13 @@ var faultStatus = map[string]string{
 // compliant across join states and volume layouts, the typical failures
 // (no recovery password, never escrowed, escrow claimed but missing,
 // suspended, decrypted data volume, ...), about 3% unreachable, and a few
-// slow, hung and wrong-password hosts. Latency is 5-50 ms per command.
+// slow, hung and wrong-password hosts, and one impostor. Latency is 5-50
+// ms per command.
 func DefaultSpec(n int, seed int64) *Spec {
 	share := func(f float64) *float64 { return &f }
 	mix := func(name string, f float64) ProfileMix { return ProfileMix{Name: name, Share: share(f)} }
 	fault := func(kind string, f float64) FaultMix { return FaultMix{Kind: kind, Share: share(f)} }
+	one := 1
 	return &Spec{
 		Seed:    seed,
 		Hosts:   n,
@@ -266,6 +268,8 @@ func DefaultSpec(n int, seed int64) *Spec {
 			mix("clear-key", 0.01),
 			mix("legacy-aes128", 0.005),
 			mix("data-locked", 0.005),
+			// One impostor, so every demo shows identity binding at work.
+			{Name: "impostor", Count: &one},
 		},
 		Faults: []FaultMix{
 			fault(FaultRefused, 0.03),

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/bitaudit/bitaudit/collectors/escrow"
+	"github.com/bitaudit/bitaudit/model"
 )
 
 // simulated is a running "bitaudit simulate" with its output files.
@@ -80,7 +82,7 @@ func readExpectations(t *testing.T, path string) map[string]expectation {
 func TestSimulateEscrowOutAndExpectations(t *testing.T) {
 	const password = "Sim-Passw0rd!"
 	s := startSimulate(t, `seed: 4
-hosts: 14
+hosts: 18
 profiles:
   - {name: domain-laptop, share: 0.4}
   - {name: entra-laptop, share: 0.2}
@@ -88,6 +90,10 @@ profiles:
   - {name: workgroup, count: 2}
   - {name: never-escrowed, count: 1}
   - {name: escrow-lost, count: 1}
+  - {name: impostor, count: 1}
+  - {name: workgroup-liar, count: 1}
+  - {name: no-volumes, count: 1}
+  - {name: duplicate-protector, count: 1}
 `, "127.0.63.1", password)
 	for _, f := range []string{s.escrow, s.expect, s.targets} {
 		if fi, err := os.Stat(f); err != nil || fi.Mode().Perm() != 0o600 {
@@ -108,8 +114,8 @@ profiles:
 		t.Errorf("targets file lacks the identity columns:\n%s", b)
 	}
 	want := readExpectations(t, s.expect)
-	if len(want) != 14 {
-		t.Fatalf("%d expectations, want 14", len(want))
+	if len(want) != 18 {
+		t.Fatalf("%d expectations, want 18", len(want))
 	}
 	out := t.TempDir()
 	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password},
@@ -134,7 +140,81 @@ profiles:
 		if h.Identity == nil || h.Identity.DNSName == "" {
 			t.Errorf("%s: identity %+v, want the fqdn column", h.Target, h.Identity)
 		}
+		// A hostile host: noncompliant with its finding, nothing verified.
+		if rule, hostile := hostileRule[w.Profile]; hostile {
+			if !hasFinding(h, rule) {
+				t.Errorf("%s (%s): no %s finding among %v", h.Target, w.Profile, rule, ruleIDs(h))
+			}
+			for _, v := range h.Volumes {
+				for _, p := range v.Protectors {
+					for _, b := range p.Backups {
+						if b.State == model.BackupVerified {
+							t.Errorf("%s (%s): %s %s verified", h.Target, w.Profile, p.ID, b.Location)
+						}
+					}
+				}
+			}
+		}
+		if slices.Contains(w.Problems, "duplicate_protector") && !hasFinding(h, "identity.duplicate-protector") {
+			t.Errorf("%s (%s): no identity.duplicate-protector finding", h.Target, w.Profile)
+		}
 	}
+
+	// A waiver for the name the impostor borrows covers the genuine host,
+	// never the impostor.
+	var impostor, victim string
+	for _, h := range r.Hosts {
+		if want[h.Target].Profile == "impostor" {
+			impostor, victim = h.Target, h.Facts.Hostname
+		}
+	}
+	if impostor == "" || victim == "" {
+		t.Fatal("the fleet has no impostor reporting a name")
+	}
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	if err := os.WriteFile(policy, []byte(`waivers:
+  - id: W-SPOOF
+    hosts: ["`+strings.ToLower(victim)+`"]
+    rules: [identity.mismatch, escrow.missing, escrow.unverified]
+    reason: test
+    owner: test@example.test
+    expires: 2099-01-01
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out2 := t.TempDir()
+	cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password},
+		"audit", "--targets", s.targets, "--user", "auditor", "--ca-cert", s.ca, "--out", out2,
+		"--escrow-config", s.escrow, "--format", "json", "--log-level", "warn", "--policy", policy)
+	for _, h := range readResult(t, out2).Hosts {
+		if h.Target != impostor {
+			continue
+		}
+		for _, f := range h.Findings {
+			if f.Waived() {
+				t.Errorf("impostor reporting %s inherits waiver %s for %s", victim, f.Waiver.ID, f.RuleID)
+			}
+		}
+		if h.Status != model.StatusNoncompliant {
+			t.Errorf("impostor with a spoofed waiver: %s", h.Status)
+		}
+	}
+}
+
+// hostileRule is the finding each hostile profile must raise.
+var hostileRule = map[string]string{
+	"impostor": "identity.mismatch", "workgroup-liar": "identity.join-mismatch",
+	"no-volumes": "volume.no-os-volume", "duplicate-protector": "identity.duplicate-protector",
+}
+
+func hasFinding(h model.HostResult, rule string) bool { return slices.Contains(ruleIDs(h), rule) }
+
+func ruleIDs(h model.HostResult) []string {
+	var ids []string
+	for _, f := range h.Findings {
+		ids = append(ids, f.RuleID)
+	}
+	return ids
 }
 
 func TestDemoFleet(t *testing.T) {

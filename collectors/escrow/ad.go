@@ -44,7 +44,7 @@ type adSource struct {
 	mu   sync.Mutex
 	idle []*ldap.Conn
 
-	computers sync.Map // lookup key -> computer DN ("" when none), per run
+	computers sync.Map // lookup key -> *adComputer (nil when none), per run
 
 	// authErr, once a bind is refused, fails every later operation without
 	// binding again: thousands of hosts retrying a wrong password would lock
@@ -245,38 +245,66 @@ func (s *adSource) search(ctx context.Context, base string, scope int, filter st
 	return res.Entries, nil
 }
 
-// computer returns the DN of the host's computer object: by dNSHostName,
-// else by sAMAccountName NAME$; "" when there is none. Lookups are cached
-// for the Checker's lifetime (one run).
-func (s *adSource) computer(ctx context.Context, fqdn, name string) (string, error) {
-	key := strings.ToLower(fqdn) + "|" + strings.ToLower(name)
-	if dn, ok := s.computers.Load(key); ok {
-		return dn.(string), nil
+// An adComputer is a computer object and the names AD holds for it.
+type adComputer struct {
+	dn, cn, sam, dnsHostName string
+}
+
+// name returns the computer name the object stands for: sAMAccountName
+// without its "$", else its CN, upper case.
+func (o *adComputer) name() string {
+	if n := strings.TrimSuffix(o.sam, "$"); n != "" {
+		return strings.ToUpper(n)
 	}
-	var filters []string
-	if fqdn != "" {
-		filters = append(filters, "(&(objectClass=computer)(dNSHostName="+ldap.EscapeFilter(fqdn)+"))")
+	return strings.ToUpper(o.cn)
+}
+
+var computerAttrs = []string{"cn", "sAMAccountName", "dNSHostName"}
+
+// computer returns the computer object named by dn (read at that DN), else
+// by dNSHostName fqdn, else by sAMAccountName NAME$; nil when there is
+// none. Lookups are cached for the Checker's lifetime (one run).
+func (s *adSource) computer(ctx context.Context, dn, fqdn, name string) (*adComputer, error) {
+	key := strings.ToLower(dn) + "|" + strings.ToLower(fqdn) + "|" + strings.ToLower(name)
+	if c, ok := s.computers.Load(key); ok {
+		return c.(*adComputer), nil
 	}
-	if name != "" {
-		filters = append(filters, "(&(objectClass=computer)(sAMAccountName="+ldap.EscapeFilter(strings.ToUpper(name))+"$))")
+	type query struct{ base, filter string }
+	var qs []query
+	switch {
+	case dn != "":
+		// The operator named the object: read it, nothing else.
+		qs = append(qs, query{dn, "(objectClass=computer)"})
+	default:
+		if fqdn != "" {
+			qs = append(qs, query{"", "(&(objectClass=computer)(dNSHostName=" + ldap.EscapeFilter(fqdn) + "))"})
+		}
+		if name != "" {
+			qs = append(qs, query{"", "(&(objectClass=computer)(sAMAccountName=" + ldap.EscapeFilter(strings.ToUpper(name)) + "$))"})
+		}
 	}
-	dn := ""
-	for _, f := range filters {
-		entries, err := s.search(ctx, s.cfg.BaseDN, ldap.ScopeWholeSubtree, f, []string{"dNSHostName"})
+	var found *adComputer
+	for _, q := range qs {
+		base, scope := q.base, ldap.ScopeBaseObject
+		if base == "" {
+			base, scope = s.cfg.BaseDN, ldap.ScopeWholeSubtree
+		}
+		entries, err := s.search(ctx, base, scope, q.filter, computerAttrs)
 		if err != nil {
-			return "", err
+			return nil, err
 		}
 		if len(entries) > 0 {
 			sort.Slice(entries, func(i, j int) bool { return entries[i].DN < entries[j].DN })
 			if len(entries) > 1 {
-				s.log.Warn("several computer objects match; using the first", "filter", f, "count", len(entries), "dn", entries[0].DN)
+				s.log.Warn("several computer objects match; using the first", "filter", q.filter, "count", len(entries), "dn", entries[0].DN)
 			}
-			dn = entries[0].DN
+			e := entries[0]
+			found = &adComputer{dn: e.DN, cn: e.GetAttributeValue("cn"), sam: e.GetAttributeValue("sAMAccountName"), dnsHostName: e.GetAttributeValue("dNSHostName")}
 			break
 		}
 	}
-	s.computers.Store(key, dn)
-	return dn, nil
+	s.computers.Store(key, found)
+	return found, nil
 }
 
 // recoveryObjects lists the msFVE-RecoveryInformation children of a computer object.

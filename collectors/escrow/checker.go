@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -109,18 +108,25 @@ func (s *sourceView) find(id string) *heldKey {
 	return nil
 }
 
-// Verify fills, for every recovery-password protector of h.Volumes, one
-// model.Backup per location (see the package documentation for the states),
-// and each volume's StaleKeys. Earlier results for these locations are
-// replaced, so a host can be verified again after remediation. Source
-// failures are recorded as unknown backups, never returned.
+// Verify first binds the host to its identity (h.Identity: the operator's
+// identity of the target checked against the directory, and the host's
+// report compared with it), then fills, for every recovery-password
+// protector of h.Volumes, one model.Backup per location (see the package
+// documentation for the states), and each volume's StaleKeys. Evidence is
+// looked up at the objects the operator's identity names, never at those
+// the host names itself; a host whose identity does not match gets no
+// verified backup, and one whose identity is unverified at most claimed
+// ones. Earlier results for these locations are replaced, so a host can be
+// verified again after remediation. Source failures are recorded as
+// unknown backups, never returned.
 func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
-	if len(h.Volumes) == 0 {
-		return
-	}
 	facts := h.Facts
 	if facts == nil {
 		facts = &model.HostFacts{}
+	}
+	b := c.bind(ctx, h, facts)
+	if len(h.Volumes) == 0 {
+		return
 	}
 	current := map[string]bool{}
 	for _, v := range h.Volumes {
@@ -133,10 +139,10 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 	// slower source's, not their sum.
 	var ad, en *sourceView
 	var wg sync.WaitGroup
-	wg.Go(func() { ad = c.viewAD(ctx, h, facts) })
-	en = c.viewEntra(ctx, facts)
+	wg.Go(func() { ad = c.viewAD(ctx, b) })
+	en = c.viewEntra(ctx, b)
 	wg.Wait()
-	views := []*sourceView{ad, en, c.viewExternal(h, facts)}
+	views := []*sourceView{ad, en, c.viewExternal(b)}
 	for _, sv := range views {
 		if sv.err != nil {
 			log.Debug("escrow source failed", "location", sv.loc, "err", sv.err)
@@ -153,9 +159,12 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 			p.Backups = slices.DeleteFunc(p.Backups, func(b model.Backup) bool { return slices.Contains(model.Locations, b.Location) })
 			id := model.NormalizeProtectorID(p.ID)
 			for _, sv := range views {
-				p.Backups = append(p.Backups, c.backup(ctx, sv, id, v, facts.Events))
+				p.Backups = append(p.Backups, b.limit(sv, c.backup(ctx, sv, id, v, facts.Events)))
 			}
 		}
+	}
+	if !b.credit {
+		return // another host's objects: their keys are not this host's stale keys
 	}
 	for _, sv := range views {
 		if sv.skip != "" || sv.err != nil || sv.loc == model.LocationExternal {
@@ -171,6 +180,24 @@ func (c *Checker) Verify(ctx context.Context, h *model.HostResult) {
 	}
 }
 
+// limit caps a backup by what the binding allows: nothing verified for a
+// host whose identity does not match, at most claimed for evidence found
+// through the host's own claims.
+func (b *binding) limit(sv *sourceView, bk model.Backup) model.Backup {
+	if bk.State != model.BackupVerified {
+		return bk
+	}
+	switch {
+	case !b.credit:
+		bk.State = model.BackupUnknown
+		bk.Reason = joinReason("the source holds this protector ID, but not credited: the host's identity does not match the target's directory object (identity.mismatch)", bk.Reason)
+	case !b.bound || !sv.bound:
+		bk.State = model.BackupClaimed
+		bk.Reason = joinReason("the source holds this protector ID at the object the host names itself; the target's identity is not verified, so it may be another host's", bk.Reason)
+	}
+	return bk
+}
+
 // staleVolume picks the volume a stale key is reported on: the first of
 // type t, else the OS volume, else the first.
 func staleVolume(vols []model.Volume, t model.VolumeType) *model.Volume {
@@ -184,26 +211,9 @@ func staleVolume(vols []model.Volume, t model.VolumeType) *model.Volume {
 	return &vols[0]
 }
 
-// hostName returns the host's computer name: from its facts, else the
-// first label of a target that is not an IP address.
-func hostName(h *model.HostResult, f *model.HostFacts) string {
-	if f.Hostname != "" {
-		return f.Hostname
-	}
-	host := h.Target
-	if hp, _, err := net.SplitHostPort(host); err == nil {
-		host = hp
-	}
-	if host == "" || net.ParseIP(strings.Trim(host, "[]")) != nil {
-		return ""
-	}
-	name, _, _ := strings.Cut(host, ".")
-	return strings.ToUpper(name)
-}
-
-func (c *Checker) viewAD(ctx context.Context, h *model.HostResult, f *model.HostFacts) *sourceView {
-	sv := &sourceView{loc: model.LocationAD}
-	switch f.Join.State {
+func (c *Checker) viewAD(ctx context.Context, b *binding) *sourceView {
+	sv := &sourceView{loc: model.LocationAD, bound: true}
+	switch b.join {
 	case model.JoinWorkgroup, model.JoinEntra:
 		sv.skip = "not joined to AD"
 		return sv
@@ -211,26 +221,23 @@ func (c *Checker) viewAD(ctx context.Context, h *model.HostResult, f *model.Host
 	if c.ad == nil {
 		return sv
 	}
-	name := hostName(h, f)
-	if f.FQDN == "" && name == "" {
-		sv.skip = "no host name to find the computer object by"
+	switch {
+	case b.adErr != nil:
+		sv.err = b.adErr
 		return sv
-	}
-	dn, err := c.ad.computer(ctx, f.FQDN, name)
-	if err != nil {
-		sv.err = err
-		return sv
-	}
-	if dn == "" {
-		what := name + "$"
-		if f.FQDN != "" {
-			what = f.FQDN + " or " + what
+	case b.ad == nil:
+		what := "the name the host reports"
+		switch {
+		case b.id.ADDN != "":
+			what = b.id.ADDN
+		case b.id.DNSName != "":
+			what = b.id.DNSName + " or " + b.id.GivenName() + "$"
 		}
 		sv.subject = "no computer object for " + what + " under " + c.adCfg.BaseDN
 		return sv
 	}
-	sv.subject = dn
-	objs, err := c.ad.recoveryObjects(ctx, dn)
+	sv.subject = b.ad.dn
+	objs, err := c.ad.recoveryObjects(ctx, b.ad.dn)
 	if err != nil {
 		sv.err = err
 		return sv
@@ -241,9 +248,9 @@ func (c *Checker) viewAD(ctx context.Context, h *model.HostResult, f *model.Host
 	return sv
 }
 
-func (c *Checker) viewEntra(ctx context.Context, f *model.HostFacts) *sourceView {
-	sv := &sourceView{loc: model.LocationEntra}
-	switch f.Join.State {
+func (c *Checker) viewEntra(ctx context.Context, b *binding) *sourceView {
+	sv := &sourceView{loc: model.LocationEntra, bound: true}
+	switch b.join {
 	case model.JoinWorkgroup, model.JoinDomain:
 		sv.skip = "not joined to Entra ID"
 		return sv
@@ -251,12 +258,18 @@ func (c *Checker) viewEntra(ctx context.Context, f *model.HostFacts) *sourceView
 	if c.graph == nil {
 		return sv
 	}
-	if f.Join.EntraDeviceID == "" {
-		sv.skip = "no Entra deviceId (dsregcmd)"
+	if b.device == "" {
+		if b.deviceErr != nil {
+			sv.err = b.deviceErr
+			return sv
+		}
+		sv.skip = "no Entra device known for this target (no entra_device_id, no device of its name, no deviceId from dsregcmd)"
 		return sv
 	}
-	sv.subject = "device " + model.NormalizeProtectorID(f.Join.EntraDeviceID)
-	keys, err := c.graph.listKeys(ctx, f.Join.EntraDeviceID)
+	// A device ID only the host vouches for: its keys count as claimed.
+	sv.bound = b.id.EntraDeviceID != "" || b.deviceErr == nil && slices.Contains(b.id.Objects, "Entra device "+b.device)
+	sv.subject = "device " + model.NormalizeProtectorID(b.device)
+	keys, err := c.graph.listKeys(ctx, b.device)
 	if err != nil {
 		sv.err = err
 		return sv
@@ -273,14 +286,10 @@ func (c *Checker) viewEntra(ctx context.Context, f *model.HostFacts) *sourceView
 }
 
 // viewExternal names the host's folder in the external key store: the
-// computer name of the operator's identity; only without one (an IP-only
-// target) the name the host reports, whose evidence is then only claimed.
-func (c *Checker) viewExternal(h *model.HostResult, f *model.HostFacts) *sourceView {
-	sv := &sourceView{loc: model.LocationExternal, folder: h.Identity.GivenName(), bound: true}
-	if sv.folder == "" {
-		sv.folder, sv.bound = strings.ToUpper(f.Hostname), false
-	}
-	return sv
+// confirmed computer name; only for a target without identity the name the
+// host reports, whose evidence is then only claimed.
+func (c *Checker) viewExternal(b *binding) *sourceView {
+	return &sourceView{loc: model.LocationExternal, folder: b.folder, bound: b.bound}
 }
 
 // sourceName names a location in reasons.

@@ -240,6 +240,58 @@ func (g *graphClient) getKey(ctx context.Context, id string) (*graphKey, error) 
 	return &k, nil
 }
 
+// devicesPath is the Graph v1.0 device collection
+// (https://learn.microsoft.com/en-us/graph/api/device-list; needs
+// Device.Read.All). $filter supports eq on deviceId and displayName.
+const devicesPath = "/v1.0/devices"
+
+// A graphDevice is a device object: what Entra ID holds for a computer.
+type graphDevice struct {
+	DeviceID    string `json:"deviceId"`
+	DisplayName string `json:"displayName"`
+	// TrustType is "AzureAd" (Entra-joined), "ServerAd" (hybrid-joined)
+	// or "Workplace" (registered, not joined).
+	TrustType string `json:"trustType"`
+}
+
+// joined reports whether the device is joined (not merely registered).
+func (d *graphDevice) joined() bool {
+	return strings.EqualFold(d.TrustType, "AzureAd") || strings.EqualFold(d.TrustType, "ServerAd")
+}
+
+// maxDevicesPerName bounds the devices one name may list (re-imaged
+// computers leave a few behind; more is not one computer).
+const maxDevicesPerName = 16
+
+// devices returns the device objects whose property (deviceId or
+// displayName) equals value.
+func (g *graphClient) devices(ctx context.Context, property, value string) ([]graphDevice, error) {
+	switch property {
+	case "deviceId":
+		value = model.NormalizeProtectorID(value)
+		if !model.IsGUID(value) {
+			return nil, fmt.Errorf("deviceId %q is not a GUID", value)
+		}
+	case "displayName":
+		if err := model.ValidateHostname(value); err != nil || strings.Contains(value, ".") {
+			return nil, fmt.Errorf("device name %q is not a computer name", value)
+		}
+	default:
+		return nil, fmt.Errorf("devices by %s: not supported", property)
+	}
+	filter := strings.ReplaceAll(url.QueryEscape(property+" eq '"+value+"'"), "+", "%20")
+	var page struct {
+		Value []graphDevice `json:"value"`
+	}
+	if err := g.get(ctx, g.endpoint.String()+devicesPath+"?$filter="+filter+"&$select=deviceId,displayName,trustType", &page); err != nil {
+		return nil, fmt.Errorf("graph devices with %s %s: %w", property, value, err)
+	}
+	if len(page.Value) > maxDevicesPerName {
+		return nil, fmt.Errorf("graph devices with %s %s: %d devices, more than %d: %w", property, value, len(page.Value), maxDevicesPerName, model.ErrProtocol)
+	}
+	return page.Value, nil
+}
+
 // A statusError is a Graph answer other than 200.
 type statusError struct {
 	status int

@@ -48,21 +48,3 @@ func eventID(e *model.BackupEvent) int {
 	}
 	return e.ID
 }
-
-func TestHostName(t *testing.T) {
-	tests := []struct {
-		target, hostname, want string
-	}{
-		{"ws-0001.corp.example.test", "", "WS-0001"},
-		{"ws-0001.corp.example.test:5986", "", "WS-0001"},
-		{"10.0.0.5:5985", "", ""},
-		{"[::1]:5986", "", ""},
-		{"10.0.0.5", "LT-7", "LT-7"},
-	}
-	for _, tt := range tests {
-		h := &model.HostResult{Target: tt.target}
-		if got := hostName(h, &model.HostFacts{Hostname: tt.hostname}); got != tt.want {
-			t.Errorf("hostName(%q, %q) = %q, want %q", tt.target, tt.hostname, got, tt.want)
-		}
-	}
-}

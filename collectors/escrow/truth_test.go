@@ -164,7 +164,7 @@ func checkTruth(t *testing.T, cfg *Config, ms []*windows.Machine) map[string]int
 		h := hostResult(m)
 		c.Verify(t.Context(), h)
 		m.Mu.Lock()
-		join, escrow := m.Join, m.Escrow
+		join, escrow := m.Identity(), m.Escrow
 		m.Mu.Unlock()
 		for _, v := range h.Volumes {
 			for _, p := range v.RecoveryPasswords() {

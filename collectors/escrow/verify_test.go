@@ -257,7 +257,7 @@ func TestVerifyAgainstSimulatedSources(t *testing.T) {
 		{1, idC, en, unknown, 0, "", "not joined to Entra ID"},
 		{2, idE, ad, unknown, 0, "", "not joined to AD"},
 		{2, idE, en, missing, 0, "of device " + entra.DeviceIDFor("ENTRA-01-before-reimage"), "not held by device " + dev3},
-		{3, idF, en, unknown, 845, "", "no Entra deviceId (dsregcmd)"},
+		{3, idF, en, unknown, 845, "", "no Entra device known for this target"},
 	})
 	// Stale keys: the AD key S on the OS volume, the Entra key T on the fixed volume.
 	h := hosts[0]

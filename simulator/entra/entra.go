@@ -176,7 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.discovery(w)
 	case p == "/"+s.opts.TenantID+"/oauth2/v2.0/token" && r.Method == http.MethodPost:
 		s.token(w, r)
-	case p == keysPath || strings.HasPrefix(p, keysPath+"/"):
+	case p == keysPath || strings.HasPrefix(p, keysPath+"/"), p == devicesPath:
 		s.graph(w, r)
 	default:
 		graphError(w, http.StatusNotFound, "NotFound", "no such resource")
@@ -337,6 +337,10 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 		graphError(w, http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 		return
 	}
+	if r.URL.Path == devicesPath {
+		s.devices(w, q)
+		return
+	}
 	if id, ok := strings.CutPrefix(r.URL.Path, keysPath+"/"); ok {
 		k, found := s.keyByID(strings.ToLower(id))
 		if !found {
@@ -434,6 +438,60 @@ func (s *Server) keyByID(id string) (recoveryKey, bool) {
 		}
 	}
 	return recoveryKey{}, false
+}
+
+const devicesPath = "/v1.0/devices"
+
+// A device is Graph's device resource, the properties an auditor reads
+// (https://learn.microsoft.com/en-us/graph/api/resources/device): trustType
+// is "AzureAd" for an Entra-joined device, "ServerAd" for a hybrid-joined
+// one (domain-joined, registered by Entra Connect), "Workplace" for a
+// registered personal device.
+type device struct {
+	ID                     string `json:"id"`
+	DeviceID               string `json:"deviceId"`
+	DisplayName            string `json:"displayName"`
+	OperatingSystem        string `json:"operatingSystem"`
+	OperatingSystemVersion string `json:"operatingSystemVersion"`
+	TrustType              string `json:"trustType"`
+	AccountEnabled         bool   `json:"accountEnabled"`
+}
+
+var deviceFilterRE = regexp.MustCompile(`^\s*(deviceId|displayName)\s+eq\s+'((?:[^']|'')*)'\s*$`)
+
+// devices answers GET /v1.0/devices?$filter=deviceId eq '…' or
+// displayName eq '…' (both supported by Graph's device list, eq on
+// displayName compares case-insensitively, as Entra ID does), from each
+// Entra-joined machine's account; other queries are refused as Graph
+// refuses unsupported filters. The list is one page: an exact filter
+// matches few devices.
+func (s *Server) devices(w http.ResponseWriter, q url.Values) {
+	m := deviceFilterRE.FindStringSubmatch(q.Get("$filter"))
+	if m == nil {
+		graphError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for resource 'Device'.")
+		return
+	}
+	want := strings.ReplaceAll(m[2], "''", "'")
+	out := []device{}
+	for _, mc := range s.opts.Machines {
+		mc.Mu.Lock()
+		a, osv := mc.Identity(), mc.OS.Version
+		mc.Mu.Unlock()
+		if !a.AzureAdJoined || a.DeviceID == "" {
+			continue
+		}
+		if m[1] == "deviceId" && !strings.EqualFold(a.DeviceID, want) || m[1] == "displayName" && !strings.EqualFold(a.ComputerName, want) {
+			continue
+		}
+		trust := "AzureAd"
+		if a.DomainJoined {
+			trust = "ServerAd"
+		}
+		out = append(out, device{ID: DeviceIDFor("device object " + a.DeviceID), DeviceID: strings.ToLower(a.DeviceID), DisplayName: a.ComputerName,
+			OperatingSystem: "Windows", OperatingSystemVersion: osv, TrustType: trust, AccountEnabled: true})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DeviceID < out[j].DeviceID })
+	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": s.URL + "/v1.0/$metadata#devices", "value": out})
 }
 
 func graphError(w http.ResponseWriter, status int, code, msg string) {

@@ -160,3 +160,36 @@ func TestDeviceIDFor(t *testing.T) {
 		t.Errorf("DeviceIDFor(name) not a stable GUID: %s %s", a, b)
 	}
 }
+
+func TestDevices(t *testing.T) {
+	s, c := testServer(t, Options{})
+	_, body := token(t, s, c, url.Values{"grant_type": {"client_credentials"}, "client_id": {client}, "client_secret": {secret}, "scope": {s.URL + "/.default"}})
+	tok, _ := body["access_token"].(string)
+	q := func(f string) string { return s.URL + devicesPath + "?$filter=" + url.QueryEscape(f) }
+	tests := []struct {
+		filter string
+		code   int
+		names  int
+	}{
+		{"deviceId eq '" + dev + "'", 200, 1},
+		{"displayName eq 'lt-1'", 200, 1}, // case-insensitive, as Entra ID compares
+		{"displayName eq 'LT-2'", 200, 0},
+		{"startswith(displayName,'LT')", 400, 0},
+	}
+	for _, tt := range tests {
+		code, body, _ := get(t, c, q(tt.filter), tok)
+		v, _ := body["value"].([]any)
+		if code != tt.code || len(v) != tt.names {
+			t.Errorf("%s: %d with %d devices, want %d with %d", tt.filter, code, len(v), tt.code, tt.names)
+		}
+		if len(v) == 1 {
+			d := v[0].(map[string]any)
+			if d["deviceId"] != dev || d["displayName"] != "LT-1" || d["trustType"] != "AzureAd" {
+				t.Errorf("%s: device %v", tt.filter, d)
+			}
+		}
+	}
+	if code, _, _ := get(t, c, q("deviceId eq '"+dev+"'"), ""); code != 401 {
+		t.Errorf("devices without a token: %d, want 401", code)
+	}
+}
