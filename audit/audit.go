@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -47,6 +48,10 @@ type Options struct {
 	// Progress, if set, is called after each host finishes, from the
 	// finishing worker.
 	Progress func(done, total int, h *model.HostResult)
+	// Abort, when closed after the run's context was cancelled, ends the
+	// grace period at once: running hosts are stopped and marked
+	// interrupted (a second Ctrl-C).
+	Abort <-chan struct{}
 }
 
 // An Auditor runs audits with one collector, verifier and evaluator.
@@ -55,7 +60,11 @@ type Auditor struct {
 	verifier  Verifier
 	evaluator Evaluator
 	opts      Options
+	running   atomic.Int64
 }
+
+// Running is the number of hosts being audited right now.
+func (a *Auditor) Running() int { return int(a.running.Load()) }
 
 // New returns an Auditor. verifier may be nil (no escrow evidence is added).
 func New(c Collector, v Verifier, e Evaluator, o Options) *Auditor {
@@ -79,8 +88,10 @@ func New(c Collector, v Verifier, e Evaluator, o Options) *Auditor {
 
 // Run audits every target and returns one HostResult per target, in target
 // order. It stops starting hosts when ctx is cancelled, lets running hosts
-// finish within the grace period, and marks every other host interrupted.
-// It never returns early and never drops a target.
+// finish within the grace period (or until Abort), and marks every other
+// host interrupted, with the cancellation's cause (context.Cause) in the
+// reason when it is not plain cancellation. It never returns early and
+// never drops a target.
 func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostResult {
 	results := make([]model.HostResult, len(targets))
 	started := make([]bool, len(targets))
@@ -93,6 +104,8 @@ func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostR
 		defer t.Stop()
 		select {
 		case <-t.C:
+			cancelHard()
+		case <-a.opts.Abort:
 			cancelHard()
 		case <-hard.Done():
 		}
@@ -108,7 +121,9 @@ func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostR
 	for range min(a.opts.Concurrency, len(targets)) {
 		wg.Go(func() {
 			for i := range next {
+				a.running.Add(1)
 				results[i] = a.auditHost(hard, targets[i])
+				a.running.Add(-1)
 				if a.opts.Progress != nil {
 					mu.Lock()
 					done++
@@ -137,6 +152,10 @@ feed:
 	}
 
 	now := a.opts.Now()
+	reason := "run interrupted before this host was audited"
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+		reason = "run stopped before this host was audited: " + cause.Error()
+	}
 	for i, t := range targets {
 		if started[i] {
 			continue
@@ -144,7 +163,7 @@ feed:
 		results[i] = model.HostResult{
 			Target: t.String(), Labels: t.Labels, Identity: t.Identity(), CollectedAt: now,
 			Status: model.StatusInterrupted,
-			Reason: "run interrupted before this host was audited",
+			Reason: reason,
 		}
 		a.evaluate(&results[i])
 	}

@@ -132,3 +132,38 @@ func TestRunInterruptedKeepsEveryTarget(t *testing.T) {
 		t.Errorf("%d hosts started after the interrupt", n)
 	}
 }
+
+// TestRunAbortEndsGrace: closing Abort after the interrupt stops running
+// hosts at once, though the grace period is an hour; the cause given to
+// the cancellation is the reason of hosts never started.
+func TestRunAbortEndsGrace(t *testing.T) {
+	t.Parallel()
+	names := []string{"hang-1", "hang-2", "ok-3", "ok-4"}
+	ctx, cancel := context.WithCancelCause(t.Context())
+	abort := make(chan struct{})
+	c := &fakeCollector{}
+	var a *audit.Auditor
+	a = audit.New(c, nil, flagEvaluator{}, audit.Options{Concurrency: 2, HostTimeout: time.Hour, Grace: time.Hour, Abort: abort})
+	go func() {
+		for a.Running() < 2 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel(errors.New("3 consecutive hosts refused the credentials"))
+		close(abort)
+	}()
+	got := a.Run(ctx, targets(names...))
+	for _, h := range got {
+		if h.Status != model.StatusInterrupted {
+			t.Errorf("%s: status %s, want interrupted", h.Target, h.Status)
+		}
+	}
+	for _, h := range got {
+		t.Logf("%s %s %q", h.Target, h.Status, h.Reason)
+	}
+	if r := got[2].Reason; r != "run stopped before this host was audited: 3 consecutive hosts refused the credentials" {
+		t.Errorf("reason of a host never started: %q", r)
+	}
+	if a.Running() != 0 {
+		t.Errorf("Running() = %d after Run", a.Running())
+	}
+}

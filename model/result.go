@@ -31,10 +31,16 @@ type Run struct {
 	// Options are the run options that shape the result (never credentials).
 	Options     map[string]string `json:"options"`
 	TargetCount int               `json:"target_count"`
-	Duplicates  []Duplicate       `json:"duplicates,omitempty"`
-	Policy      PolicyInfo        `json:"policy"`
+	// DuplicateLines counts the target lines that repeated an earlier one;
+	// Duplicates lists the first MaxDuplicatesListed of them.
+	DuplicateLines int         `json:"duplicate_lines,omitempty"`
+	Duplicates     []Duplicate `json:"duplicates,omitempty"`
+	Policy         PolicyInfo  `json:"policy"`
 	// Interrupted is true when the run was stopped before every host finished.
 	Interrupted bool `json:"interrupted,omitempty"`
+	// StopReason says why the run stopped early when it was not a signal
+	// (e.g. --max-auth-failures).
+	StopReason string `json:"stop_reason,omitempty"`
 	// RejectedInputs lists input files the run did not use, and why (a
 	// malformed facts file, one for a host outside the targets).
 	RejectedInputs []RejectedInput `json:"rejected_inputs,omitempty"`
@@ -45,6 +51,13 @@ type RejectedInput struct {
 	File   string `json:"file"`
 	Reason string `json:"reason"`
 }
+
+// MaxDuplicatesListed bounds Run.Duplicates: a targets file repeating a
+// line 100,000 times is counted, not listed.
+const MaxDuplicatesListed = 100
+
+// DuplicateCount is the number of duplicate target lines of the run.
+func (r *Run) DuplicateCount() int { return max(r.DuplicateLines, len(r.Duplicates)) }
 
 // PolicyInfo identifies the policy the run was evaluated against.
 type PolicyInfo struct {

@@ -376,7 +376,7 @@ func (d *pdfDoc) cover() {
 
 	notAudited := r.NotAudited()
 	scope := fmt.Sprintf("%s targets; %s audited, %s not audited", num(r.Run.TargetCount), num(r.Summary.HostsAudited), num(notAudited))
-	if n := len(r.Run.Duplicates); n > 0 {
+	if n := r.Run.DuplicateCount(); n > 0 {
 		scope += fmt.Sprintf("; %s audited once", plural(n, "duplicate target line", "duplicate target lines"))
 	}
 	if n := fromFactsFiles(r); n > 0 {
@@ -404,7 +404,11 @@ func (d *pdfDoc) cover() {
 		rows = append(rows, [2]string{"Rejected inputs", rejectedText(r.Run.RejectedInputs)})
 	}
 	if r.Run.Interrupted {
-		rows = append(rows, [2]string{"Interrupted", "Yes: the run was stopped before every host finished; unfinished hosts are listed as interrupted."})
+		why := "the run was stopped before every host finished"
+		if r.Run.StopReason != "" {
+			why = "the run stopped early: " + r.Run.StopReason
+		}
+		rows = append(rows, [2]string{"Interrupted", "Yes: " + why + "; unfinished hosts are listed as interrupted."})
 	}
 	t := &table{d: d, size: 9, cols: []column{{"", 38, "L"}, {"", w - 2*margin - 38, "L"}}}
 	for _, kv := range rows {

@@ -52,6 +52,7 @@ type auditOptions struct {
 	signKey          string
 	force            bool
 	krb              kerberosFlags
+	maxAuthFailures  int
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -71,6 +72,7 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.caCert, "ca-cert", "", "PEM file of a CA to trust for the hosts' HTTPS certificates, in addition to the system roots")
 	f.BoolVar(&o.insecure, "insecure-skip-verify", false, "do not verify the hosts' HTTPS certificates (unsafe: anyone on the path can read the credentials)")
 	f.BoolVar(&o.allowUnencrypted, "allow-unencrypted", false, "allow WinRM over plain HTTP without message encryption (unsafe; the host must have AllowUnencrypted=true)")
+	f.IntVar(&o.maxAuthFailures, "max-auth-failures", 10, "stop starting hosts after this many consecutive hosts refused the credentials, so the account is not locked out (0: never stop)")
 	f.StringVar(&o.failOn, "fail-on", "high", "exit with status 1 when an unwaived finding on an audited host is at or above this severity: info, low, medium, high, critical, none")
 }
 
@@ -92,8 +94,10 @@ key is backed up, evaluates the policy, and writes the result and reports into -
 
 Every target appears in the result exactly once, with a status (compliant, noncompliant,
 unreachable, auth_failed, timeout, protocol_error, interrupted) and a reason.
-On SIGINT/SIGTERM no new host is started, running hosts get a few seconds, the rest are
-marked interrupted, and the partial result is still written.
+On SIGINT/SIGTERM no new host is started, running hosts get a few seconds (a second
+Ctrl-C stops them at once), the rest are marked interrupted, and the partial result is
+still written. After --max-auth-failures consecutive hosts refuse the credentials, no
+further host is started (the account would be locked out) and the run ends with status 3.
 
 ` + exitStatusHelp,
 		Args: cobra.NoArgs,
@@ -210,6 +214,9 @@ func resolveCommon(o *auditOptions) (*auditJob, error) {
 	if job.failOn, err = model.ParseSeverity(o.failOn); err != nil {
 		return nil, usageError(fmt.Errorf("--fail-on: %w", err))
 	}
+	if o.maxAuthFailures < 0 {
+		return nil, usageErrorf("--max-auth-failures must be 0 (no limit) or more")
+	}
 	if o.concurrency < 1 {
 		return nil, usageErrorf("--concurrency must be at least 1")
 	}
@@ -275,7 +282,12 @@ func readPassword(g *globals, file string) (model.Secret, error) {
 
 func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	o := job.opts
-	log := g.logger()
+	progress, logOut := newProgress(g, len(job.targets))
+	log := g.loggerTo(logOut)
+	hostLog := log
+	if progress != nil {
+		hostLog = slog.New(slog.DiscardHandler) // the bar shows hosts; warnings still reach the log
+	}
 	if o.transport == "http" && o.allowUnencrypted {
 		log.Warn("WinRM over plain HTTP without message encryption: credentials and results cross the network unprotected")
 	}
@@ -327,20 +339,42 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		},
 	}
 	logRejected(log, job.rejectedInputs)
-	for _, d := range job.duplicates {
-		log.Warn("duplicate target audited once", "target", d.Target, "line", d.Line, "first_line", d.FirstLine)
+	if len(job.duplicates) > 0 {
+		log.Warn(duplicatesLine(job.duplicates))
 	}
+	if n := len(result.Run.Duplicates); n > model.MaxDuplicatesListed {
+		result.Run.Duplicates = result.Run.Duplicates[:model.MaxDuplicatesListed]
+	}
+	result.Run.DuplicateLines = len(job.duplicates)
 
-	progress, hostLog := newProgress(g, log, len(job.targets))
+	runCtx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	stop := &authStop{max: o.maxAuthFailures, cancel: stopRun}
 	auditor := audit.New(collector, checker, engine, audit.Options{
 		Concurrency: o.concurrency,
 		HostTimeout: o.hostTimeout,
 		Logger:      hostLog,
-		Progress:    progress,
+		Progress: func(done, total int, h *model.HostResult) {
+			stop.observe(h)
+			if progress != nil {
+				progress(done, total, h)
+			}
+		},
+		Abort: g.Abort,
 	})
-	result.Hosts = auditor.Run(ctx, job.targets)
+	// The first Ctrl-C says what happens next; the second (g.Abort) stops
+	// the running hosts at once. Both still write the partial result.
+	defer context.AfterFunc(ctx, func() {
+		fmt.Fprintf(g.Err, "\ninterrupted: finishing %s (Ctrl-C again to stop now); the partial result will be written\n",
+			plural(auditor.Running(), "running host", "running hosts"))
+	})()
+	result.Hosts = auditor.Run(runCtx, job.targets)
 	result.Run.Finished = time.Now().UTC()
-	result.Run.Interrupted = ctx.Err() != nil
+	result.Run.Interrupted = runCtx.Err() != nil
+	if cause := context.Cause(runCtx); result.Run.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
+		result.Run.StopReason = cause.Error()
+		log.Error("run stopped early", "reason", cause.Error())
+	}
 	result.Waivers = engine.Waivers(result.Run.Finished)
 	result.Summary = model.Summarize(result.Hosts)
 
@@ -353,8 +387,10 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		printRunSummary(g.Out, result, o.outDir)
 	}
 	switch {
-	case result.Run.Interrupted:
+	case ctx.Err() != nil:
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial results written to " + o.outDir)}
+	case result.Run.StopReason != "":
+		return &exitError{code: exitIncomplete, err: errors.New(result.Run.StopReason + "; results written to " + o.outDir)}
 	case job.failOn != model.SeverityNone && worstAudited(result) >= job.failOn:
 		return &exitError{code: exitFindings}
 	case result.NotAudited() > 0:
@@ -422,12 +458,12 @@ func newRunID(t time.Time) string {
 	return t.Format("20060102T150405Z") + "-" + hex.EncodeToString(b)
 }
 
-// newProgress returns the per-host progress callback and the logger hosts
-// log to: a progress bar on an interactive stderr (host lines only at warn
-// and above), otherwise structured log lines.
-func newProgress(g *globals, log *slog.Logger, total int) (func(int, int, *model.HostResult), *slog.Logger) {
+// newProgress returns the per-host progress callback, nil unless stderr is
+// an interactive terminal (and logs are not JSON), and the writer log lines
+// go to: on a terminal with the bar, one that moves them off the bar's line.
+func newProgress(g *globals, total int) (func(int, int, *model.HostResult), io.Writer) {
 	if !g.stderrIsTerminal() || g.logFormat == "json" {
-		return nil, log
+		return nil, g.Err
 	}
 	bar := progressbar.NewOptions(total,
 		progressbar.OptionSetWriter(g.Err),
@@ -442,7 +478,7 @@ func newProgress(g *globals, log *slog.Logger, total int) (func(int, int, *model
 		mu.Lock()
 		defer mu.Unlock()
 		_ = bar.Set(done)
-	}, slog.New(slog.DiscardHandler)
+	}, &lineWriter{mu: &mu, w: g.Err, clear: bar.Clear}
 }
 
 // printRunSummary writes a few lines for the person at the terminal.

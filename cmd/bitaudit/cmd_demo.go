@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,10 +19,11 @@ import (
 
 // demoOptions are the flags of "bitaudit demo".
 type demoOptions struct {
-	hosts     int
-	fleetFile string
-	seed      int64
-	audit     auditOptions
+	hosts      int
+	fleetFile  string
+	seed       int64
+	listenBase string
+	audit      auditOptions
 }
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -44,6 +46,7 @@ exited with), 2 on bad flags, 4 on a runtime error and 130 when interrupted.`,
 	f := c.Flags()
 	f.IntVar(&o.hosts, "hosts", 30, "number of simulated hosts in the default mix (at least 25)")
 	f.StringVar(&o.fleetFile, "fleet", "", "fleet spec (YAML) instead of the default mix")
+	f.StringVar(&o.listenBase, "listen-base", "", "first simulated host's loopback address (default 127.0.10.1, or free addresses found automatically when those are taken)")
 	f.Int64Var(&o.seed, "seed", 1, "seed of the simulated fleet: the same seed builds the same fleet")
 	f.IntVar(&o.audit.concurrency, "concurrency", 64, "hosts audited at once")
 	f.DurationVar(&o.audit.hostTimeout, "host-timeout", 10*time.Second, "deadline for one host (the demo fleet has hung hosts)")
@@ -78,8 +81,14 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	fleetLog := slog.New(slog.DiscardHandler)
 	// The fleet outlives an interrupt so hosts still running can finish.
 	fleetCtx := context.WithoutCancel(ctx)
-	fleet, err := simulator.Start(fleetCtx, spec, simulator.Options{
-		TLS: true, Auth: "ntlm", User: a.user, Password: password, Logger: fleetLog,
+	var base netip.Addr
+	if o.listenBase != "" {
+		if base, err = netip.ParseAddr(o.listenBase); err != nil || !base.Is4() || !base.IsLoopback() {
+			return usageErrorf("--listen-base %q: want an IPv4 loopback address such as 127.0.10.1", o.listenBase)
+		}
+	}
+	fleet, err := startFreeFleet(fleetCtx, spec, simulator.Options{
+		TLS: true, Auth: "ntlm", User: a.user, Password: password, Logger: fleetLog, ListenBase: base,
 	})
 	if err != nil {
 		return &exitError{code: exitFatal, err: fmt.Errorf("starting the simulated fleet: %w", err)}

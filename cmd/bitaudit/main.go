@@ -9,11 +9,22 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	// After the first signal, restore default handling so a second one ends
-	// the process at once.
-	context.AfterFunc(ctx, stop)
-	code := run(ctx, os.Args[1:], streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Getenv)
-	stop()
+	ctx, interrupt := context.WithCancel(context.Background())
+	abort := make(chan struct{})
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	// The first signal stops starting hosts and lets running ones finish;
+	// the second stops them at once. Either way the partial result is
+	// written. After the second, default handling returns: a third ends
+	// the process.
+	go func() {
+		<-sig
+		interrupt()
+		<-sig
+		close(abort)
+		signal.Stop(sig)
+	}()
+	code := run(ctx, os.Args[1:], streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Abort: abort}, os.Getenv)
+	interrupt()
 	os.Exit(code)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -46,8 +45,8 @@ func readResult(t *testing.T, dir string) *model.Result {
 // returns it with a targets file and CA file.
 func startFleet(t *testing.T, hosts int, seed int64, password string) (*simulator.Fleet, string, string) {
 	t.Helper()
-	fleet, err := simulator.Start(t.Context(), simulator.DefaultSpec(hosts, seed), simulator.Options{
-		TLS: true, Auth: "ntlm", User: "auditor", Password: password, ListenBase: netip.MustParseAddr("127.0.60.1"),
+	fleet, err := startFreeFleet(t.Context(), simulator.DefaultSpec(hosts, seed), simulator.Options{
+		TLS: true, Auth: "ntlm", User: "auditor", Password: password,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -177,7 +176,7 @@ func TestAuditInterrupted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: password, ListenBase: netip.MustParseAddr("127.0.61.1")})
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: password})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +262,8 @@ func TestAuditSealedHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: "ntlm", User: "auditor", Password: password,
-		RequireEncryption: true, ListenBase: netip.MustParseAddr("127.0.62.1")})
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{Auth: "ntlm", User: "auditor", Password: password,
+		RequireEncryption: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,16 +1,22 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
+	"github.com/bitaudit/bitaudit/simulator"
 )
 
 // closedTarget returns a targets file naming a loopback port nothing
@@ -250,5 +256,131 @@ func TestBadGlobalFlags(t *testing.T) {
 				t.Error("a usage error left --out behind")
 			}
 		})
+	}
+}
+
+// TestAuditMaxAuthFailures: after N consecutive hosts refuse the
+// credentials no further host is started; the rest are interrupted with the
+// reason, the result is written, and the exit status is 3.
+func TestAuditMaxAuthFailures(t *testing.T) {
+	spec, err := simulator.LoadSpec(strings.NewReader("seed: 4\nhosts: 8\nprofiles:\n  - name: domain-laptop\n    share: 1\n"), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "the-right-one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	dir := t.TempDir()
+	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
+	if err := writeFleetFiles(fleet, targets, ca); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "a-wrong-one"}, "audit", "--targets", targets,
+		"--user", "auditor", "--ca-cert", ca, "--out", out, "--concurrency", "1", "--max-auth-failures", "3", "--format", "json")
+	if code != exitIncomplete || !strings.Contains(stderr, "3 consecutive hosts refused the credentials") {
+		t.Fatalf("exit %d, want 3 naming the stop\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out)
+	byStatus := map[model.Status]int{}
+	for _, h := range r.Hosts {
+		byStatus[h.Status]++
+		if h.Status == model.StatusInterrupted && !strings.Contains(h.Reason, "--max-auth-failures 3") {
+			t.Errorf("%s: reason %q does not name --max-auth-failures", h.Target, h.Reason)
+		}
+	}
+	if len(r.Hosts) != 8 || byStatus[model.StatusAuthFailed] != 3 || byStatus[model.StatusInterrupted] != 5 {
+		t.Errorf("%d hosts, by status %v; want 3 auth_failed then 5 interrupted", len(r.Hosts), byStatus)
+	}
+	if !r.Run.Interrupted || !strings.Contains(r.Run.StopReason, "refused the credentials") {
+		t.Errorf("run: interrupted=%v stop_reason=%q", r.Run.Interrupted, r.Run.StopReason)
+	}
+}
+
+// TestAuditSecondInterrupt: the first interrupt says how many hosts are
+// finishing; the second stops them at once (the grace period would be
+// seconds), and every target is still in the written result.
+func TestAuditSecondInterrupt(t *testing.T) {
+	spec, err := simulator.LoadSpec(strings.NewReader("seed: 3\nhosts: 6\nprofiles:\n  - name: domain-laptop\n    share: 1\nfaults:\n  - kind: hung\n    count: 6\n"), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	dir := t.TempDir()
+	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
+	if err := writeFleetFiles(fleet, targets, ca); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	abort := make(chan struct{})
+	time.AfterFunc(2*time.Second, func() { cancel(); time.Sleep(100 * time.Millisecond); close(abort) })
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "out")
+	code := run(ctx, []string{"audit", "--targets", targets, "--user", "auditor", "--ca-cert", ca, "--out", out,
+		"--concurrency", "2", "--host-timeout", "5m", "--format", "json"},
+		streams{In: strings.NewReader(""), Out: &stdout, Err: &stderr, Abort: abort}, func(k string) string { return map[string]string{"BITAUDIT_PASSWORD": "pw"}[k] })
+	if code != exitInterrupted {
+		t.Fatalf("exit %d, want 130\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "finishing 2 running hosts (Ctrl-C again to stop now)") {
+		t.Errorf("no notice of the running hosts on the first interrupt:\n%s", stderr.String())
+	}
+	r := readResult(t, out)
+	if len(r.Hosts) != 6 {
+		t.Fatalf("%d hosts in the result, want 6", len(r.Hosts))
+	}
+	for _, h := range r.Hosts {
+		if h.Status != model.StatusInterrupted {
+			t.Errorf("%s: %s (%s), want interrupted", h.Target, h.Status, h.Reason)
+		}
+	}
+}
+
+// TestDuplicateTargetsSummarised: thousands of repeated lines give one
+// warning line with the count, and the result counts them.
+func TestDuplicateTargetsSummarised(t *testing.T) {
+	targets := closedTarget(t)
+	b, _ := os.ReadFile(targets)
+	os.WriteFile(targets, bytes.Repeat(b, 5000), 0o600)
+	out := filepath.Join(t.TempDir(), "out")
+	code, _, stderr := cli(t, t.Context(), quickEnv, "audit", "--targets", targets, "--user", "a", "--out", out, "--format", "json")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if n := strings.Count(stderr, "duplicate"); n != 1 || !strings.Contains(stderr, "4,999 duplicate target lines audited once") && !strings.Contains(stderr, "4999 duplicate target lines audited once") {
+		t.Errorf("%d lines mention duplicates; want one with the count:\n%.2000s", n, stderr)
+	}
+	r := readResult(t, out)
+	if r.Run.DuplicateLines != 4999 || len(r.Run.Duplicates) != model.MaxDuplicatesListed || len(r.Hosts) != 1 {
+		t.Errorf("duplicate_lines %d, %d listed, %d hosts", r.Run.DuplicateLines, len(r.Run.Duplicates), len(r.Hosts))
+	}
+}
+
+// TestStartFreeFleetAvoidsTakenAddresses: a second fleet while the first
+// holds the default addresses starts elsewhere; an explicit base is kept.
+func TestStartFreeFleetAvoidsTakenAddresses(t *testing.T) {
+	spec := simulator.DefaultSpec(25, 2)
+	first, err := startFreeFleet(t.Context(), spec, simulator.Options{Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	second, err := startFreeFleet(t.Context(), spec, simulator.Options{Password: "pw"})
+	if err != nil {
+		t.Fatalf("second fleet: %v", err)
+	}
+	defer second.Close()
+	if first.Targets()[0] == second.Targets()[0] {
+		t.Fatalf("both fleets on %s", first.Targets()[0])
+	}
+	at, _ := netip.ParseAddrPort(first.Hosts()[0].Address)
+	if _, err := startFreeFleet(t.Context(), spec, simulator.Options{Password: "pw", ListenBase: at.Addr()}); err == nil || !strings.Contains(err.Error(), "another fleet") {
+		t.Errorf("explicit taken base: %v, want the collision reported", err)
 	}
 }

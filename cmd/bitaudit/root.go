@@ -18,6 +18,8 @@ import (
 type streams struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Abort is closed on the second interrupt: running hosts stop at once.
+	Abort <-chan struct{}
 }
 
 // globals are the options every command shares.
@@ -29,7 +31,10 @@ type globals struct {
 }
 
 // logger returns the structured logger for diagnostics on stderr.
-func (g *globals) logger() *slog.Logger {
+func (g *globals) logger() *slog.Logger { return g.loggerTo(g.Err) }
+
+// loggerTo returns the structured logger writing to w.
+func (g *globals) loggerTo(w io.Writer) *slog.Logger {
 	var level slog.Level
 	lv := strings.ToLower(g.logLevel)
 	if lv == "warning" {
@@ -40,9 +45,9 @@ func (g *globals) logger() *slog.Logger {
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if g.logFormat == "json" {
-		return slog.New(slog.NewJSONHandler(g.Err, opts))
+		return slog.New(slog.NewJSONHandler(w, opts))
 	}
-	return slog.New(slog.NewTextHandler(g.Err, opts))
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // checkLogFlags rejects a --log-level or --log-format this build does not know.
