@@ -126,6 +126,21 @@ func (k *KDC) AddServices(t testing.TB, keytab string, principals ...string) str
 	return path
 }
 
+// AddServiceKeys creates a service principal whose only keys are of the
+// given MIT enctypes (e.g. "aes128-cts-hmac-sha1-96:normal"), so its tickets'
+// session keys are of that type, and exports them into keytab.
+func (k *KDC) AddServiceKeys(t testing.TB, keytab, principal, enctypes string) string {
+	t.Helper()
+	path := filepath.Join(k.Dir, keytab)
+	k.run(t, "kadmin.local", "-q", "addprinc -randkey -e "+enctypes+" "+principal+"@"+k.Realm)
+	// MIT assumes every service takes aes256 session keys; this string
+	// attribute makes the KDC issue sessions of the principal's type.
+	session, _, _ := strings.Cut(enctypes, ":")
+	k.run(t, "kadmin.local", "-q", "setstr "+principal+"@"+k.Realm+" session_enctypes "+session)
+	k.run(t, "kadmin.local", "-q", "ktadd -k "+path+" -e "+enctypes+" "+principal+"@"+k.Realm)
+	return path
+}
+
 // UserKeytab exports a user's current keys (without re-keying) into a
 // keytab, as a client logging in with --keytab uses it.
 func (k *KDC) UserKeytab(t testing.TB, name, keytab string) string {
@@ -142,7 +157,7 @@ func (k *KDC) Kinit(t testing.TB, name, password string) string {
 	if _, err := exec.LookPath("kinit"); err != nil {
 		t.Skip("kinit not installed (apt-get install krb5-user)")
 	}
-	cc := filepath.Join(k.Dir, "cc-"+name)
+	cc := filepath.Join(k.Dir, "cc-"+name+"-"+filepath.Base(k.Conf))
 	cmd := exec.Command("kinit", name+"@"+k.Realm)
 	cmd.Env = append(k.env, "KRB5CCNAME=FILE:"+cc)
 	cmd.Stdin = strings.NewReader(password + "\n")
@@ -150,6 +165,36 @@ func (k *KDC) Kinit(t testing.TB, name, password string) string {
 		t.Fatalf("kinit: %v\n%s", err, out)
 	}
 	return cc
+}
+
+// OnlyEnctype returns a view of the realm whose clients (kinit, GSS-API)
+// request and permit only the MIT enctype given: a second krb5.conf. MIT
+// clients negotiate the acceptor subkey's type (RFC 4537), so this is how a
+// test gets contexts of the other AES types.
+func (k *KDC) OnlyEnctype(t testing.TB, enctype string) *KDC {
+	t.Helper()
+	b, err := os.ReadFile(k.Conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) > 0 && strings.HasSuffix(f[0], "_enctypes") {
+			l = " " + f[0] + " = " + enctype
+		}
+		lines = append(lines, l)
+	}
+	v := *k
+	v.Conf = filepath.Join(k.Dir, "krb5-"+enctype+".conf")
+	write(t, v.Conf, strings.Join(lines, "\n"))
+	v.env = nil
+	for _, e := range k.env {
+		if strings.HasPrefix(e, "KRB5_CONFIG=") {
+			e = "KRB5_CONFIG=" + v.Conf
+		}
+		v.env = append(v.env, e)
+	}
+	return &v
 }
 
 // Env is the environment MIT tools need to use this realm.
