@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -151,5 +152,30 @@ func TestAuditKerberosHTTPS(t *testing.T) {
 	}
 	if len(r.Hosts) != len(fleet.Hosts()) {
 		t.Errorf("%d hosts", len(r.Hosts))
+	}
+}
+
+// TestSimulatedHostWithMITClient checks the simulated host against MIT's
+// GSS-API (python3-gssapi), a Kerberos nobody here wrote: MIT accepts the
+// host's AP-REP (mutual authentication), the host unseals MIT's sealed
+// Create and MIT unseals the host's sealed reply.
+func TestSimulatedHostWithMITClient(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import gssapi").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("python3-gssapi is not installed; CI must install it")
+		}
+		t.Skip("python3-gssapi not installed (apt-get install python3-gssapi)")
+	}
+	kdc, fleet, _ := kerberosFleet(t, 2, "127.0.73.1", false)
+	cc := kdc.Kinit(t, "auditor", "Krb-Passw0rd!")
+	for _, h := range fleet.Hosts() {
+		fqdn := strings.ToLower(h.Machine.ComputerName) + "." + h.Machine.DNSDomain
+		cmd := exec.Command(py, "testdata/mit_winrm_client.py", h.Address, fqdn)
+		cmd.Env = append(kdc.Env(), "KRB5CCNAME=FILE:"+cc)
+		out, err := cmd.CombinedOutput()
+		if err != nil || len(strings.TrimSpace(string(out))) != 36 {
+			t.Errorf("%s: MIT client: %v\n%s", h.Address, err, out)
+		}
 	}
 }
