@@ -116,21 +116,66 @@ type Summary struct {
 	HostsByStatus  map[Status]int `json:"hosts_by_status"`
 	Volumes        int            `json:"volumes"`
 	VolumesByState map[string]int `json:"volumes_by_state"`
-	// CompliantShare is compliant hosts over audited hosts (0..1), with waivers applied.
-	CompliantShare float64 `json:"compliant_share"`
-	// CompliantShareWithoutWaivers ignores waivers.
-	CompliantShareWithoutWaivers float64 `json:"compliant_share_without_waivers"`
+	// CompliantShare is compliant hosts over audited hosts (0..1), with
+	// waivers applied; nil (JSON null, "n/a") when no host was audited.
+	CompliantShare *float64 `json:"compliant_share"`
+	// CompliantShareWithoutWaivers ignores waivers; nil as CompliantShare.
+	CompliantShareWithoutWaivers *float64 `json:"compliant_share_without_waivers"`
 	// RecoveryPasswords counts recovery-password protectors on audited hosts;
-	// BackedUp counts those verified at an accepted location at least once.
+	// BackedUp counts those verified at a source at least once (ByState.Verified).
 	RecoveryPasswords int `json:"recovery_passwords"`
 	BackedUp          int `json:"recovery_passwords_backed_up"`
-	// BackupCoverage is BackedUp over RecoveryPasswords (0..1; 1 when there are none).
-	BackupCoverage     float64          `json:"backup_coverage"`
+	// ByState splits RecoveryPasswords by the best evidence for each.
+	ByState BackupCounts `json:"recovery_passwords_by_state"`
+	// BackupCoverage is BackedUp over RecoveryPasswords (0..1); nil (JSON
+	// null, "n/a") when there are none, never 100 %.
+	BackupCoverage     *float64         `json:"backup_coverage"`
 	BackupByState      map[string]int   `json:"backup_by_location_state"`
 	FindingsBySeverity map[Severity]int `json:"findings_by_severity"`
 	FindingsByRule     map[string]int   `json:"findings_by_rule"`
 	// Waived counts findings covered by a waiver (not in the counts above).
 	Waived int `json:"findings_waived"`
+}
+
+// BackupCounts splits recovery passwords by the best evidence for each, so
+// a summary never says more than was verified: Verified at a source
+// somewhere; else Claimed only (the host's own word); else Missing (a
+// source was checked and lacks it); else Unknown (nothing could be checked).
+type BackupCounts struct {
+	Verified int `json:"verified"`
+	Claimed  int `json:"claimed_only"`
+	Missing  int `json:"missing"`
+	Unknown  int `json:"unknown"`
+}
+
+// add counts one recovery password by its backups.
+func (c *BackupCounts) add(backups []Backup) {
+	best := BackupUnknown
+	rank := map[BackupState]int{BackupUnknown: 0, BackupMissing: 1, BackupClaimed: 2, BackupVerified: 3}
+	for _, b := range backups {
+		if rank[b.State] > rank[best] {
+			best = b.State
+		}
+	}
+	switch best {
+	case BackupVerified:
+		c.Verified++
+	case BackupClaimed:
+		c.Claimed++
+	case BackupMissing:
+		c.Missing++
+	default:
+		c.Unknown++
+	}
+}
+
+// Ratio returns n/d, or nil when d is 0: a share of nothing is not 100 %.
+func Ratio(n, d int) *float64 {
+	if d == 0 {
+		return nil
+	}
+	r := float64(n) / float64(d)
+	return &r
 }
 
 // Summarize computes the summary from the hosts. A finding counts towards
@@ -179,27 +224,17 @@ func Summarize(hosts []HostResult) Summary {
 			s.VolumesByState[string(v.Conversion)]++
 			for _, p := range v.RecoveryPasswords() {
 				s.RecoveryPasswords++
-				ok := false
+				s.ByState.add(p.Backups)
 				for _, b := range p.Backups {
 					s.BackupByState[string(b.Location)+":"+string(b.State)]++
-					if b.State == BackupVerified {
-						ok = true
-					}
-				}
-				if ok {
-					s.BackedUp++
 				}
 			}
 		}
 	}
-	if s.HostsAudited > 0 {
-		s.CompliantShare = float64(compliant) / float64(s.HostsAudited)
-		s.CompliantShareWithoutWaivers = float64(compliantNoWaivers) / float64(s.HostsAudited)
-	}
-	s.BackupCoverage = 1
-	if s.RecoveryPasswords > 0 {
-		s.BackupCoverage = float64(s.BackedUp) / float64(s.RecoveryPasswords)
-	}
+	s.BackedUp = s.ByState.Verified
+	s.CompliantShare = Ratio(compliant, s.HostsAudited)
+	s.CompliantShareWithoutWaivers = Ratio(compliantNoWaivers, s.HostsAudited)
+	s.BackupCoverage = Ratio(s.BackedUp, s.RecoveryPasswords)
 	return s
 }
 

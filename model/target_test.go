@@ -1,6 +1,7 @@
 package model
 
 import (
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -176,10 +177,45 @@ func TestSummarize(t *testing.T) {
 	if s.Hosts != 3 || s.HostsAudited != 2 || s.Volumes != 2 || s.RecoveryPasswords != 2 || s.BackedUp != 1 {
 		t.Errorf("counts: %+v", s)
 	}
-	if s.BackupCoverage != 0.5 || s.CompliantShare != 0.5 || s.Waived != 1 || s.FindingsBySeverity[SeverityHigh] != 2 || s.FindingsByRule["r2"] != 0 || s.FindingsByRule["host.not-audited"] != 1 {
+	if *s.BackupCoverage != 0.5 || *s.CompliantShare != 0.5 || s.Waived != 1 || s.FindingsBySeverity[SeverityHigh] != 2 || s.FindingsByRule["r2"] != 0 || s.FindingsByRule["host.not-audited"] != 1 {
 		t.Errorf("figures: %+v", s)
 	}
 	if s.HostsByStatus[StatusUnreachable] != 1 || s.HostsByStatus[StatusTimeout] != 0 {
 		t.Errorf("by status: %v", s.HostsByStatus)
+	}
+	if s.ByState != (BackupCounts{Verified: 1, Missing: 1}) {
+		t.Errorf("by state: %+v", s.ByState)
+	}
+}
+
+// TestSummarizeNeverOverstates: a run that audited nothing, or found no
+// recovery password, has no share (JSON null), and claimed-only backups
+// are counted apart from verified ones.
+func TestSummarizeNeverOverstates(t *testing.T) {
+	s := Summarize([]HostResult{{Status: StatusAuthFailed}, {Status: StatusAuthFailed}})
+	if s.BackupCoverage != nil || s.CompliantShare != nil || s.CompliantShareWithoutWaivers != nil {
+		t.Errorf("nothing audited, yet shares %v %v %v", s.BackupCoverage, s.CompliantShare, s.CompliantShareWithoutWaivers)
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{`"backup_coverage":null`, `"compliant_share":null`, `"compliant_share_without_waivers":null`} {
+		if !strings.Contains(string(b), k) {
+			t.Errorf("summary JSON lacks %s: %s", k, b)
+		}
+	}
+	rp := func(states ...BackupState) Protector {
+		p := Protector{Type: ProtectorRecoveryPassword}
+		for i, st := range states {
+			p.Backups = append(p.Backups, Backup{Location: Locations[i], State: st})
+		}
+		return p
+	}
+	s = Summarize([]HostResult{{Status: StatusNoncompliant, Volumes: []Volume{{Protectors: []Protector{
+		rp(BackupClaimed, BackupMissing), rp(BackupUnknown, BackupMissing), rp(BackupUnknown), rp(), rp(BackupMissing, BackupVerified),
+	}}}}})
+	if s.ByState != (BackupCounts{Verified: 1, Claimed: 1, Missing: 1, Unknown: 2}) || s.BackedUp != 1 || *s.BackupCoverage != 0.2 {
+		t.Errorf("by state %+v, backed up %d, coverage %v", s.ByState, s.BackedUp, *s.BackupCoverage)
 	}
 }

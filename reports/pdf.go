@@ -400,6 +400,9 @@ func (d *pdfDoc) cover() {
 		{"Policy SHA-256", r.Run.Policy.SHA256},
 		{"Run options", strings.Join(opts, ", ")},
 	}
+	if src, insecure := escrowNote(r); src != "" || insecure != "" {
+		rows = append(rows, [2]string{"Escrow sources", strings.TrimSpace(src + " " + insecure)})
+	}
 	if n := len(r.Run.RejectedInputs); n > 0 {
 		rows = append(rows, [2]string{"Rejected inputs", rejectedText(r.Run.RejectedInputs)})
 	}
@@ -421,9 +424,13 @@ func (d *pdfDoc) executiveSummary() {
 	d.section("Executive summary")
 	d.para(fmt.Sprintf("%s of %s hosts were audited; %s could not be audited and count against compliance as unknown, never as compliant. "+
 		"%s of %s audited hosts are compliant: %s with waivers applied, %s without. "+
-		"%s of %s recovery passwords (%s) are backed up and verified at an accepted location.",
+		"%s of %s recovery passwords (%s) are backed up and verified at a source; %s are claimed only by the host, %s missing, %s unknown.",
 		num(s.HostsAudited), num(s.Hosts), num(d.r.NotAudited()), num(s.HostsByStatus[model.StatusCompliant]), num(s.HostsAudited),
-		percent(s.CompliantShare), percent(s.CompliantShareWithoutWaivers), num(s.BackedUp), num(s.RecoveryPasswords), percent(s.BackupCoverage)))
+		percent(s.CompliantShare), percent(s.CompliantShareWithoutWaivers), num(s.BackedUp), num(s.RecoveryPasswords), percent(s.BackupCoverage),
+		num(s.ByState.Claimed), num(s.ByState.Missing), num(s.ByState.Unknown)))
+	if src, _ := escrowNote(d.r); src != "" {
+		d.para("Escrow sources: " + src)
+	}
 
 	y := d.GetY()
 	d.ensure(62)
@@ -449,7 +456,10 @@ func (d *pdfDoc) executiveSummary() {
 		t.row(txt("  Volumes "+label(k)), txt(num(s.VolumesByState[k])))
 	}
 	t.row(txt("Recovery passwords"), txt(num(s.RecoveryPasswords)))
-	t.row(txt("Recovery passwords backed up (verified at an accepted location)"), txt(num(s.BackedUp)))
+	t.row(txt("Recovery passwords backed up (verified at a source)"), txt(num(s.BackedUp)))
+	t.row(txt("Recovery passwords claimed only by the host"), txt(num(s.ByState.Claimed)))
+	t.row(txt("Recovery passwords missing at the sources checked"), txt(num(s.ByState.Missing)))
+	t.row(txt("Recovery passwords unknown (no source could check)"), txt(num(s.ByState.Unknown)))
 	t.row(txt("Recovery-key backup coverage"), cell{text: percent(s.BackupCoverage), bold: true})
 	for _, k := range sortedKeys(s.BackupByState) {
 		loc, st, _ := strings.Cut(k, ":")
@@ -542,11 +552,18 @@ func (d *pdfDoc) severityBars(x, y float64) {
 	by += 6
 	d.fill(rgb{248, 210, 206})
 	d.Rect(x, by, 76, 5, "F")
-	d.fill(statusColours[model.StatusCompliant])
-	d.Rect(x, by, 76*math.Min(1, math.Max(0, s.BackupCoverage)), 5, "F")
+	caption := fmt.Sprintf("%s: %s of %s recovery passwords verified", percent(s.BackupCoverage), num(s.BackedUp), num(s.RecoveryPasswords))
+	if s.BackupCoverage == nil {
+		d.fill(rgb{220, 220, 220}) // nothing to cover: neither red nor green
+		d.Rect(x, by, 76, 5, "F")
+		caption = "n/a: no recovery passwords on audited hosts"
+	} else {
+		d.fill(statusColours[model.StatusCompliant])
+		d.Rect(x, by, 76*math.Min(1, math.Max(0, *s.BackupCoverage)), 5, "F")
+	}
 	d.SetFont("go", "", 7.5)
 	d.SetXY(x, by+5.5)
-	d.CellFormat(88, 4, fmt.Sprintf("%s: %s of %s recovery passwords verified", percent(s.BackupCoverage), num(s.BackedUp), num(s.RecoveryPasswords)), "", 0, "L", false, 0, "")
+	d.CellFormat(88, 4, caption, "", 0, "L", false, 0, "")
 }
 
 func (d *pdfDoc) findingsByRule() {

@@ -551,6 +551,10 @@ func TestEdgeResults(t *testing.T) {
 	}{
 		{"empty", &model.Result{Run: model.Run{ID: "empty", ToolVersion: "dev"}}, []string{"0 of 0 hosts were audited", "No open findings.", "The policy has no waivers."}},
 		{"interrupted", &model.Result{Run: model.Run{ID: "int", Interrupted: true, TargetCount: 1}, Hosts: interrupted}, []string{"Interrupted Yes", "1 host could not be audited"}},
+		{"nothing audited, no escrow source", &model.Result{Run: model.Run{ID: "auth", TargetCount: 2, Options: map[string]string{"escrow_sources": "none", "escrow_insecure": "ad.allow_plaintext"}},
+			Hosts: []model.HostResult{{Target: "ws-1", Status: model.StatusAuthFailed}, {Target: "ws-2", Status: model.StatusAuthFailed}}},
+			[]string{"n/a: no recovery passwords on audited hosts", "0 of 0 recovery passwords (n/a)", "waivers applied, n/a without",
+				"Escrow sources None configured: recovery-key backups were not verified at any source", "Insecure escrow-source settings were in force: ad.allow_plaintext"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -566,6 +570,19 @@ func TestEdgeResults(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("PDF text lacks %q", w)
+				}
+			}
+			if tt.r.Run.Options["escrow_sources"] == "none" {
+				// Page 1 says so in words; the XLSX Summary too, and its shares are n/a.
+				page1, _, _ := strings.Cut(pdfText(t, filepath.Join(dir, PDFFile)), "\f")
+				if !strings.Contains(strings.Join(strings.Fields(page1), " "), "not verified at any source") {
+					t.Error("PDF page 1 does not say backups were not verified at any source")
+				}
+				x := xlsxDump(t, filepath.Join(dir, XLSXFile))
+				for _, w := range []string{"Recovery-key backup coverage\tn/a", "Compliant share, waivers applied\tn/a", "not verified at any source"} {
+					if !strings.Contains(x, w) {
+						t.Errorf("XLSX lacks %q", w)
+					}
 				}
 			}
 		})

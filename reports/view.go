@@ -218,7 +218,27 @@ func day(t time.Time) string {
 }
 
 // percent formats a 0..1 share.
-func percent(f float64) string { return fmt.Sprintf("%.1f %%", f*100) }
+// percent prints a share; a share of nothing (nil) is "n/a", never 100 %.
+func percent(f *float64) string {
+	if f == nil {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f %%", *f*100)
+}
+
+// escrowNote says, in words, when the run verified no backup at any source
+// or weakened its directory connections; "" when neither. Reports print it
+// where a reader starts (PDF page 1, the XLSX Summary).
+func escrowNote(r *model.Result) (sources, insecure string) {
+	if r.Run.Options["escrow_sources"] == "none" {
+		sources = "None configured: recovery-key backups were not verified at any source (AD DS, Entra ID, external key store); " +
+			"only the hosts' own claims were seen, and they do not count as backed up."
+	}
+	if v := r.Run.Options["escrow_insecure"]; v != "" {
+		insecure = "Insecure escrow-source settings were in force: " + strings.ReplaceAll(v, ",", ", ") + "."
+	}
+	return sources, insecure
+}
 
 // statusLabel is the human wording of a host status.
 func statusLabel(s model.Status) string {

@@ -271,6 +271,14 @@ func (x *xlsxDoc) summary() error {
 		value any
 		style int
 	}
+	// share is a ratio figure: a number formatted as a percentage, or the
+	// text "n/a" for a share of nothing (never 100 %).
+	share := func(name string, v *float64, style int) fig {
+		if v == nil {
+			return fig{name, "n/a", 0}
+		}
+		return fig{name, *v, style}
+	}
 	var opts []string
 	for _, k := range sortedKeys(r.Run.Options) {
 		opts = append(opts, k+"="+r.Run.Options[k])
@@ -297,8 +305,8 @@ func (x *xlsxDoc) summary() error {
 		figs = append(figs, fig{"Hosts " + statusLabel(st), s.HostsByStatus[st], 0})
 	}
 	figs = append(figs,
-		fig{"Compliant share, waivers applied", s.CompliantShare, x.st.pctBold},
-		fig{"Compliant share, without waivers", s.CompliantShareWithoutWaivers, x.st.pct},
+		share("Compliant share, waivers applied", s.CompliantShare, x.st.pctBold),
+		share("Compliant share, without waivers", s.CompliantShareWithoutWaivers, x.st.pct),
 		fig{"Volumes", s.Volumes, 0},
 	)
 	for _, k := range sortedKeys(s.VolumesByState) {
@@ -307,8 +315,14 @@ func (x *xlsxDoc) summary() error {
 	figs = append(figs,
 		fig{"Recovery passwords", s.RecoveryPasswords, 0},
 		fig{"Recovery passwords backed up", s.BackedUp, 0},
-		fig{"Recovery-key backup coverage", s.BackupCoverage, x.st.pctBold},
+		fig{"Recovery passwords claimed only", s.ByState.Claimed, 0},
+		fig{"Recovery passwords missing", s.ByState.Missing, 0},
+		fig{"Recovery passwords unknown", s.ByState.Unknown, 0},
+		share("Recovery-key backup coverage", s.BackupCoverage, x.st.pctBold),
 	)
+	if src, insecure := escrowNote(r); src != "" || insecure != "" {
+		figs = append(figs, fig{"Escrow sources", strings.TrimSpace(src + " " + insecure), x.st.wrap})
+	}
 	for _, k := range sortedKeys(s.BackupByState) {
 		figs = append(figs, fig{"Backup evidence " + k, s.BackupByState[k], 0})
 	}

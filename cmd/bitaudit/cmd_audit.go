@@ -294,6 +294,15 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	if o.insecure {
 		log.Warn("TLS certificate verification is off (--insecure-skip-verify)")
 	}
+	if len(job.escrowCfg.Sources()) == 0 {
+		const msg = "no escrow source configured (--escrow-config): recovery-key backups will not be verified at any source, and the hosts' own claims do not count as backed up"
+		log.Warn(msg)
+		fmt.Fprintln(g.Out, "Warning: "+msg+".")
+	}
+	for _, w := range job.escrowCfg.Insecure() {
+		log.Warn("insecure escrow source setting", "setting", w)
+		fmt.Fprintln(g.Out, "Warning: insecure escrow source setting "+w+".")
+	}
 
 	if k := job.collector.Kerberos; k != nil {
 		for _, w := range k.Warnings {
@@ -440,6 +449,22 @@ func (j *auditJob) recordedOptions() map[string]string {
 	if o.escrowConfig != "" {
 		m["escrow_config"] = o.escrowConfig
 	}
+	m["escrow_sources"] = "none"
+	if locs := j.escrowCfg.Sources(); len(locs) > 0 {
+		names := make([]string, len(locs))
+		for i, l := range locs {
+			names[i] = string(l)
+		}
+		m["escrow_sources"] = strings.Join(names, ",")
+	}
+	var insecure []string
+	for _, w := range j.escrowCfg.Insecure() {
+		k, _, _ := strings.Cut(w, ":")
+		insecure = append(insecure, k)
+	}
+	if len(insecure) > 0 {
+		m["escrow_insecure"] = strings.Join(insecure, ",")
+	}
 	if o.caCert != "" {
 		m["ca_cert"] = o.caCert
 	}
@@ -492,7 +517,15 @@ func printRunSummary(w io.Writer, r *model.Result, dir string) {
 		}
 	}
 	fmt.Fprintf(w, "Hosts: %s\n", strings.Join(parts, ", "))
-	fmt.Fprintf(w, "Volumes: %d; recovery passwords backed up: %d of %d (%.0f%%)\n", s.Volumes, s.BackedUp, s.RecoveryPasswords, 100*s.BackupCoverage)
+	coverage := "n/a"
+	if s.BackupCoverage != nil {
+		coverage = fmt.Sprintf("%.0f%%", 100**s.BackupCoverage)
+	}
+	fmt.Fprintf(w, "Volumes: %d; recovery passwords backed up: %d of %d (%s): verified %d, claimed only %d, missing %d, unknown %d\n",
+		s.Volumes, s.BackedUp, s.RecoveryPasswords, coverage, s.ByState.Verified, s.ByState.Claimed, s.ByState.Missing, s.ByState.Unknown)
+	if r.Run.Options["escrow_sources"] == "none" {
+		fmt.Fprintln(w, "Escrow: no source configured; no backup was verified at any source")
+	}
 	parts = parts[:0]
 	for _, sev := range model.Severities {
 		if n := s.FindingsBySeverity[sev]; n > 0 {

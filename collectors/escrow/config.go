@@ -74,6 +74,41 @@ type ExternalConfig struct {
 	Dir string `yaml:"dir,omitempty"`
 }
 
+// Sources lists the locations c checks at the source, in report order;
+// none for a nil or empty config.
+func (c *Config) Sources() []model.Location {
+	var out []model.Location
+	if c == nil {
+		return out
+	}
+	if c.AD != nil {
+		out = append(out, model.LocationAD)
+	}
+	if c.Entra != nil {
+		out = append(out, model.LocationEntra)
+	}
+	if c.External != nil {
+		out = append(out, model.LocationExternal)
+	}
+	return out
+}
+
+// Insecure lists the settings of c that weaken a source connection, as
+// "key: what it means", for warnings at start and the run options.
+func (c *Config) Insecure() []string {
+	var out []string
+	if c == nil || c.AD == nil {
+		return out
+	}
+	if c.AD.InsecureSkipVerify {
+		out = append(out, "ad.insecure_skip_verify: the directory's TLS certificate is not verified, so any machine can pose as it and answer every escrow check")
+	}
+	if c.AD.AllowPlaintext {
+		out = append(out, "ad.allow_plaintext: the bind password and every directory answer cross the network in clear, open to reading and forging")
+	}
+	return out
+}
+
 // Defaults.
 const (
 	DefaultAuthorityHost = "https://login.microsoftonline.com/"
