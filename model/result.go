@@ -18,6 +18,9 @@ type Result struct {
 	Waivers []WaiverStatus `json:"waivers,omitempty"`
 	// Remediation is the --fix log, when it ran.
 	Remediation []RemediationEntry `json:"remediation,omitempty"`
+	// Coverage compares the directory with the targets, when a directory
+	// was configured.
+	Coverage *Coverage `json:"coverage,omitempty"`
 }
 
 // Run describes the run itself.
@@ -238,14 +241,26 @@ func Summarize(hosts []HostResult) Summary {
 	return s
 }
 
-// Worst returns the highest severity among unwaived findings.
+// Worst returns the highest severity among unwaived findings, those about
+// directory computers the run did not audit included.
 func (r *Result) Worst() Severity {
 	w := SeverityNone
 	for _, h := range r.Hosts {
-		for _, f := range h.Findings {
-			if !f.Waived() && f.Severity > w {
-				w = f.Severity
-			}
+		w = max(w, worst(h.Findings))
+	}
+	if r.Coverage != nil {
+		for _, c := range r.Coverage.Computers {
+			w = max(w, worst(c.Findings))
+		}
+	}
+	return w
+}
+
+func worst(fs []Finding) Severity {
+	w := SeverityNone
+	for _, f := range fs {
+		if !f.Waived() && f.Severity > w {
+			w = f.Severity
 		}
 	}
 	return w

@@ -30,6 +30,8 @@ const (
 	IDBackupNotRequired   = "policy.backup-not-required"
 	IDWaiverExpired       = "waiver.expired"
 	IDFactsStale          = "facts.stale"
+	IDScopeNotAudited     = "scope.not-audited"
+	IDEscrowNoneInDir     = "escrow.none-in-directory"
 	cisBenchmarkFramework = "CIS Microsoft Windows benchmark (BitLocker profile)"
 )
 
@@ -197,6 +199,20 @@ func Builtin() []Rule {
 			Remediation: "Check that the local collection task still runs on the host and that its facts files reach the share the audit reads; or audit the host over WinRM.",
 			References:  []Reference{nist("CA-7", Supports)},
 			check:       checkFactsStale,
+		},
+		{
+			ID: IDScopeNotAudited, Title: "Directory computer not in the targets", Severity: model.SeverityMedium, Scope: ScopeDirectory,
+			Rationale: "An enabled computer the directory saw log on recently was never audited: nothing is known about its volumes or its keys. " +
+				"Raised per enabled AD computer or Entra device, active within the stale window, that no target names.",
+			Remediation: "Add the computer to the targets (bitaudit inventory writes a targets file from the directory, or use audit --targets-from), or retire its account.",
+			References:  []Reference{nist("CM-8", Supports), cisControls(Supports)},
+		},
+		{
+			ID: IDEscrowNoneInDir, Title: "No recovery key escrowed in the directory", Severity: model.SeverityHigh, Scope: ScopeDirectory,
+			Rationale: "A computer that could not be audited, for which neither AD nor Entra ID holds any recovery key: if its volume is encrypted " +
+				"and it locks out, nobody can unlock it. Raised only when every directory that applies was read in full.",
+			Remediation: "Audit the host, then back its recovery password up (Backup-BitLockerKeyProtector, BackupToAAD-BitLockerKeyProtector).",
+			References:  []Reference{nist("SC-12(1)", Supports), pci("3.6.1", Supports)},
 		},
 		{
 			ID: IDWaiverExpired, Title: "Waiver expired", Severity: model.SeverityLow, Scope: ScopeHost,

@@ -136,7 +136,7 @@ func TestEveryRuleHasACase(t *testing.T) {
 		}
 	}
 	for _, r := range Builtin() {
-		if !seen[r.ID] {
+		if !seen[r.ID] && r.Scope != ScopeDirectory { // those: TestEvaluateCoverage
 			t.Errorf("rule %s appears in no case's want.json", r.ID)
 		}
 	}

@@ -40,6 +40,11 @@
 //	policy.backup-not-required  FVE policy lets BitLocker start before the key is in AD DS
 //	facts.stale                 a facts file (audit --facts) older than facts.max_age
 //	waiver.expired              an expired waiver would have covered a finding
+//	scope.not-audited           an enabled, active directory computer no target names
+//	escrow.none-in-directory    not audited, and no directory holds a key for it
+//
+// The last two are about directory computers, audited or not:
+// [Engine.EvaluateCoverage] raises them from a run's coverage section.
 //
 // Custom rules from a policy file carry the IDs their authors give them,
 // which must not collide with these.

@@ -227,7 +227,7 @@ func TestBuiltinCatalog(t *testing.T) {
 			t.Errorf("%s: incomplete rule data", r.ID)
 		}
 		switch r.Scope {
-		case ScopeHost, ScopeVolume, ScopeProtector:
+		case ScopeHost, ScopeVolume, ScopeProtector, ScopeDirectory:
 		default:
 			t.Errorf("%s: scope %q", r.ID, r.Scope)
 		}

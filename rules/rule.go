@@ -14,6 +14,8 @@ const (
 	ScopeHost      = "host"
 	ScopeVolume    = "volume"
 	ScopeProtector = "protector"
+	// ScopeDirectory: a computer the directory lists, audited or not.
+	ScopeDirectory = "directory"
 )
 
 // Relations between a rule and a framework control.

@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -24,6 +26,9 @@ type Host struct {
 	Expect Expectation
 	// Victim names the host a hostile host impersonates or copies from.
 	Victim string
+	// Directory is empty for a host of the targets file, else the kind of
+	// directory-only computer it is (Directory* constants; see [DirectoryMix]).
+	Directory string
 
 	latency   time.Duration // before every command's output
 	slowDelay time.Duration // extra, for the slow fault
@@ -166,6 +171,7 @@ func buildHost(spec *Spec, i int, e ProfileMix) *Host {
 	g := newGen(r, fmt.Sprintf("%s%04d", prefix, i+1), os, spec.Domain)
 	expect := p.build(g)
 	g.m.LongCommandLineSilent = spec.LongCommandLine == "silent"
+	g.m.Record = record(spec.Seed, g.m)
 	lat := spec.Latency
 	if e.Latency != nil {
 		lat = *e.Latency
@@ -176,6 +182,69 @@ func buildHost(spec *Spec, i int, e ProfileMix) *Host {
 		Expect:  expect,
 		latency: lat.sample(r),
 	}
+}
+
+// record derives the directories' record of a machine's account from a
+// hash of the seed and the computer name, leaving the host's random stream
+// untouched: active within the last two weeks, created a month to two years
+// before. A hybrid-joined machine's objectGUID is its Entra deviceId (Entra
+// Connect syncs the computer object with objectGUID as source anchor).
+func record(seed int64, m *windows.Machine) windows.DirectoryRecord {
+	h := sha256.Sum256(fmt.Appendf(nil, "%d/%s", seed, m.ComputerName))
+	n := binary.BigEndian.Uint64(h[16:24])
+	a := windows.DirectoryRecord{
+		LogonAge:   time.Duration(1+n%13)*24*time.Hour + time.Duration(n>>8%86400)*time.Second,
+		CreatedAge: time.Duration(30+n>>32%700) * 24 * time.Hour,
+	}
+	a.CreatedAge += a.LogonAge
+	switch id := m.Identity(); {
+	case id.DomainJoined && id.AzureAdJoined:
+		a.ObjectGUID = id.DeviceID
+	case id.DomainJoined:
+		b := h[:16]
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		a.ObjectGUID = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	}
+	return a
+}
+
+// directoryProfiles are what directory-only computers are drawn from, in
+// turn: escrowed and unescrowed, AD-only and hybrid.
+var directoryProfiles = []string{"domain-laptop", "never-escrowed", "hybrid-laptop", "tpm-only", "domain-desktop", "hybrid-laptop"}
+
+// BuildDirectory returns the directory-only computers spec.Directory adds,
+// numbered after the hosts (unlisted, then offline, disabled, stale), without
+// starting them. Offline, disabled and stale ones get the refused fault.
+func BuildDirectory(spec *Spec) ([]*Host, error) {
+	copied := *spec
+	spec = &copied
+	if err := spec.validate(); err != nil {
+		return nil, fmt.Errorf("fleet spec: %w", err)
+	}
+	var out []*Host
+	i := spec.Hosts
+	for k, kind := range []string{DirectoryUnlisted, DirectoryOffline, DirectoryDisabled, DirectoryStale} {
+		for j := range spec.Directory.counts(spec.Hosts)[k] {
+			h := buildHost(spec, i, ProfileMix{Name: directoryProfiles[(j+k)%len(directoryProfiles)]})
+			h.Directory = kind
+			a := &h.Machine.Record
+			switch kind {
+			case DirectoryDisabled:
+				a.Disabled = true
+			case DirectoryStale:
+				a.LogonAge = time.Duration(120+i%300) * 24 * time.Hour
+				a.CreatedAge = a.LogonAge + 400*24*time.Hour
+			}
+			if kind != DirectoryUnlisted {
+				h.Faults = append(h.Faults, FaultRefused)
+				h.Expect = Expectation{Status: StatusUnreachable}
+			}
+			out = append(out, h)
+			i++
+		}
+	}
+	return out, nil
 }
 
 // sample draws one latency.
@@ -271,6 +340,10 @@ func DefaultSpec(n int, seed int64) *Spec {
 			// One impostor, so every demo shows identity binding at work.
 			{Name: "impostor", Count: &one},
 		},
+		// A directory knows more computers than any hand-kept list: as many
+		// answering computers nobody listed as the list has Entra-only and
+		// workgroup hosts, a few offline, disabled and stale accounts.
+		Directory: DirectoryMix{Unlisted: 0.18, Offline: 0.06, Disabled: 0.03, Stale: 0.03},
 		Faults: []FaultMix{
 			fault(FaultRefused, 0.03),
 			fault(FaultSlow, 0.01),

@@ -73,6 +73,8 @@ var DefaultListenBase = netip.MustParseAddr("127.0.10.1")
 // A Fleet is a set of running simulated hosts.
 type Fleet struct {
 	hosts   []*Host
+	extra   []*Host    // directory-only computers, after the hosts
+	all     []*Host    // hosts then extra
 	mu      sync.Mutex // guards servers while starting
 	servers []*wsman.Host
 	ca      *wsman.CA
@@ -93,7 +95,12 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := addresses(opts.ListenBase, len(hosts))
+	extra, err := BuildDirectory(spec)
+	if err != nil {
+		return nil, err
+	}
+	all := append(append(make([]*Host, 0, len(hosts)+len(extra)), hosts...), extra...)
+	addrs, err := addresses(opts.ListenBase, len(all))
 	if err != nil {
 		return nil, err
 	}
@@ -101,10 +108,10 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raise open-file limit: %w", err)
 	}
-	if need := uint64(len(hosts)) + 64; limit != 0 && limit < need {
-		return nil, fmt.Errorf("open-file limit is %d, %d hosts need at least %d: raise the hard limit (ulimit -Hn)", limit, len(hosts), need)
+	if need := uint64(len(all)) + 64; limit != 0 && limit < need {
+		return nil, fmt.Errorf("open-file limit is %d, %d hosts need at least %d: raise the hard limit (ulimit -Hn)", limit, len(all), need)
 	}
-	f := &Fleet{hosts: hosts, log: opts.Logger, domain: spec.Domain}
+	f := &Fleet{hosts: hosts, extra: extra, all: all, log: opts.Logger, domain: spec.Domain}
 	if f.domain == (Domain{}) {
 		f.domain = defaultDomain()
 	}
@@ -113,7 +120,7 @@ func Start(ctx context.Context, spec *Spec, opts Options) (*Fleet, error) {
 			return nil, fmt.Errorf("create fleet CA: %w", err)
 		}
 	}
-	for i, h := range hosts {
+	for i, h := range all {
 		h.Address = netip.AddrPortFrom(addrs[i], uint16(opts.Port)).String()
 	}
 	if err := f.serveAll(ctx, addrs, opts); err != nil {
@@ -201,15 +208,15 @@ func (f *Fleet) serveAll(ctx context.Context, addrs []netip.Addr, opts Options) 
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= len(f.hosts) || ctx.Err() != nil {
+				if i >= len(f.all) || ctx.Err() != nil {
 					return
 				}
-				h := f.hosts[i]
+				h := f.all[i]
 				if err := f.serve(h, addrs[i], opts); err != nil {
 					mu.Lock()
 					errs = append(errs, fmt.Errorf("start host %s at %s: %w", h.Machine.ComputerName, h.Address, err))
 					mu.Unlock()
-					next.Store(int64(len(f.hosts))) // stop the other workers
+					next.Store(int64(len(f.all))) // stop the other workers
 					return
 				}
 			}
@@ -309,8 +316,40 @@ func (f *Fleet) hostNames(h *Host) []string {
 	return []string{a.ComputerName, a.ComputerName + "." + domain}
 }
 
-// Hosts returns the fleet's hosts in address order.
+// Hosts returns the fleet's hosts in address order: those of the targets
+// file, without the directory-only computers.
 func (f *Fleet) Hosts() []*Host { return f.hosts }
+
+// Directory returns the directory-only computers ([DirectoryMix]) in
+// address order, after the hosts: unlisted ones answer, the others do not.
+func (f *Fleet) Directory() []*Host { return f.extra }
+
+// WriteHostsFile writes a hosts(5) file mapping every simulated computer's
+// FQDN and computer name to its loopback address (hosts and directory-only
+// computers alike), since simulated names do not resolve in DNS.
+func (f *Fleet) WriteHostsFile(w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("# bitaudit simulate: simulated computers and their loopback addresses\n")
+	for _, h := range f.all {
+		ap, err := netip.ParseAddrPort(h.Address)
+		if err != nil {
+			continue
+		}
+		m := h.Machine
+		m.Mu.Lock()
+		name, domain := m.ComputerName, m.DNSDomain
+		m.Mu.Unlock()
+		bw.WriteString(ap.Addr().String())
+		if domain != "" {
+			bw.WriteString("\t" + strings.ToLower(name) + "." + domain)
+		}
+		bw.WriteString("\t" + strings.ToLower(name) + "\n")
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("write hosts file: %w", err)
+	}
+	return nil
+}
 
 // Targets returns "ip:port" for every host in order, refused hosts included.
 func (f *Fleet) Targets() []string {

@@ -65,8 +65,8 @@ const defaultClientID = "b17a0d17-5e1f-4c0d-9e57-0000000000b1"
 // every request, so a backup made by remediation is seen at once. They stop
 // when ctx ends or Close is called.
 func (f *Fleet) StartSources(ctx context.Context, o SourcesOptions) (*Sources, error) {
-	ms := make([]*windows.Machine, len(f.hosts))
-	for i, h := range f.hosts {
+	ms := make([]*windows.Machine, len(f.all))
+	for i, h := range f.all {
 		ms[i] = h.Machine
 	}
 	ca := f.ca

@@ -40,6 +40,44 @@ type Spec struct {
 	// characters (winrm.md §1.6): "error" (default; "The command line is
 	// too long.", exit 1) or "silent" (no output, exit 0).
 	LongCommandLine string `yaml:"long_command_line"`
+	// Directory adds computers the directory holds beyond the hosts.
+	Directory DirectoryMix `yaml:"directory"`
+}
+
+// A DirectoryMix adds, after the fleet's hosts, computers the simulated AD
+// (and Entra ID, for hybrid ones) holds that the targets file does not
+// list. Each value is a fraction of Hosts (at least one computer when
+// above zero). Unlisted computers are served like any host; offline,
+// disabled and stale ones have an address where nothing listens.
+type DirectoryMix struct {
+	// Unlisted: enabled, active, answering, never added to the targets file.
+	Unlisted float64 `yaml:"unlisted"`
+	// Offline: enabled and recently active, but not answering now.
+	Offline float64 `yaml:"offline"`
+	// Disabled: computer account disabled.
+	Disabled float64 `yaml:"disabled"`
+	// Stale: enabled, no logon for 120 days or more.
+	Stale float64 `yaml:"stale"`
+}
+
+// Kinds of directory-only computers (Host.Directory).
+const (
+	DirectoryUnlisted = "unlisted"
+	DirectoryOffline  = "offline"
+	DirectoryDisabled = "disabled"
+	DirectoryStale    = "stale"
+)
+
+// counts returns how many computers of each kind n hosts get, in the order
+// unlisted, offline, disabled, stale.
+func (d DirectoryMix) counts(n int) [4]int {
+	var out [4]int
+	for i, f := range []float64{d.Unlisted, d.Offline, d.Disabled, d.Stale} {
+		if f > 0 {
+			out[i] = max(1, int(f*float64(n)+0.5))
+		}
+	}
+	return out
 }
 
 // Domain names the directory the simulated hosts belong to.
@@ -385,6 +423,14 @@ func (s *Spec) validate() error {
 	}
 	if counted < s.Hosts && !shared {
 		return errAt(fmt.Sprintf("profile counts add up to %d of %d hosts and no profile has a share", counted, s.Hosts), "profiles")
+	}
+	for _, kv := range []struct {
+		key string
+		v   float64
+	}{{"unlisted", s.Directory.Unlisted}, {"offline", s.Directory.Offline}, {"disabled", s.Directory.Disabled}, {"stale", s.Directory.Stale}} {
+		if kv.v < 0 || kv.v > 1 {
+			return errAt("a directory share is a fraction of hosts, between 0 and 1", "directory", kv.key)
+		}
 	}
 	faulted := 0
 	for i, f := range s.Faults {

@@ -53,6 +53,9 @@ type auditOptions struct {
 	force            bool
 	krb              kerberosFlags
 	maxAuthFailures  int
+	targetsFrom      string
+	resolveFile      string
+	scope            scopeOptions
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -74,6 +77,9 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.allowUnencrypted, "allow-unencrypted", false, "allow WinRM over plain HTTP without message encryption (unsafe; the host must have AllowUnencrypted=true)")
 	f.IntVar(&o.maxAuthFailures, "max-auth-failures", 10, "stop starting hosts after this many consecutive hosts refused the credentials, so the account is not locked out (0: never stop)")
 	f.StringVar(&o.failOn, "fail-on", "high", "exit with status 1 when an unwaived finding on an audited host is at or above this severity: info, low, medium, high, critical, none")
+	f.StringVar(&o.targetsFrom, "targets-from", "", "also audit the directory's computers: ad, entra or ad,entra (see bitaudit inventory; with --targets: the union)")
+	f.StringVar(&o.resolveFile, "resolve-file", "", "hosts(5)-format file of name-to-address mappings used before DNS (labs, split DNS, the simulator's --hosts-out)")
+	o.scope.addFlags(f)
 }
 
 func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
@@ -114,11 +120,15 @@ type auditJob struct {
 	policy     *rules.Policy
 	policyName string
 	escrowCfg  *escrow.Config
-	collector  winrm.Options
-	opts       *auditOptions
-	formats    []reports.Format
-	failOn     model.Severity
-	signKey    ed25519.PrivateKey
+	// directory is the inventory with census, read before the run for
+	// --targets-from; else read after it when a directory is configured.
+	directory   *escrow.Directory
+	targetsFrom []string
+	collector   winrm.Options
+	opts        *auditOptions
+	formats     []reports.Format
+	failOn      model.Severity
+	signKey     ed25519.PrivateKey
 	// facts are the facts files of --facts; rejectedInputs the files not used.
 	facts          []factsfile.Loaded
 	rejectedInputs []model.RejectedInput
@@ -136,28 +146,38 @@ func runAudit(ctx context.Context, g *globals, o *auditOptions) error {
 }
 
 func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
-	if o.targetsFile == "" && o.factsDir == "" {
-		return nil, usageErrorf("--targets or --facts is required")
+	if o.targetsFile == "" && o.factsDir == "" && o.targetsFrom == "" {
+		return nil, usageErrorf("--targets, --targets-from or --facts is required")
+	}
+	if o.targetsFrom != "" && o.escrowConfig == "" {
+		return nil, usageErrorf("--targets-from needs --escrow-config (the directory to read)")
+	}
+	sources, err := parseTargetsFrom(o.targetsFrom)
+	if err != nil {
+		return nil, err
 	}
 	kerberos := o.auth == "kerberos" || o.auth == "negotiate"
-	if o.user == "" && o.targetsFile != "" && !(kerberos && g.getenv("KRB5CCNAME") != "") {
+	if o.user == "" && (o.targetsFile != "" || o.targetsFrom != "") && !(kerberos && g.getenv("KRB5CCNAME") != "") {
 		return nil, usageErrorf("--user is required")
 	}
 	job, err := resolveCommon(o)
 	if err != nil {
 		return nil, err
 	}
-	if o.targetsFile == "" {
+	job.targetsFrom = sources
+	if o.targetsFile == "" && len(sources) == 0 {
 		return job, job.resolveEscrowAndFacts()
 	}
-	f, err := os.Open(o.targetsFile)
-	if err != nil {
-		return nil, usageErrorf("targets: %v", err)
-	}
-	defer f.Close()
-	job.targets, job.duplicates, err = model.ParseTargets(f, o.targetsFile)
-	if err != nil {
-		return nil, usageError(fmt.Errorf("targets file rejected, no host contacted:\n%w", err))
+	if o.targetsFile != "" {
+		f, err := os.Open(o.targetsFile)
+		if err != nil {
+			return nil, usageErrorf("targets: %v", err)
+		}
+		defer f.Close()
+		job.targets, job.duplicates, err = model.ParseTargets(f, o.targetsFile)
+		if err != nil {
+			return nil, usageError(fmt.Errorf("targets file rejected, no host contacted:\n%w", err))
+		}
 	}
 	var password model.Secret
 	if !kerberos || o.passwordFile != "" || g.getenv("BITAUDIT_PASSWORD") != "" {
@@ -184,6 +204,16 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 		}
 	} else if o.krb.set() {
 		return nil, usageErrorf("--keytab, --realm, --kdc, --krb5-conf, --spn-template and --allow-ntlm-fallback go with --auth kerberos or negotiate")
+	}
+	if o.resolveFile != "" {
+		rf, err := os.Open(o.resolveFile)
+		if err != nil {
+			return nil, usageErrorf("--resolve-file: %v", err)
+		}
+		defer rf.Close()
+		if job.collector.Hosts, err = winrm.ParseHostsFile(rf, o.resolveFile); err != nil {
+			return nil, usageError(err)
+		}
 	}
 	return job, job.resolveEscrowAndFacts()
 }
@@ -304,6 +334,11 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		fmt.Fprintln(g.Out, "Warning: insecure escrow source setting "+w+".")
 	}
 
+	if len(job.targetsFrom) > 0 {
+		if err := job.addDirectoryTargets(ctx, g); err != nil {
+			return err
+		}
+	}
 	if k := job.collector.Kerberos; k != nil {
 		for _, w := range k.Warnings {
 			log.Warn(w)
@@ -384,6 +419,9 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		result.Run.StopReason = cause.Error()
 		log.Error("run stopped early", "reason", cause.Error())
 	}
+	if result.Coverage, err = job.coverage(ctx, g, engine, result.Hosts); err != nil {
+		return err
+	}
 	result.Waivers = engine.Waivers(result.Run.Finished)
 	result.Summary = model.Summarize(result.Hosts)
 
@@ -409,7 +447,8 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 }
 
 // worstAudited is the highest unwaived severity among findings on audited
-// hosts; hosts that could not be audited count towards exit status 3.
+// hosts and on directory computers no target names; hosts that could not
+// be audited count towards exit status 3.
 func worstAudited(r *model.Result) model.Severity {
 	w := model.SeverityNone
 	for _, h := range r.Hosts {
@@ -419,6 +458,15 @@ func worstAudited(r *model.Result) model.Severity {
 		for _, f := range h.Findings {
 			if !f.Waived() && f.Severity > w {
 				w = f.Severity
+			}
+		}
+	}
+	if r.Coverage != nil {
+		for _, c := range r.Coverage.Computers {
+			for _, f := range c.Findings {
+				if !f.Waived() && f.Severity > w {
+					w = f.Severity
+				}
 			}
 		}
 	}
@@ -439,6 +487,15 @@ func (j *auditJob) recordedOptions() map[string]string {
 	}
 	if o.port != 0 {
 		m["port"] = strconv.Itoa(o.port)
+	}
+	if o.targetsFrom != "" {
+		m["targets_from"] = o.targetsFrom
+	}
+	if o.resolveFile != "" {
+		m["resolve_file"] = o.resolveFile
+	}
+	if j.directory != nil || o.targetsFrom != "" {
+		m["stale_after_days"] = strconv.Itoa(o.scope.staleAfter)
 	}
 	if o.targetsFile != "" {
 		m["targets"] = o.targetsFile
@@ -536,6 +593,10 @@ func printRunSummary(w io.Writer, r *model.Result, dir string) {
 		parts = append(parts, "none")
 	}
 	fmt.Fprintf(w, "Findings: %s (waived %d)\n", strings.Join(parts, ", "), s.Waived)
+	if c := r.Coverage; c != nil {
+		fmt.Fprintf(w, "Directory: %d computers, %d in scope, %d audited, %d not in the targets (%d with no key escrowed), %d disabled, %d stale\n",
+			c.InDirectory, c.InScope, c.Audited, c.NotAudited[model.NotInTargets], c.EscrowNone, c.Disabled, c.Stale)
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir

@@ -64,7 +64,8 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	}
 	a := &o.audit
 	a.transport, a.auth, a.user, a.failOn = "https", "ntlm", "auditor", "high"
-	a.force = true                              // demo replaces its own previous output without asking
+	a.force = true // demo replaces its own previous output without asking
+	a.scope.staleAfter = 90
 	if _, err := resolveCommon(a); err != nil { // check flags before starting anything
 		return err
 	}

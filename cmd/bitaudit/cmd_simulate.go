@@ -33,6 +33,7 @@ type simulateOptions struct {
 	keytab            string
 	realm             string
 	factsOut          string
+	hostsOut          string
 }
 
 func newSimulateCmd(g *globals) *cobra.Command {
@@ -80,6 +81,7 @@ targets file is CSV with an fqdn column, the names Kerberos needs.`,
 	f.StringVar(&o.escrowOut, "escrow-out", "", "also serve a simulated AD, Entra ID and external key store, and write the escrow config for them here (for audit --escrow-config)")
 	f.StringVar(&o.expectOut, "expect-out", "", "write the simulator's own expectation for every host here (JSON: target, profile, status, problems)")
 	f.StringVar(&o.factsOut, "facts-out", "", "write into this directory, per host, the facts file a local collection (bitaudit collect) on it would write")
+	f.StringVar(&o.hostsOut, "hosts-out", "", "write a hosts(5) file mapping every simulated computer's name to its address here (for audit --resolve-file)")
 	return c
 }
 
@@ -184,6 +186,11 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 			return &exitError{code: exitFatal, err: fmt.Errorf("--facts-out: %w", err)}
 		}
 	}
+	if o.hostsOut != "" {
+		if err := writeFileWith(o.hostsOut, 0o644, fleet.WriteHostsFile); err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("writing the hosts file: %w", err)}
+		}
+	}
 	// The targets file comes last: once it exists, everything else does.
 	if err := writeFileWith(o.targetsOut, 0o600, fleet.WriteTargets); err != nil {
 		return &exitError{code: exitFatal, err: err}
@@ -206,6 +213,9 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 	}
 	if o.factsOut != "" {
 		fmt.Fprintf(g.Out, "Facts files: %s (one per host, as bitaudit collect writes them; audit them with --facts)\n", o.factsOut)
+	}
+	if o.hostsOut != "" {
+		fmt.Fprintf(g.Out, "Hosts file: %s (simulated names and addresses; pass it to audit with --resolve-file)\n", o.hostsOut)
 	}
 	fmt.Fprintln(g.Out, "Press Ctrl-C to stop.")
 	<-ctx.Done()

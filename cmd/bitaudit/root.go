@@ -131,6 +131,7 @@ Start with "bitaudit demo": it audits a simulated fleet on this machine.`,
 	root.AddCommand(
 		newAuditCmd(g),
 		newCollectCmd(g),
+		newInventoryCmd(g),
 		newDemoCmd(g),
 		newSimulateCmd(g),
 		newReportCmd(g),

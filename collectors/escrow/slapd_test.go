@@ -137,13 +137,15 @@ func TestAgainstOpenLDAP(t *testing.T) {
 				t.Errorf("stale keys = %v, want %s", got, want)
 			}
 
-			targets, err := Inventory(t.Context(), &cfg, "OU=Workstations,DC=corp,DC=example,DC=test", "(operatingSystem=Windows 1*)")
+			d, err := Inventory(t.Context(), &Config{AD: &cfg}, InventoryOptions{AD: true, OUs: []string{"OU=Workstations,DC=corp,DC=example,DC=test"}, Filter: "(operatingSystem=Windows 1*)"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			var names []string
-			for _, tg := range targets {
-				names = append(names, tg.Host)
+			for _, c := range d.Computers {
+				if c.InScope() {
+					names = append(names, c.FQDN)
+				}
 			}
 			if s := strings.Join(names, " "); s != "ws-0001.corp.example.test ws-0002.corp.example.test" {
 				t.Errorf("Inventory = %s", s)

@@ -386,33 +386,6 @@ func TestVerifyEntraCertificateCredential(t *testing.T) {
 	checkBackups(t, hosts, []want{{0, idA, model.LocationEntra, model.BackupVerified, 845, "0a0a0a0a", ""}})
 }
 
-func TestInventory(t *testing.T) {
-	ms := testMachines()
-	ms = append(ms, &windows.Machine{ComputerName: "SRV-01", DNSDomain: "corp.example.test", Join: windows.JoinState{DomainJoined: true},
-		OS: windows.OSVersion{Caption: "Microsoft Windows Server 2022 Standard"}})
-	src := startSources(t, ms, entra.Options{})
-	got, err := Inventory(t.Context(), src.cfg.AD, "", "(operatingSystem=*Windows 1*)")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hosts []string
-	for _, tg := range got {
-		hosts = append(hosts, tg.Host+" "+tg.Labels["ad_dn"])
-	}
-	// WS-0002-OLD is disabled and has no operatingSystem; SRV-01 does not match the filter.
-	want := "ws-0001.corp.example.test CN=WS-0001,OU=Workstations,DC=corp,DC=example,DC=test|ws-0002.corp.example.test CN=WS-0002,OU=Workstations,DC=corp,DC=example,DC=test"
-	if strings.Join(hosts, "|") != want {
-		t.Errorf("Inventory =\n%s\nwant\n%s", strings.Join(hosts, "\n"), strings.ReplaceAll(want, "|", "\n"))
-	}
-	all, err := Inventory(t.Context(), src.cfg.AD, "OU=Workstations,"+src.dir.BaseDN, "")
-	if err != nil || len(all) != 3 {
-		t.Errorf("Inventory(all) = %d targets, %v; want 3", len(all), err)
-	}
-	if _, err := Inventory(t.Context(), src.cfg.AD, "", "(broken"); err == nil {
-		t.Error("Inventory accepted a broken filter")
-	}
-}
-
 // containsFold reports whether sub is in s, ignoring case: real servers
 // (slapd) return DNs with attribute types in lower case.
 func containsFold(s, sub string) bool {

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,9 @@ type Options struct {
 	// AllowNTLMFallback lets "negotiate" use NTLM for a host without a
 	// Kerberos service ticket (no DNS name, unknown SPN, KDC unreachable).
 	AllowNTLMFallback bool
+	// Hosts maps lower-case host names to addresses, consulted before DNS
+	// (a hosts(5) file: [ParseHostsFile]). TLS still verifies the name.
+	Hosts map[string]netip.Addr
 	// Logger receives debug records; nil discards them.
 	Logger *slog.Logger
 }
@@ -228,7 +232,7 @@ func (c *Collector) connect(host string, port int, a hostAuth) (http.RoundTrippe
 	}
 	// The deadline for one request must exceed OperationTimeout, or
 	// long-polled Receives race it (winrm.md §1.5, M4).
-	conn := newHostConn(net.JoinHostPort(host, strconv.Itoa(port)), conf, c.dialer, c.opts.OperationTimeout+10*time.Second)
+	conn := newHostConn(net.JoinHostPort(c.resolve(host), strconv.Itoa(port)), conf, c.dialer, c.opts.OperationTimeout+10*time.Second)
 	switch {
 	case a.scheme == "basic":
 		return conn, conn

@@ -47,10 +47,11 @@ type Server struct {
 	// Searches counts the search requests served, Binds the bind attempts.
 	Searches, Binds atomicCounter
 
-	opts Options
-	ou   string
-	srv  *gldap.Server
-	done chan error
+	opts  Options
+	ou    string
+	start time.Time // account ages count back from here
+	srv   *gldap.Server
+	done  chan error
 
 	mu    sync.Mutex
 	bound map[int]bool // connection ID -> bound as BindDN
@@ -97,6 +98,7 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		BaseDN:  o.BaseDN,
 		opts:    o,
 		ou:      "OU=Workstations," + o.BaseDN,
+		start:   time.Now().UTC(),
 		done:    make(chan error, 1),
 		bound:   map[int]bool{},
 		byDN:    map[string]*windows.Machine{},
@@ -543,16 +545,29 @@ func (s *Server) machineEntries(m *windows.Machine) []*entry {
 	own := ""
 	if a := m.Identity(); a.DomainJoined && a.ComputerName != "" {
 		own = s.computerDN(a.ComputerName)
+		uac := "4096" // WORKSTATION_TRUST_ACCOUNT
+		if m.Record.Disabled {
+			uac = "4098" // | ACCOUNTDISABLE ([MS-ADTS] 2.2.16)
+		}
 		e := &entry{dn: own, attrs: []attr{
 			{"objectClass", []string{"top", "person", "organizationalPerson", "user", "computer"}},
 			{"cn", []string{a.ComputerName}},
 			{"sAMAccountName", []string{a.ComputerName + "$"}},
-			{"userAccountControl", []string{"4096"}}, // WORKSTATION_TRUST_ACCOUNT
-			{"operatingSystem", []string{m.OS.Caption}},
-			{"operatingSystemVersion", []string{m.OS.Version}},
+			{"userAccountControl", []string{uac}},
+			// AD's operatingSystem drops the "Microsoft " of Win32_OperatingSystem.Caption:
+			// "Windows 10 Enterprise" (Get-ADComputer output, msxfaq.de sourceanchor_computer).
+			{"operatingSystem", []string{strings.TrimPrefix(m.OS.Caption, "Microsoft ")}},
+			{"operatingSystemVersion", []string{osVersion(m.OS)}},
+			{"whenCreated", []string{s.start.Add(-m.Record.CreatedAge).Format("20060102150405") + ".0Z"}},
 		}}
 		if a.DNSDomain != "" {
 			e.attrs = append(e.attrs, attr{"dNSHostName", []string{strings.ToLower(a.ComputerName) + "." + a.DNSDomain}})
+		}
+		if g, err := encodeGUID(m.Record.ObjectGUID); err == nil {
+			e.attrs = append(e.attrs, attr{"objectGUID", []string{string(g)}})
+		}
+		if m.Record.LogonAge > 0 {
+			e.attrs = append(e.attrs, attr{"lastLogonTimestamp", []string{strconv.FormatInt(fileTime(s.start.Add(-m.Record.LogonAge)), 10)}})
 		}
 		out = append(out, e)
 	}
@@ -583,6 +598,22 @@ func (s *Server) machineEntries(m *windows.Machine) []*entry {
 		out = append(out, e)
 	}
 	return out
+}
+
+// osVersion is AD's operatingSystemVersion: "10.0 (22631)".
+func osVersion(v windows.OSVersion) string {
+	major, _, _ := strings.Cut(v.Version, ".")
+	if major == "" || v.BuildNumber == "" {
+		return v.Version
+	}
+	rest := strings.TrimPrefix(v.Version, major+".")
+	minor, _, _ := strings.Cut(rest, ".")
+	return major + "." + minor + " (" + v.BuildNumber + ")"
+}
+
+// fileTime is t as an AD Integer8 time: 100 ns intervals since 1601-01-01 UTC.
+func fileTime(t time.Time) int64 {
+	return t.UnixNano()/100 + 116444736000000000
 }
 
 // recoveryPassword returns the machine's password for a protector still on

@@ -6,6 +6,7 @@
 //
 //	GET /v1.0/informationProtection/bitlocker/recoveryKeys?$filter=deviceId eq '<id>'
 //	GET /v1.0/informationProtection/bitlocker/recoveryKeys/<id>
+//	GET /v1.0/devices (Entra-joined and hybrid-joined machines, trustType AzureAd or ServerAd)
 //
 // Keys come from the machines' escrow truth (windows.Machine.Escrow.Entra),
 // read on every request, so a backup made by remediation shows up at once.

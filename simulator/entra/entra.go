@@ -67,6 +67,7 @@ type Server struct {
 
 	mu     sync.Mutex
 	tokens map[string]bool
+	start  time.Time // account ages count back from here
 }
 
 type counter struct {
@@ -117,6 +118,7 @@ func NewServer(o Options) *Server {
 		byDevice: map[string]*windows.Machine{},
 		foreign:  map[string][]*windows.Machine{},
 		tokens:   map[string]bool{},
+		start:    time.Now().UTC(),
 	}
 	for _, m := range o.Machines {
 		m.Mu.Lock()
@@ -384,6 +386,63 @@ func (s *Server) graph(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// listDevices serves GET /v1.0/devices without $filter, as an inventory
+// lists them: one device per Entra-joined or hybrid-joined machine, in
+// deviceId order, $top per page (default 100, at most 999, as Graph pages
+// directory objects), @odata.nextLink after.
+func (s *Server) listDevices(w http.ResponseWriter, q url.Values) {
+	var out []device
+	for _, m := range s.opts.Machines {
+		m.Mu.Lock()
+		if a := m.Identity(); a.AzureAdJoined && a.DeviceID != "" {
+			d := device{
+				ID:              DeviceIDFor("device object " + a.DeviceID),
+				DeviceID:        strings.ToLower(a.DeviceID),
+				DisplayName:     a.ComputerName,
+				OperatingSystem: "Windows",
+				// Graph reports the full build, e.g. 10.0.22631.4317.
+				OperatingSystemVersion: m.OS.Version + ".0",
+				AccountEnabled:         !m.Record.Disabled,
+				TrustType:              "AzureAd",
+			}
+			if a.DomainJoined {
+				d.TrustType = "ServerAd"
+			}
+			if m.Record.LogonAge > 0 {
+				t := s.start.Add(-m.Record.LogonAge).Format(time.RFC3339)
+				d.LastSignIn = &t
+			}
+			out = append(out, d)
+		}
+		m.Mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].DeviceID < out[j].DeviceID })
+	top := 100
+	if t, err := strconv.Atoi(q.Get("$top")); err == nil && t > 0 {
+		top = min(t, 999)
+	}
+	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	if skip < 0 || skip > len(out) {
+		skip = len(out)
+	}
+	end := min(skip+top, len(out))
+	page := map[string]any{
+		"@odata.context": s.URL + "/v1.0/$metadata#devices",
+		"value":          append([]device{}, out[skip:end]...),
+	}
+	if end < len(out) {
+		next := url.Values{}
+		for _, k := range []string{"$select", "$top"} {
+			if v := q.Get(k); v != "" {
+				next.Set(k, v)
+			}
+		}
+		next.Set("$skiptoken", strconv.Itoa(end))
+		page["@odata.nextLink"] = s.URL + devicesPath + "?" + next.Encode()
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
 func (s *Server) machineKeys(m *windows.Machine, device string) []recoveryKey {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
@@ -455,17 +514,24 @@ type device struct {
 	OperatingSystemVersion string `json:"operatingSystemVersion"`
 	TrustType              string `json:"trustType"`
 	AccountEnabled         bool   `json:"accountEnabled"`
+	// LastSignIn is approximateLastSignInDateTime (RFC 3339), nil when never.
+	LastSignIn *string `json:"approximateLastSignInDateTime"`
 }
 
 var deviceFilterRE = regexp.MustCompile(`^\s*(deviceId|displayName)\s+eq\s+'((?:[^']|'')*)'\s*$`)
 
-// devices answers GET /v1.0/devices?$filter=deviceId eq '…' or
+// devices answers GET /v1.0/devices (all, paged: listDevices), or with
+// $filter=deviceId eq '…' or
 // displayName eq '…' (both supported by Graph's device list, eq on
 // displayName compares case-insensitively, as Entra ID does), from each
 // Entra-joined machine's account; other queries are refused as Graph
 // refuses unsupported filters. The list is one page: an exact filter
 // matches few devices.
 func (s *Server) devices(w http.ResponseWriter, q url.Values) {
+	if q.Get("$filter") == "" {
+		s.listDevices(w, q)
+		return
+	}
 	m := deviceFilterRE.FindStringSubmatch(q.Get("$filter"))
 	if m == nil {
 		graphError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Unsupported or invalid query filter clause specified for resource 'Device'.")
@@ -488,7 +554,7 @@ func (s *Server) devices(w http.ResponseWriter, q url.Values) {
 			trust = "ServerAd"
 		}
 		out = append(out, device{ID: DeviceIDFor("device object " + a.DeviceID), DeviceID: strings.ToLower(a.DeviceID), DisplayName: a.ComputerName,
-			OperatingSystem: "Windows", OperatingSystemVersion: osv, TrustType: trust, AccountEnabled: true})
+			OperatingSystem: "Windows", OperatingSystemVersion: osv, TrustType: trust, AccountEnabled: !mc.Record.Disabled})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].DeviceID < out[j].DeviceID })
 	writeJSON(w, http.StatusOK, map[string]any{"@odata.context": s.URL + "/v1.0/$metadata#devices", "value": out})

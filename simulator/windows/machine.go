@@ -41,6 +41,10 @@ type Machine struct {
 	// keys, whatever its event log claims.
 	Escrow EscrowTruth
 
+	// Record is what the directories record about the machine's computer
+	// account and device object, whatever the machine itself says.
+	Record DirectoryRecord
+
 	// LongCommandLineSilent selects the other observed behaviour for a
 	// command line over 8191 characters (winrm.md §1.6): empty output and
 	// exit code 0 instead of "The command line is too long." and exit 1.
@@ -158,6 +162,21 @@ type EscrowTruth struct {
 	// in the external key store, in the folder named after the machine's
 	// account (<store>/<COMPUTERNAME>/), or DeviceObject's folder when set.
 	ExternalFiles []EscrowedKey
+}
+
+// DirectoryRecord is the directories' record of a machine's account: the AD
+// computer object's objectGUID, userAccountControl ACCOUNTDISABLE and
+// lastLogonTimestamp, and the Entra device's accountEnabled and
+// approximateLastSignInDateTime.
+type DirectoryRecord struct {
+	// ObjectGUID is the AD computer object's objectGUID (lower case). A
+	// hybrid-joined device's Entra deviceId is the same GUID.
+	ObjectGUID string
+	Disabled   bool
+	// LogonAge is how long before the directory started the account last
+	// logged on; CreatedAge how long before it was created. Zero LogonAge:
+	// never logged on.
+	LogonAge, CreatedAge time.Duration
 }
 
 // EscrowedKey is one key held at a source. ProtectorID may name a protector
