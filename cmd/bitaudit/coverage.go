@@ -30,6 +30,10 @@ func parseTargetsFrom(v string) ([]string, error) {
 	return out, nil
 }
 
+// liveTargets reports whether the run has targets to reach over WinRM:
+// a targets file or the directory's computers.
+func (o *auditOptions) liveTargets() bool { return o.targetsFile != "" || o.targetsFrom != "" }
+
 // configuredSources are the directories the escrow config names.
 func (j *auditJob) configuredSources() []string {
 	var out []string

@@ -25,7 +25,7 @@ func (j *auditJob) loadFacts(now time.Time) error {
 		return usageErrorf("--facts: %v", err)
 	}
 	j.facts, j.rejectedInputs = loaded, rejected
-	if j.opts.targetsFile == "" {
+	if !j.opts.liveTargets() {
 		j.targets = factsfile.Targets(loaded)
 		if len(j.targets) == 0 {
 			return usageErrorf("--facts %s: no usable facts file (%d rejected)", dir, len(rejected))
@@ -41,7 +41,7 @@ func (j *auditJob) loadFacts(now time.Time) error {
 // newer, live, collection), or the facts files alone.
 func (j *auditJob) newCollector(log *slog.Logger) (audit.Collector, error) {
 	var live *winrm.Collector
-	if j.opts.targetsFile != "" {
+	if j.opts.liveTargets() {
 		opts := j.collector
 		opts.Logger = log
 		c, err := winrm.New(opts)
