@@ -279,11 +279,9 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		return err
 	}
 	if f.ca != nil {
-		names := []string{m.ComputerName}
-		if m.DNSDomain != "" {
-			names = append(names, strings.ToLower(m.ComputerName)+"."+m.DNSDomain)
-		}
-		cfg, err := f.ca.ServerTLSConfig(names, []net.IP{ip.AsSlice()})
+		// The certificate names the computer account, as AD certificate
+		// autoenrollment issues it, not what a hostile host claims to be.
+		cfg, err := f.ca.ServerTLSConfig(f.hostNames(h), []net.IP{ip.AsSlice()})
 		if err != nil {
 			ln.Close()
 			srv.Close()
@@ -335,10 +333,15 @@ func (f *Fleet) WriteHostsFile(w io.Writer) error {
 		if err != nil {
 			continue
 		}
+		// DNS holds the computer account's name, not what a host may claim.
 		m := h.Machine
 		m.Mu.Lock()
-		name, domain := m.ComputerName, m.DNSDomain
+		a := m.Identity()
 		m.Mu.Unlock()
+		name, domain := a.ComputerName, a.DNSDomain
+		if domain == "" && a.DomainJoined {
+			domain = f.domain.DNS
+		}
 		bw.WriteString(ap.Addr().String())
 		if domain != "" {
 			bw.WriteString("\t" + strings.ToLower(name) + "." + domain)

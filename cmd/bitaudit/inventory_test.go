@@ -48,16 +48,41 @@ type simComputer struct {
 }
 
 // simDirectory lists what the simulated AD holds, from the simulator's
-// machines (the oracle), by FQDN.
+// machines (the oracle), by FQDN: each machine's directory account, and
+// the keys filed under each computer object and device, whichever machine
+// they came from.
 func simDirectory(fleet *simulator.Fleet) map[string]simComputer {
-	out := map[string]simComputer{}
-	for _, h := range slices.Concat(fleet.Hosts(), fleet.Directory()) {
+	all := slices.Concat(fleet.Hosts(), fleet.Directory())
+	keys := map[string]int{} // upper-case computer name or lower-case deviceId -> keys there
+	for _, h := range all {
 		m := h.Machine
-		if !m.Join.DomainJoined {
+		a := m.Identity()
+		for _, k := range m.Escrow.AD {
+			obj := a.ComputerName
+			if k.DeviceObject != "" {
+				obj = k.DeviceObject
+			}
+			keys[strings.ToUpper(obj)]++
+		}
+		for _, k := range m.Escrow.Entra {
+			if k.DeviceObject == "" && a.AzureAdJoined {
+				keys[strings.ToLower(a.DeviceID)]++
+			}
+		}
+	}
+	out := map[string]simComputer{}
+	for _, h := range all {
+		m := h.Machine
+		a := m.Identity()
+		if !a.DomainJoined {
 			continue
 		}
-		c := simComputer{host: h, fqdn: strings.ToLower(m.ComputerName) + "." + m.DNSDomain, account: model.ComputerEnabled,
-			hasKey: len(m.Escrow.AD) > 0 || m.Join.AzureAdJoined && len(m.Escrow.Entra) > 0}
+		domain := a.DNSDomain
+		if domain == "" {
+			domain = m.DNSDomain
+		}
+		c := simComputer{host: h, fqdn: strings.ToLower(a.ComputerName) + "." + domain, account: model.ComputerEnabled,
+			hasKey: keys[strings.ToUpper(a.ComputerName)] > 0 || a.AzureAdJoined && keys[strings.ToLower(a.DeviceID)] > 0}
 		switch {
 		case m.Record.Disabled:
 			c.account = model.ComputerDisabled
@@ -139,15 +164,16 @@ func TestInventoryAndTargetsFrom(t *testing.T) {
 	}
 	for _, h := range slices.Concat(fleet.Hosts(), fleet.Directory()) {
 		m := h.Machine
-		if !m.Join.AzureAdJoined || m.Record.Disabled || h.Directory == simulator.DirectoryStale {
+		a := m.Identity()
+		if !a.AzureAdJoined || m.Record.Disabled || h.Directory == simulator.DirectoryStale {
 			continue
 		}
-		key := strings.ToLower(m.ComputerName) + "." + m.DNSDomain
-		if !m.Join.DomainJoined {
-			key = m.ComputerName
+		key := strings.ToLower(a.ComputerName) + "." + m.DNSDomain
+		if !a.DomainJoined {
+			key = a.ComputerName
 		}
-		if r := byHost[key]; r == nil || r["entra_device_id"] != m.Join.DeviceID {
-			t.Errorf("inventory --entra: %s has row %v, want entra_device_id %s", key, r, m.Join.DeviceID)
+		if r := byHost[key]; r == nil || r["entra_device_id"] != a.DeviceID {
+			t.Errorf("inventory --entra: %s has row %v, want entra_device_id %s", key, r, a.DeviceID)
 		}
 	}
 
