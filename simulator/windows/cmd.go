@@ -107,9 +107,14 @@ func (m *Machine) runCmd(ctx context.Context, inv Invocation) (stdout, stderr st
 		return strings.TrimPrefix(rest, " ") + "\r\n", "", 0
 	case "dsregcmd":
 		if strings.EqualFold(strings.TrimSpace(rest), "/status") {
+			if m.DsregcmdStderr != "" {
+				return m.dsregcmdStatus(), m.DsregcmdStderr + "\r\n", 0
+			}
 			return m.dsregcmdStatus(), "", 0
 		}
 		return "", "", 1
+	case "wevtutil":
+		return m.wevtutil(cmdArgv(rest))
 	case "powershell":
 		return m.runPowerShellArgs(ctx, inv, cmdArgv(rest))
 	case "cmd":

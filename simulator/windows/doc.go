@@ -13,7 +13,7 @@
 // Command lines over 8191 characters fail with "The command line is too
 // long." (or, with [Machine.LongCommandLineSilent], produce nothing and exit
 // 0). Recognised: cmd /c X, hostname, whoami (domain\user in lower case, or
-// computer\user in a workgroup; options fail as invalid), echo, dsregcmd /status, and powershell /
+// computer\user in a workgroup; options fail as invalid), echo, dsregcmd /status, wevtutil qe, and powershell /
 // powershell.exe (any case, optionally with a path) with -EncodedCommand
 // (-e, -ec, -enc and other prefixes; base64 of UTF-16LE), -Command (-c), and
 // the switches -NoProfile, -NonInteractive, -NoLogo, -ExecutionPolicy X,
@@ -41,6 +41,13 @@
 // (case-insensitive) and -and/-or. A variable that captured no output holds
 // AutomationNull, which @() turns into an empty array.
 //
+// Pipeline chain operators && and || fail to parse as in 5.1 ("The token
+// '&&' is not a valid statement separator in this version.", InvalidEndOfLine).
+// With [Machine.LanguageMode] ConstrainedLanguage, method calls on objects
+// other than core types (strings, numbers, arrays, hashtables,
+// PSCustomObject) fail with MethodInvocationNotSupportedInConstrainedLanguage;
+// $ExecutionContext.SessionState.LanguageMode answers the mode.
+//
 // Not emulated (a parse error or "not recognized" error results): functions,
 // param blocks, while/for/do/switch loops, ranges (1..3), -f, -match, -split,
 // -join, static members ([int]::MaxValue), & and dot-sourcing, redirection,
@@ -52,8 +59,13 @@
 //   - Get-CimInstance -ClassName/-Class X [-Namespace ns] [-Filter "P='v'"]:
 //     Win32_OperatingSystem and Win32_ComputerSystem in root\cimv2;
 //     Win32_EncryptableVolume in root\CIMV2\Security\MicrosoftVolumeEncryption
-//     ('/' or '\'). Unknown namespace: "Invalid namespace " (HRESULT
-//     0x8004100e); unknown class: "Invalid class " (HRESULT 0x80041010).
+//     ('/' or '\'); MSFT_Partition in root\Microsoft\Windows\Storage (EFI
+//     system, MSR, then one partition per volume with its GptType and
+//     AccessPaths). Unknown namespace (also the BitLocker one under
+//     [Machine.NoBitLockerFeature]): "Invalid namespace " (HRESULT
+//     0x8004100e); unknown class: "Invalid class " (HRESULT 0x80041010);
+//     the BitLocker and storage namespaces under [Machine.NotAdmin]:
+//     "Access denied " (HRESULT 0x80041003).
 //   - Invoke-CimMethod -InputObject $v -MethodName M [-Arguments @{…}] for the
 //     Win32_EncryptableVolume methods GetProtectionStatus,
 //     GetConversionStatus, GetEncryptionMethod, GetLockStatus,
@@ -83,8 +95,14 @@
 //     ({…} or Property -EQ/-NE/-Like/-NotLike/-GT/-LT Value), ForEach-Object
 //     ({…} or a member name), Write-Output, Out-String [-Stream], Out-Null,
 //     ConvertTo-Json [-InputObject] [-Depth N] [-Compress] (byte for byte as
-//     5.1 writes it; see convertToJSON), and the programs dsregcmd /status,
-//     hostname and whoami.
+//     5.1 writes it; several pipeline inputs form an array at depth 0; see
+//     convertToJSON), and the programs dsregcmd /status, hostname, whoami
+//     and wevtutil qe LOG /q:"*[System[(EventID=… or …)]]" /c:N /rd:true
+//     /f:xml (events as ToXml() renders them, one per line; "Failed to read
+//     events. …" with the Win32 error as exit code when the channel is
+//     missing or access is denied).
+//   - Without the BitLocker feature, the BitLocker module's commands are not
+//     recognized and its event channel does not exist.
 //   - Get-Command [-Name] N: the emulated commands only, so probing for a
 //     command tells a script exactly what the emulation answers.
 //   - Common parameters: -ErrorAction, -WarningAction, -Verbose, -Debug.

@@ -56,6 +56,28 @@ type Machine struct {
 	// 'SilentlyContinue', as pywinrm-style clients see it.
 	ProgressOnFirstUse bool
 
+	// NoBitLockerFeature: the BitLocker feature is not installed (Windows
+	// Server before Install-WindowsFeature BitLocker). The
+	// root\CIMV2\Security\MicrosoftVolumeEncryption namespace, the BitLocker
+	// module and the BitLocker Management event channel do not exist;
+	// Volumes is then ignored by everything a client can query except
+	// MSFT_Partition.
+	NoBitLockerFeature bool
+
+	// LanguageMode is $ExecutionContext.SessionState.LanguageMode: ""
+	// (FullLanguage) or "ConstrainedLanguage", which a WDAC or AppLocker
+	// policy in enforcement mode imposes on interactive and remote sessions.
+	LanguageMode string
+
+	// NotAdmin: the account may use WinRM (Remote Management Users) but is
+	// not a local administrator, so the BitLocker WMI namespace, the storage
+	// namespace and the BitLocker Management log refuse it.
+	NotAdmin bool
+
+	// DsregcmdStderr, when set, is a line dsregcmd /status writes to stderr
+	// besides its normal output.
+	DsregcmdStderr string
+
 	// Now is the host's clock, used to time-stamp events that remediation
 	// writes; nil means time.Now.
 	Now func() time.Time
@@ -121,13 +143,17 @@ type Volume struct {
 	// SuspendCount is GetSuspendCount: reboots left while suspended.
 	SuspendCount uint32
 	Protectors   []*Protector
+	// PartitionGptType is the GPT partition type GUID of the volume's
+	// partition as MSFT_Partition.GptType reports it; "" means basic data
+	// ({ebd0a0a2-b9e5-4433-87c0-68b6b72699c7}).
+	PartitionGptType string
 }
 
 // Protector is one key protector. RecoveryPassword exists only on the
 // simulated host, as on Windows; it must never leave the host unless a
 // command explicitly reads it (which bitaudit never does).
 type Protector struct {
-	ID   string // "{GUID}" upper case
+	ID   string // "{GUID}" upper case; "BitLocker" for an eDrive's band protector
 	Type uint32 // KeyProtectorType 0..10
 	// RecoveryPassword is the 48-digit numerical password (Type 3 only).
 	RecoveryPassword string

@@ -2,6 +2,7 @@ package windows
 
 import (
 	"fmt"
+	"hash/crc32"
 	"regexp"
 	"strings"
 )
@@ -18,7 +19,10 @@ const (
 	hrCloudBackupNotJoined = 2149842947 // 0x801C0003 DSREG_E_DEVICE_NOT_JOINED [?]
 )
 
-const bitlockerNS = `root\cimv2\security\microsoftvolumeencryption`
+const (
+	bitlockerNS = `root\cimv2\security\microsoftvolumeencryption`
+	storageNS   = `root\microsoft\windows\storage`
+)
 
 func normNamespace(ns string) string {
 	ns = strings.ToLower(strings.ReplaceAll(ns, "/", `\`))
@@ -44,13 +48,26 @@ func runGetCimInstance(ip *interp, c *call) ([]any, error) {
 	}
 	// Errors as the CIM cmdlets report them: the WMI message (with its
 	// trailing space) and "HRESULT 0x8004100e"/"0x80041010" in the id.
-	if !cimNamespaces[ns] {
+	if !cimNamespaces[ns] || ns == bitlockerNS && ip.m.NoBitLockerFeature {
+		// Without the BitLocker feature its MOF (and namespace) is not
+		// installed (Win32_EncryptableVolume docs: "the BitLocker Drive
+		// Encryption feature must be installed").
 		return nil, ip.nonTerminating(c, &psError{msg: "Invalid namespace ", fqid: "HRESULT 0x8004100e," + c.spec.class,
 			category: "MetadataError: (" + ellipsize(given+":"+class) + ":String) [Get-CimInstance], CimException",
 			exType:   "Microsoft.Management.Infrastructure.CimException"})
 	}
+	if ip.m.NotAdmin && (ns == bitlockerNS || ns == storageNS) {
+		// WBEM_E_ACCESS_DENIED: both namespaces grant access to
+		// Administrators only (Win32_EncryptableVolume docs: "requires
+		// administrator rights"; Get-Partition needs elevation).
+		return nil, ip.nonTerminating(c, &psError{msg: "Access denied ", fqid: "HRESULT 0x80041003," + c.spec.class,
+			category: "PermissionDenied: (" + ellipsize(given+":"+class) + ":String) [Get-CimInstance], CimException",
+			exType:   "Microsoft.Management.Infrastructure.CimException"})
+	}
 	var all []*object
 	switch {
+	case ns == storageNS && strings.EqualFold(class, "MSFT_Partition"):
+		all = ip.m.cimPartitions()
 	case ns == `root\cimv2` && strings.EqualFold(class, "Win32_OperatingSystem"):
 		all = []*object{ip.m.cimOperatingSystem()}
 	case ns == `root\cimv2` && strings.EqualFold(class, "Win32_ComputerSystem"):
@@ -336,4 +353,52 @@ func (m *Machine) volumeMethod(v *Volume, name string, args *hashtable) (*object
 		return methodResult(m.backupToEntra(v, idArg)), true
 	}
 	return nil, false
+}
+
+// GPT partition types (UEFI spec §5.3.3, Microsoft's PARTITION_INFORMATION_GPT docs).
+const (
+	gptBasicData = "{ebd0a0a2-b9e5-4433-87c0-68b6b72699c7}"
+	gptSystem    = "{c12a7328-f81f-11d2-ba4b-00a0c93ec93b}"
+	gptReserved  = "{e3c9e316-0b5c-4db8-817d-f92df00215ae}"
+	gptRecovery  = "{de94bba4-06d1-4d40-a16a-bfd50179d6ac}"
+)
+
+// cimPartitions lists MSFT_Partition as a GPT system disk has them: the
+// EFI system partition, the reserved (MSR) partition (no volume, so no
+// access paths), then one partition per volume; removable volumes sit on
+// their own MBR disk (GptType null, MbrType 7). AccessPaths lists the
+// drive root, when the volume has a letter, then the volume GUID path.
+func (m *Machine) cimPartitions() []*object {
+	part := func(disk, n int64, letter string, paths []any, gpt any, mbr any, system bool) *object {
+		var pathsVal any
+		if len(paths) > 0 {
+			pathsVal = paths
+		}
+		return cimInstance(storageNS, "MSFT_Partition", "",
+			"DiskNumber", disk, "PartitionNumber", n, "DriveLetter", letter, "AccessPaths", pathsVal,
+			"GptType", gpt, "MbrType", mbr, "IsSystem", system, "IsBoot", letter == "C", "IsHidden", false)
+	}
+	esp := fmt.Sprintf(`\\?\Volume{%08x-5f1e-4d3a-9b2c-00000000e5f1}\`, crc32.ChecksumIEEE([]byte(m.ComputerName)))
+	out := []*object{part(0, 1, "", []any{esp}, gptSystem, nil, true), part(0, 2, "", nil, gptReserved, nil, false)}
+	n := int64(3)
+	for _, v := range m.Volumes {
+		var paths []any
+		letter := ""
+		if v.DriveLetter != "" {
+			letter = strings.TrimSuffix(v.DriveLetter, ":")
+			paths = append(paths, v.DriveLetter+`\`)
+		}
+		paths = append(paths, v.DeviceID)
+		if v.VolumeType == 2 {
+			out = append(out, part(1, 1, letter, paths, nil, int64(7), false))
+			continue
+		}
+		gpt := v.PartitionGptType
+		if gpt == "" {
+			gpt = gptBasicData
+		}
+		out = append(out, part(0, n, letter, paths, gpt, nil, false))
+		n++
+	}
+	return out
 }

@@ -103,6 +103,7 @@ func cmdlets() map[string]*cmdletSpec {
 		{name: "dsregcmd.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
 		{name: "hostname.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
 		{name: "whoami.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
+		{name: "wevtutil.exe", params: []paramSpec{{name: "Args", position: 0, rest: true}}, run: runNative},
 	}
 	m := map[string]*cmdletSpec{}
 	for _, c := range list {
@@ -111,7 +112,7 @@ func cmdlets() map[string]*cmdletSpec {
 	alias := map[string]string{
 		"select": "select-object", "where": "where-object", "?": "where-object", "foreach": "foreach-object", "%": "foreach-object",
 		"echo": "write-output", "write": "write-output", "gcim": "get-ciminstance", "icim": "invoke-cimmethod", "gp": "get-itemproperty",
-		"dsregcmd": "dsregcmd.exe", "hostname": "hostname.exe", "whoami": "whoami.exe",
+		"dsregcmd": "dsregcmd.exe", "hostname": "hostname.exe", "whoami": "whoami.exe", "wevtutil": "wevtutil.exe",
 		`c:\windows\system32\dsregcmd.exe`: "dsregcmd.exe",
 	}
 	for a, n := range alias {
@@ -130,6 +131,9 @@ func init() { cmdletTable = cmdlets() }
 func (ip *interp) runCommand(cmd *command, input []any, piped bool) ([]any, error) {
 	ip.curCmd = cmd
 	spec := cmdletTable[strings.ToLower(cmd.name)]
+	if spec != nil && ip.m.NoBitLockerFeature && isBitLockerModule(spec) {
+		spec = nil // the BitLocker module ships with the feature
+	}
 	if spec == nil {
 		return nil, &psError{
 			msg:      "The term '" + cmd.name + "' is not recognized as the name of a cmdlet, function, script file, or operable program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.",
@@ -544,7 +548,13 @@ func runConvertToJSON(ip *interp, c *call) ([]any, error) {
 func runNative(ip *interp, c *call) ([]any, error) {
 	line := strings.TrimSuffix(c.spec.name, ".exe")
 	for _, a := range enumerate(c.get("args")) {
-		line += " " + toStr(a)
+		// Windows PowerShell 5.1 builds the native command line by
+		// quoting arguments that contain whitespace (NativeCommandParameterBinder).
+		s := toStr(a)
+		if strings.ContainsAny(s, " \t") && !strings.HasPrefix(s, `"`) {
+			s = `"` + s + `"`
+		}
+		line += " " + s
 	}
 	stdout, stderr, code := ip.m.runCmd(ip.ctx, Invocation{CommandLine: line, Codepage: ip.inv.Codepage, User: ip.inv.User})
 	ip.vars["lastexitcode"] = int64(code)
@@ -570,6 +580,11 @@ func runNative(ip *interp, c *call) ([]any, error) {
 		ip.failed = true
 	}
 	return out, nil
+}
+
+func isBitLockerModule(spec *cmdletSpec) bool {
+	_, source := commandSource(spec)
+	return source == "BitLocker"
 }
 
 // commandSource is the module (or "" for applications) of each emulated command.
@@ -601,7 +616,7 @@ func runGetCommand(ip *interp, c *call) ([]any, error) {
 		var found []*cmdletSpec
 		for key, spec := range cmdletTable {
 			// Each command once (not via its aliases); -like is equality without wildcards.
-			if key == strings.ToLower(spec.name) && likeMatch(spec.name, name) {
+			if key == strings.ToLower(spec.name) && likeMatch(spec.name, name) && !(ip.m.NoBitLockerFeature && isBitLockerModule(spec)) {
 				found = append(found, spec)
 			}
 		}

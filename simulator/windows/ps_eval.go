@@ -63,7 +63,7 @@ func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script stri
 		"maximumhistorycount":      int64(4096),
 		"psculture":                "en-US",
 		"psuiculture":              "en-US",
-		"executioncontext":         nil,
+		"executioncontext":         executionContext(m),
 		"pid":                      int64(4242),
 		"host":                     nil,
 		"psversiontable":           psVersionTable(),
@@ -691,6 +691,13 @@ func (ip *interp) evalMember(x *memberExpr) (any, error) {
 }
 
 func (ip *interp) callMethod(base any, name string, args []any) (any, error) {
+	if ip.constrained() && !coreType(base) {
+		// PowerShell's own error for a method call on a type outside the
+		// Constrained Language allow-list (about_Language_Modes: "Method
+		// invocation is supported only on core types").
+		e := ip.runtimeError("Cannot invoke method. Method invocation is supported only on core types in this language mode.", "MethodInvocationNotSupportedInConstrainedLanguage")
+		return nil, e
+	}
 	if o, ok := base.(*object); ok {
 		for n, m := range o.methods {
 			if strings.EqualFold(n, name) {
@@ -766,4 +773,36 @@ func errorRecord(pe *psError) *object {
 	rec.str = func() string { return pe.msg }
 	rec.errRec = pe
 	return rec
+}
+
+// constrained reports whether the session runs in Constrained Language Mode.
+func (ip *interp) constrained() bool { return ip.m.LanguageMode == "ConstrainedLanguage" }
+
+// coreType reports whether Constrained Language Mode lets a script call
+// methods on v: the primitive types, strings, arrays, hashtables and
+// PSCustomObject are on its allow-list; .NET objects such as
+// EventLogRecord are not.
+func coreType(v any) bool {
+	switch x := v.(type) {
+	case *object:
+		return x.typeNames[0] == "System.Management.Automation.PSCustomObject"
+	case nil:
+		return true
+	}
+	return true
+}
+
+// executionContext is $ExecutionContext as far as the emulation goes:
+// SessionState.LanguageMode (System.Management.Automation.PSLanguageMode:
+// FullLanguage 0, RestrictedLanguage 1, NoLanguage 2, ConstrainedLanguage 3).
+func executionContext(m *Machine) *object {
+	mode := enumVal{name: "FullLanguage", v: 0}
+	if m.LanguageMode == "ConstrainedLanguage" {
+		mode = enumVal{name: "ConstrainedLanguage", v: 3}
+	}
+	ss := newObject("System.Management.Automation.SessionState", "LanguageMode", mode)
+	ss.str = func() string { return "System.Management.Automation.SessionState" }
+	ec := newObject("System.Management.Automation.EngineIntrinsics", "SessionState", ss)
+	ec.str = func() string { return "System.Management.Automation.EngineIntrinsics" }
+	return ec
 }

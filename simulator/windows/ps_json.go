@@ -41,22 +41,15 @@ func convertToJSON(v any, depth int, compress bool) string {
 }
 
 // convertPipelineToJSON converts several pipeline inputs, written as one
-// array. The array itself does not use up a level of -Depth: the WIN-VM
-// capture (`Get-BitLockerVolume | ConvertTo-Json`, default depth 2) shows
-// each volume's KeyProtector entries as full objects, which they would not
-// be if the array were level 0.
+// array. As in PowerShell's ConvertToJsonCommand.EndProcessing (the 5.1
+// source, published as PowerShell 6.0's ConvertToJsonCommand.cs with its
+// JavaScriptSerializer branch), several inputs are gathered into an array
+// processed at depth 0, so each element sits at depth 1 and its nested
+// values one level deeper than when it is piped alone:
+// `Get-BitLockerVolume | ConvertTo-Json` with two volumes prints each
+// KeyProtector entry as its ToString() at the default depth 2.
 func convertPipelineToJSON(items []any, depth int, compress bool) string {
-	n := jnode{kind: 'a', items: []jnode{}}
-	for _, it := range items {
-		n.items = append(n.items, jsonValue(it, 0, depth))
-	}
-	var b strings.Builder
-	if compress {
-		writeCompact(&b, n)
-	} else {
-		writePretty(&b, n, 0)
-	}
-	return b.String()
+	return convertToJSON(items, depth, compress)
 }
 
 func jsonValue(v any, depth, maxDepth int) jnode {

@@ -430,6 +430,11 @@ func (p *parser) pipeline() *pipeline {
 		}
 		pl.elems = append(pl.elems, p.pipeElem(false))
 	}
+	// Pipeline chain operators came with PowerShell 7; 5.1's tokenizer
+	// rejects them (ParserStrings.InvalidEndOfLine).
+	if c := p.peek(); (c == '&' || c == '|') && p.peekAt(1) == c {
+		p.fail("The token '"+string([]rune{c, c})+"' is not a valid statement separator in this version.", "InvalidEndOfLine")
+	}
 	pl.end = p.pos
 	return pl
 }
@@ -484,7 +489,7 @@ func (p *parser) command() *command {
 	for {
 		p.skip(false)
 		c := p.peek()
-		if c == 0 || c == ';' || c == '|' || c == ')' || c == '}' || c == '\n' || c == '\r' {
+		if c == 0 || c == ';' || c == '|' || c == ')' || c == '}' || c == '\n' || c == '\r' || c == '&' && p.peekAt(1) == '&' {
 			break
 		}
 		if c == '-' && (unicode.IsLetter(p.peekAt(1)) || p.peekAt(1) == '_') {

@@ -121,13 +121,31 @@ func TestLiveCollectScript(t *testing.T) {
 }
 
 func TestGetBitLockerVolumeJSON(t *testing.T) {
+	// Two volumes piped: the array takes depth 0 (ConvertToJsonCommand),
+	// so at the default depth 2 each KeyProtector entry is its ToString(),
+	// the protector type's name.
 	out := run(t, winVM(), masterzenCommand("Get-BitLockerVolume | ConvertTo-Json"))
 	if out.ExitCode != 0 {
 		t.Fatalf("exit %d: %s", out.ExitCode, redact(string(out.Stderr)))
 	}
 	golden(t, "getbitlockervolume_winvm.json.golden", out.Stdout)
+	for _, frag := range []string{
+		"[\r\n    {\r\n        \"ComputerName\":  \"WIN-VM\",\r\n",
+		"\"KeyProtector\":  [\r\n                             \"RecoveryPassword\",\r\n                             \"Tpm\"\r\n                         ]\r\n    },\r\n",
+		"\"KeyProtector\":  [\r\n\r\n                         ]\r\n    }\r\n]\r\n",
+	} {
+		if !strings.Contains(string(out.Stdout), frag) {
+			t.Errorf("output lacks %q", frag)
+		}
+	}
+	if recoveryPassword.Match(out.Stdout) {
+		t.Error("a recovery password appears at the default depth")
+	}
 
-	// Same content as the real capture, whose whitespace its source mangled.
+	// One level deeper, the entries are objects: the content of the WIN-VM
+	// capture, whose source printed them (its whitespace was mangled, so
+	// compare JSON values).
+	out = run(t, winVM(), masterzenCommand("Get-BitLockerVolume | ConvertTo-Json -Depth 3"))
 	sample, err := os.ReadFile("testdata/sample_winvm_getbitlockervolume.json")
 	if err != nil {
 		t.Fatal(err)
@@ -142,16 +160,14 @@ func TestGetBitLockerVolumeJSON(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("differs from the WIN-VM capture (-want +got):\n%s", redact(diff))
 	}
-	// Real 5.1 layout: CRLF, two spaces after the colon, nested arrays
-	// indented from their bracket's column.
-	for _, frag := range []string{
-		"[\r\n    {\r\n        \"ComputerName\":  \"WIN-VM\",\r\n",
-		"\"KeyProtector\":  [\r\n                             {\r\n                                 \"KeyProtectorId\":  \"{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}\",\r\n",
-		"\"KeyProtector\":  [\r\n\r\n                         ]\r\n    }\r\n]\r\n",
-	} {
-		if !strings.Contains(string(out.Stdout), frag) {
-			t.Errorf("output lacks %q", frag)
-		}
+	if !strings.Contains(string(out.Stdout), "\"KeyProtector\":  [\r\n                             {\r\n                                 \"KeyProtectorId\":  \"{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}\",\r\n") {
+		t.Error("-Depth 3 output lacks the nested protector layout")
+	}
+
+	// One volume alone is the root object: its protectors are objects at depth 2.
+	out = run(t, winVM(), masterzenCommand("Get-BitLockerVolume -MountPoint C: | ConvertTo-Json"))
+	if !strings.Contains(string(out.Stdout), "\"KeyProtectorId\":  \"{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}\"") {
+		t.Errorf("one volume: protectors not objects:\n%s", redact(string(out.Stdout)))
 	}
 }
 
