@@ -313,7 +313,8 @@ func DefaultSpec(n int, seed int64) *Spec {
 		Latency: UniformLatency(5*time.Millisecond, 50*time.Millisecond),
 		Profiles: []ProfileMix{
 			// Compliant, 70%.
-			mix("domain-laptop", 0.26),
+			mix("domain-laptop", 0.23),
+			mix("constrained-language", 0.03),
 			mix("domain-desktop", 0.10),
 			mix("domain-server", 0.04),
 			mix("entra-laptop", 0.10),
@@ -324,7 +325,8 @@ func DefaultSpec(n int, seed int64) *Spec {
 			mix("workgroup", 0.01),
 			mix("removable-unencrypted", 0.02),
 			// Noncompliant, 30%.
-			mix("tpm-only", 0.05),
+			mix("tpm-only", 0.03),
+			mix("server-no-bitlocker", 0.02),
 			mix("never-escrowed", 0.04),
 			mix("escrow-lost", 0.04),
 			mix("suspended", 0.04),

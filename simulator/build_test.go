@@ -122,7 +122,7 @@ func checkWellFormed(t *testing.T, m *windows.Machine) {
 			t.Errorf("%s: volume DeviceID %q", m.ComputerName, v.DeviceID)
 		}
 		for _, p := range v.Protectors {
-			if !protectorIDRe.MatchString(p.ID) {
+			if !protectorIDRe.MatchString(p.ID) && !(p.ID == "BitLocker" && v.EncryptionMethod == methodHardware) {
 				t.Errorf("%s: protector ID %q", m.ComputerName, p.ID)
 			}
 			if (p.Type == protRecoveryPassword) != (p.RecoveryPassword != "") {
@@ -159,6 +159,13 @@ func validRecoveryPassword(s string) error {
 // evaluate judges a machine under bitaudit's default policy as the
 // package documents it, from the machine state alone.
 func evaluate(m *windows.Machine) Expectation {
+	switch {
+	case m.NotAdmin:
+		return Expectation{Status: StatusAuthFailed}
+	case m.NoBitLockerFeature:
+		// Nothing can be encrypted; default policy requires the OS volume.
+		return Expectation{Status: StatusNoncompliant, Problems: []string{ProblemBitLockerNotInstalled}}
+	}
 	var problems []string
 	add := func(p string) {
 		if !slices.Contains(problems, p) {
@@ -191,8 +198,12 @@ func evaluate(m *windows.Machine) Expectation {
 		for _, p := range v.Protectors {
 			current[p.ID] = true
 		}
+		unreadable := slices.ContainsFunc(v.Protectors, func(p *windows.Protector) bool { return !protectorIDRe.MatchString(p.ID) })
 		switch {
-		case v.VolumeType == volRemovable:
+		case v.VolumeType == volRemovable, v.PartitionGptType == "{de94bba4-06d1-4d40-a16a-bfd50179d6ac}":
+			continue
+		case unreadable:
+			add(ProblemVolumeUnreadable)
 			continue
 		case v.LockStatus == 1:
 			add(ProblemVolumeLocked)
@@ -323,5 +334,25 @@ func TestHostileProfilesLinked(t *testing.T) {
 	}
 	if len(victims) != 3 {
 		t.Errorf("%d victims, want 3", len(victims))
+	}
+}
+
+// TestDefaultMixHasRealFleetCases: the demo's 30 hosts include a server
+// without BitLocker and a Constrained Language Mode host.
+func TestDefaultMixHasRealFleetCases(t *testing.T) {
+	for _, n := range []int{30, 200} {
+		hosts, err := Build(DefaultSpec(n, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, h := range hosts {
+			got[h.Profile]++
+		}
+		for _, p := range []string{"server-no-bitlocker", "constrained-language"} {
+			if got[p] == 0 {
+				t.Errorf("%d hosts: no %s host: %v", n, p, got)
+			}
+		}
 	}
 }

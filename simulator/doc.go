@@ -81,6 +81,24 @@
 //	legacy-aes128          AES-CBC 128 (pre-XTS)                    weak_encryption_method
 //	data-locked            locked data volume, key escrowed         volume_locked
 //
+// Cases real fleets have that a collector must survive (their sources are
+// cited in profiles.go):
+//
+//	server-no-bitlocker    Windows Server without the BitLocker feature: no
+//	                       MicrosoftVolumeEncryption namespace, module or
+//	                       event channel; OS volume unencrypted      bitlocker_not_installed
+//	odd-events             hybrid, compliant; events with \\?\Volume{…} paths
+//	                       without trailing backslash, a folder mount point,
+//	                       unbraced GUIDs, an empty ErrorCode        (compliant)
+//	constrained-language   domain, compliant; Constrained Language Mode:
+//	                       ToXml() and other non-core methods fail   (compliant)
+//	winre-partition        domain, compliant; plus a letterless, unencrypted
+//	                       Windows RE partition (GPT type de94bba4-…) (compliant)
+//	edrive                 hardware-encrypted OS volume (method 5) whose
+//	                       recovery password's protector ID is "BitLocker"   volume_unreadable
+//	access-denied          the account is not a local administrator:
+//	                       the BitLocker namespace says Access denied   status auth_failed
+//
 // Hostile, noncompliant: what a host says about itself is only a claim.
 // Each takes from a victim (a compliant, fault-free host of the fleet drawn
 // by the seed, one per hostile host; [Host.Victim] names it); the machine's

@@ -52,6 +52,7 @@ func osByName(name string) (osVersion, bool) {
 const (
 	methodNone      = 0
 	methodAES128    = 3
+	methodHardware  = 5
 	methodXTSAES128 = 6
 	methodXTSAES256 = 7
 )

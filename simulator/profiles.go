@@ -1,6 +1,8 @@
 package simulator
 
 import (
+	"strings"
+
 	"github.com/bitaudit/bitaudit/simulator/windows"
 )
 
@@ -54,6 +56,8 @@ const (
 	ProblemWeakEncryptionMethod  = "weak_encryption_method"   // AES-CBC 128 instead of XTS-AES
 	ProblemVolumeLocked          = "volume_locked"            // a locked data volume cannot be evaluated
 	ProblemBackupNotRequired     = "backup_not_required"      // AD-joined, FVE policy lacks OSRequireActiveDirectoryBackup=1
+	ProblemBitLockerNotInstalled = "bitlocker_not_installed"  // the BitLocker feature is not installed: nothing is encrypted
+	ProblemVolumeUnreadable      = "volume_unreadable"        // a volume's BitLocker state cannot be fully read (e.g. an eDrive's non-GUID protector ID)
 
 	// Identity: what a hostile host says about itself disagrees with the
 	// directory, or with another host of the fleet.
@@ -347,6 +351,91 @@ var profiles = []profile{
 		g.escrow(d, g.protector(d, protRecoveryPassword))
 		g.protector(d, protPassword)
 		return noncompliant(ProblemVolumeLocked)
+	}, nil},
+
+	// Real-fleet cases (issue: collection that survives real Windows fleets).
+
+	// Windows Server without the BitLocker feature: Win32_EncryptableVolume
+	// "requires the BitLocker Drive Encryption feature" (Microsoft Learn,
+	// Win32_EncryptableVolume), so its namespace is missing (0x8004100E),
+	// the BitLocker module and event channel too; the OS volume is not
+	// encrypted.
+	{"server-no-bitlocker", "SRV-", servers, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		g.volume("C:", volOS, methodNone)
+		g.m.NoBitLockerFeature = true
+		return noncompliant(ProblemBitLockerNotInstalled)
+	}, nil},
+	// Hybrid laptop whose event log holds the forms real logs have: volume
+	// paths \\?\Volume{…} without the trailing backslash and unbraced GUIDs
+	// (sample event_768_bitlocker-api_json: VolumeName, IdentificationGUID),
+	// an 845 naming a volume mounted in a folder, an 846 with an empty
+	// ErrorCode and an unbraced ProtectorGUID of a protector since removed. Compliant: the events are
+	// claims, the directories hold the key.
+	{"odd-events", "LT-", clients, func(g *gen) Expectation {
+		g.joinHybrid()
+		g.policy(true)
+		v, rp := osTPMRecovery(g)
+		g.event(768, windows.EventData{Name: "IdentificationGUID", Value: g.guid()},
+			windows.EventData{Name: "VolumeName", Value: strings.TrimSuffix(v.DeviceID, `\`)},
+			windows.EventData{Name: "VolumeMountPoint", Value: "C:"}, windows.EventData{Name: "AlgorithmType", Value: "32772"})
+		g.escrow(v, rp)
+		old := strings.ToLower(g.guid())
+		g.event(845, windows.EventData{Name: "VolumeMountPoint", Value: `C:\mnt\data\`},
+			windows.EventData{Name: "ProtectorGUID", Value: "{" + old + "}"}, windows.EventData{Name: "TraceGUID", Value: "{" + g.guid() + "}"})
+		g.event(846, windows.EventData{Name: "VolumeMountPoint", Value: strings.TrimSuffix(v.DeviceID, `\`)},
+			windows.EventData{Name: "ProtectorGUID", Value: old}, windows.EventData{Name: "ErrorCode", Value: ""},
+			windows.EventData{Name: "TraceGUID", Value: "{" + g.guid() + "}"})
+		return compliant()
+	}, nil},
+	// Domain laptop in Constrained Language Mode, as a WDAC or AppLocker
+	// policy in enforcement imposes it (about_Language_Modes): method
+	// calls on non-core types such as EventLogRecord.ToXml() fail.
+	// Otherwise compliant.
+	{"constrained-language", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		g.m.LanguageMode = "ConstrainedLanguage"
+		return compliant()
+	}, nil},
+	// Domain laptop with a letterless Windows RE partition (GPT type
+	// de94bba4-…, "Recovery" in Get-Partition; Microsoft Learn, "Configure
+	// UEFI/GPT-based hard drive partitions"), never encrypted. Compliant:
+	// a recovery partition is not a data volume.
+	{"winre-partition", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		re := g.volume("", volFixed, methodNone)
+		re.Label, re.CapacityBytes, re.PartitionGptType = "", 750<<20, "{de94bba4-06d1-4d40-a16a-bfd50179d6ac}"
+		return compliant()
+	}, nil},
+	// Self-encrypting drive (eDrive) encrypted by hardware (EncryptionMethod
+	// 5): its numerical-password protector's ID is the literal "BitLocker"
+	// (bitlocker.md §1.2, ProtectKeyWithNumericalPassword on an eDrive),
+	// which no directory can hold under that name.
+	{"edrive", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v := g.volume("C:", volOS, methodHardware)
+		g.protector(v, protTPM)
+		v.Protectors = append(v.Protectors, &windows.Protector{ID: "BitLocker", Type: protRecoveryPassword, RecoveryPassword: g.recoveryPassword()})
+		return noncompliant(ProblemVolumeUnreadable)
+	}, nil},
+	// The audit account may use WinRM (Remote Management Users) but is no
+	// local administrator: the BitLocker namespace answers "Access denied"
+	// (0x80041003; Win32_EncryptableVolume requires administrator rights).
+	{"access-denied", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v, rp := osTPMRecovery(g)
+		g.escrow(v, rp)
+		g.m.NotAdmin = true
+		return Expectation{Status: StatusAuthFailed}
 	}, nil},
 
 	// Hostile hosts: what a host says about itself is a claim (design.md,
