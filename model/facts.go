@@ -20,6 +20,15 @@ type HostFacts struct {
 	Events []BackupEvent `json:"backup_events"`
 	// Source names the collector and how it reached the host.
 	Source Collection `json:"collection"`
+	// BitLockerNotInstalled: the host lacks the BitLocker feature (Windows
+	// Server before Install-WindowsFeature BitLocker: no
+	// MicrosoftVolumeEncryption WMI namespace), so none of its volumes can
+	// be encrypted and Volumes is empty.
+	BitLockerNotInstalled bool `json:"bitlocker_not_installed,omitempty"`
+	// SystemVolumes are letterless recovery (Windows RE, OEM) and system
+	// partitions the host enumerated as encryptable volumes. They are kept
+	// apart from the audited volumes: no rule applies to them.
+	SystemVolumes []Volume `json:"system_volumes,omitempty"`
 }
 
 // OSInfo describes the operating system.
@@ -48,6 +57,25 @@ type Collection struct {
 	// Note says why this source was used when the host had more than one
 	// (a live collection and a facts file).
 	Note string `json:"note,omitempty"`
+	// LanguageMode is the PowerShell language mode the collection ran in
+	// ("FullLanguage", "ConstrainedLanguage" under WDAC/AppLocker), when known.
+	LanguageMode string `json:"language_mode,omitempty"`
+	// EventsSkipped counts backup events the host returned that could not
+	// be decoded and were left out of Events.
+	EventsSkipped int `json:"events_skipped,omitempty"`
+	// SectionErrors lists the parts of the collection that failed on the
+	// host (the facts they would have given are missing or empty).
+	SectionErrors []SectionError `json:"section_errors,omitempty"`
+}
+
+// A SectionError is one part of a collection that failed on the host.
+type SectionError struct {
+	// Section names the part: os, computer, volumes, partitions, events, fve, dsregcmd.
+	Section string `json:"section"`
+	// ID is the host's error identifier (PowerShell's FullyQualifiedErrorId).
+	ID string `json:"id"`
+	// Message is the host's error message, cleaned and shortened.
+	Message string `json:"message"`
 }
 
 // JoinState is the host's directory membership.

@@ -72,6 +72,14 @@ type Volume struct {
 	// suspended (GetSuspendCount); nil when not reported.
 	SuspendCount *int        `json:"suspend_count,omitempty"`
 	Protectors   []Protector `json:"protectors"`
+	// Role is "recovery" or "system" for a partition kept in
+	// HostFacts.SystemVolumes; empty for audited volumes.
+	Role string `json:"role,omitempty"`
+	// ReadErrors lists what could not be read about the volume (a method
+	// that failed, a value out of range, a protector ID that is not a
+	// GUID). A volume with read errors is unreadable: it carries what was
+	// read, and rules report it instead of judging its state.
+	ReadErrors []string `json:"read_errors,omitempty"`
 	// StaleKeys are keys a source holds for this host that match no current
 	// protector (escrow verification fills it).
 	StaleKeys []EscrowedKey `json:"stale_keys,omitempty"`
@@ -82,6 +90,9 @@ type Volume struct {
 func (v Volume) Encrypted() bool {
 	return v.Conversion != FullyDecrypted && v.Conversion != ""
 }
+
+// Unreadable reports whether part of the volume's state could not be read.
+func (v Volume) Unreadable() bool { return len(v.ReadErrors) > 0 }
 
 // Suspended reports whether the volume is encrypted but protection is off
 // while key protectors exist (the clear key is on disk).

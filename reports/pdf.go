@@ -97,6 +97,7 @@ func WritePDF(w io.Writer, r *model.Result) error {
 	d.findingsByRule()
 	d.nonCompliant()
 	d.notAudited()
+	d.collectionGapsPDF()
 	d.waivers()
 	d.remediation()
 	d.appendix()

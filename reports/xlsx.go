@@ -28,6 +28,7 @@ const (
 	sheetWaivers     = "Waivers"
 	sheetRemediation = "Remediation"
 	sheetRejected    = "Rejected inputs"
+	sheetCollection  = "Collection"
 )
 
 // xlsxStyles are the cell styles the workbook uses.
@@ -66,7 +67,7 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	x := &xlsxDoc{f: f, r: r, v: newView(r)}
 	steps := []func() error{
 		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
-		x.notAudited, x.waivers, x.remediation, x.rejectedInputs,
+		x.notAudited, x.collection, x.waivers, x.remediation, x.rejectedInputs,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -62,7 +62,7 @@ func TestXLSX(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	want := []string{"Summary", "Findings", "Hosts", "Volumes", "Protectors", "Not audited", "Waivers", "Remediation"}
+	want := []string{"Summary", "Findings", "Hosts", "Volumes", "Protectors", "Not audited", "Collection", "Waivers", "Remediation"}
 	if d := cmp.Diff(want, f.GetSheetList()); d != "" {
 		t.Errorf("sheets (-want +got):\n%s", d)
 	}

@@ -18,6 +18,8 @@ const (
 	IDClearKey            = "volume.clear-key"
 	IDConversion          = "volume.conversion-incomplete"
 	IDLocked              = "volume.locked"
+	IDUnreadable          = "volume.unreadable"
+	IDNotInstalled        = "host.bitlocker-not-installed"
 	IDWeakMethod          = "volume.weak-method"
 	IDUsedSpaceOnly       = "volume.used-space-only"
 	IDTPMOnly             = "volume.tpm-only"
@@ -76,6 +78,16 @@ func Builtin() []Rule {
 			check:       checkNotAudited,
 		},
 		{
+			ID: IDNotInstalled, Title: "BitLocker not installed", Severity: model.SeverityHigh, Scope: ScopeHost,
+			Rationale: "The host lacks the BitLocker feature (Windows Server installs it only with Install-WindowsFeature BitLocker; " +
+				"until then the MicrosoftVolumeEncryption WMI namespace does not exist), so none of its volumes can be encrypted. " +
+				"Applies when policy requires OS or fixed volumes to be encrypted.",
+			Remediation: "Install the feature (Install-WindowsFeature BitLocker -IncludeAllSubFeature -IncludeManagementTools, then restart) " +
+				"and encrypt the volumes, or waive the host if its data need no encryption.",
+			References: []Reference{nist("SC-28", Supports), nist("SC-28(1)", Supports), cisControls(Supports)},
+			check:      checkNotInstalled,
+		},
+		{
 			ID: IDNotEncrypted, Title: "Volume not encrypted", Severity: model.SeverityHigh, Scope: ScopeVolume,
 			Rationale:   "Data on an unencrypted volume is readable by anyone who holds the disk. Which volume types must be encrypted is set by policy (default: OS and fixed).",
 			Remediation: "Turn on BitLocker for the volume (Enable-BitLocker, or your MDM/GPO), with a recovery password protector backed up to the directory.",
@@ -115,6 +127,17 @@ func Builtin() []Rule {
 			References:  []Reference{nist("SC-28", Supports)},
 			check:       checkLocked,
 			onLocked:    true,
+		},
+		{
+			ID: IDUnreadable, Title: "Volume state could not be read", Severity: model.SeverityMedium, Scope: ScopeVolume,
+			Rationale: "Part of the volume's BitLocker state could not be read: a WMI method failed, a value was out of range, " +
+				"or a key protector ID is not a GUID (hardware-encrypted eDrives name a protector \"BitLocker\"). " +
+				"The other volume rules are not evaluated on it; an unknown state is not compliance. The evidence lists what failed.",
+			Remediation: "Run manage-bde -status and manage-bde -protectors -get on the volume to see its state; for an eDrive, " +
+				"decide whether hardware encryption is acceptable and add a recovery password that can be escrowed.",
+			References: []Reference{nist("SC-28", Supports)},
+			check:      checkUnreadable,
+			onLocked:   true,
 		},
 		{
 			ID: IDWeakMethod, Title: "Encryption method not allowed", Severity: model.SeverityMedium, Scope: ScopeVolume,
@@ -320,14 +343,15 @@ func checkConversion(c *evalCtx, v *model.Volume, out []model.Finding) []model.F
 }
 
 // unevaluable reports whether a volume's state cannot be judged: it is
-// locked, or its conversion status was not reported.
+// locked, part of it could not be read, or its conversion status was not
+// reported.
 func unevaluable(v *model.Volume) bool {
-	return v.Locked || v.Conversion == model.ConversionUnknown || v.Conversion == ""
+	return v.Locked || v.Unreadable() || v.Conversion == model.ConversionUnknown || v.Conversion == ""
 }
 
 func checkLocked(_ *evalCtx, v *model.Volume, out []model.Finding) []model.Finding {
-	if !unevaluable(v) {
-		return out
+	if !unevaluable(v) || v.Unreadable() {
+		return out // an unreadable volume is volume.unreadable's
 	}
 	msg := fmt.Sprintf("%s is locked, so its BitLocker state could not be evaluated.", v.MountPoint)
 	if !v.Locked {
@@ -337,6 +361,39 @@ func checkLocked(_ *evalCtx, v *model.Volume, out []model.Finding) []model.Findi
 		Message:  msg,
 		Evidence: map[string]string{"volume_type": string(v.Type), "locked": strconv.FormatBool(v.Locked), "conversion_status": string(v.Conversion)},
 	})
+}
+
+func checkUnreadable(_ *evalCtx, v *model.Volume, out []model.Finding) []model.Finding {
+	if !v.Unreadable() {
+		return out
+	}
+	ev := volumeEvidence(v, "read_errors", strings.Join(v.ReadErrors, "; "))
+	return append(out, model.Finding{
+		Message:  fmt.Sprintf("Part of the BitLocker state of %s could not be read, so it was not evaluated.", v.MountPoint),
+		Evidence: ev,
+	})
+}
+
+func checkNotInstalled(c *evalCtx, _ *model.Volume, out []model.Finding) []model.Finding {
+	h := c.h
+	if h.Facts == nil || !h.Facts.BitLockerNotInstalled || (!c.p.requiredTypes[model.VolumeOS] && !c.p.requiredTypes[model.VolumeFixed]) {
+		return out
+	}
+	return append(out, model.Finding{
+		Message:  "The BitLocker feature is not installed on this host, so none of its volumes can be encrypted.",
+		Evidence: map[string]string{"os": h.Facts.OS.Caption, "required_volume_types": requiredTypeList(c.p)},
+	})
+}
+
+// requiredTypeList is policy's required volume types, in catalog order.
+func requiredTypeList(p *Policy) string {
+	var ts []string
+	for _, t := range []model.VolumeType{model.VolumeOS, model.VolumeFixed, model.VolumeRemovable} {
+		if p.requiredTypes[t] {
+			ts = append(ts, string(t))
+		}
+	}
+	return strings.Join(ts, ",")
 }
 
 func checkWeakMethod(c *evalCtx, v *model.Volume, out []model.Finding) []model.Finding {

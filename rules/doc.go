@@ -23,11 +23,13 @@
 //	identity.duplicate-protector a protector ID reported by two hosts or volumes in one run
 //	volume.no-os-volume         a joined host reports no OS volume
 //	host.not-audited            the host could not be audited
+//	host.bitlocker-not-installed the BitLocker feature is missing (Windows Server)
 //	volume.not-encrypted        a volume of a required type is fully decrypted
 //	volume.protection-off       protection suspended (the clear key is on disk)
 //	volume.clear-key            encrypted, protection off, no protectors at all
 //	volume.conversion-incomplete encryption/decryption in progress or paused
 //	volume.locked               locked or state unknown, could not be evaluated
+//	volume.unreadable           part of the volume's state could not be read
 //	volume.weak-method          encryption method not allowed by policy
 //	volume.used-space-only      used-space-only where policy requires full
 //	volume.tpm-only             TPM-only OS volume where policy requires a PIN

@@ -3,6 +3,7 @@ package bitlocker
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,13 +16,18 @@ const (
 	endMarker     = "##BITAUDIT END "
 	sectionMarker = "##SECTION "
 	errorMarker   = "##ERROR "
-	// FormatVersion is the framing version this package decodes.
-	FormatVersion = 1
+	// FormatVersion is the framing version collect.ps1 prints. Version 1
+	// (no partitions section, no method return values, events as a JSON
+	// array of ToXml() strings) is still decoded.
+	FormatVersion = 2
 )
 
-// sections are the sections of format version 1, in the order the script
-// prints them. Each must appear exactly once.
-var sections = []string{"os", "computer", "volumes", "events", "fve", "dsregcmd"}
+// sectionsByVersion are the sections of each format version, in the order
+// the script prints them. Each must appear exactly once.
+var sectionsByVersion = map[int][]string{
+	1: {"os", "computer", "volumes", "events", "fve", "dsregcmd"},
+	2: {"os", "computer", "volumes", "partitions", "events", "fve", "dsregcmd"},
+}
 
 // maxCollection bounds the output DecodeCollection accepts.
 const maxCollection = 32 << 20
@@ -49,6 +55,14 @@ func (e *SectionError) Unwrap() []error {
 	return []error{model.ErrNoData}
 }
 
+// invalidNamespace reports WBEM_E_INVALID_NAMESPACE (0x8004100E): for the
+// volumes section, the BitLocker feature and its WMI provider are not
+// installed (Win32_EncryptableVolume requires the feature).
+func (e *SectionError) invalidNamespace() bool {
+	s := strings.ToLower(e.ID + " " + e.Message)
+	return strings.Contains(s, "0x8004100e") || strings.Contains(s, "invalid namespace")
+}
+
 func (e *SectionError) accessDenied() bool {
 	s := strings.ToLower(e.ID + " " + e.Message)
 	return strings.Contains(s, "0x80041003") || strings.Contains(s, "0x80070005") ||
@@ -64,26 +78,51 @@ type section struct {
 // DecodeCollection decodes the framed stdout of collect.ps1 into host facts
 // and volumes. Missing, garbled or truncated framing (no END marker, a
 // section count that does not match) and undecodable JSON are errors
-// wrapping model.ErrProtocol. A failed volumes section is a *SectionError
-// (model.ErrNoData); failures of the other sections leave their facts
-// empty. HostFacts.Source is left for the collector to fill in.
+// wrapping model.ErrProtocol. A failed computer section, or a failed
+// volumes section other than a missing BitLocker namespace, is a
+// *SectionError (model.ErrNoData; model.ErrAuth too when access was
+// denied). A host without the BitLocker feature yields
+// BitLockerNotInstalled and no volumes. Failures of the other sections
+// leave their facts empty and are listed in Source.SectionErrors;
+// malformed events are skipped and counted in Source.EventsSkipped. The
+// rest of Source is left for the collector to fill in.
 func DecodeCollection(stdout []byte) (model.HostFacts, []model.Volume, error) {
 	var facts model.HostFacts
 	secs, err := frames(stdout)
 	if err != nil {
 		return facts, nil, err
 	}
+	failed := func(name string) bool {
+		s, ok := secs[name]
+		if ok && s.err != nil {
+			facts.Source.SectionErrors = append(facts.Source.SectionErrors,
+				model.SectionError{Section: s.err.Section, ID: s.err.ID, Message: s.err.Message})
+		}
+		return !ok || s.err != nil
+	}
 
-	if s := secs["volumes"]; s.err != nil {
+	vols := []model.Volume{}
+	switch s := secs["volumes"]; {
+	case s.err != nil && s.err.invalidNamespace():
+		facts.BitLockerNotInstalled = true
+	case s.err != nil:
 		return facts, nil, s.err
-	}
-	vols, err := DecodeVolumes(secs["volumes"].body)
-	if err != nil {
-		return facts, nil, err
+	default:
+		if vols, err = DecodeVolumes(s.body); err != nil {
+			return facts, nil, err
+		}
 	}
 
-	if s := secs["os"]; s.err == nil {
-		if facts.OS, err = DecodeOS(s.body); err != nil {
+	if s, ok := secs["partitions"]; ok && !failed("partitions") {
+		parts, err := DecodePartitions(s.body)
+		if err != nil {
+			return facts, nil, err
+		}
+		vols, facts.SystemVolumes = splitSystemVolumes(vols, parts)
+	}
+
+	if !failed("os") {
+		if facts.OS, facts.Source.LanguageMode, err = decodeOSSection(secs["os"].body); err != nil {
 			return facts, nil, err
 		}
 	}
@@ -102,8 +141,8 @@ func DecodeCollection(stdout []byte) (model.HostFacts, []model.Volume, error) {
 	}
 
 	facts.Join = model.JoinInfo{State: model.JoinUnknown}
-	if s := secs["dsregcmd"]; s.err == nil {
-		if facts.Join, err = DecodeDsregcmd(s.body); err != nil {
+	if !failed("dsregcmd") {
+		if facts.Join, err = DecodeDsregcmd(secs["dsregcmd"].body); err != nil {
 			return facts, nil, err
 		}
 	}
@@ -112,15 +151,15 @@ func DecodeCollection(stdout []byte) (model.HostFacts, []model.Volume, error) {
 	}
 
 	facts.Events = []model.BackupEvent{}
-	if s := secs["events"]; s.err == nil {
-		if facts.Events, err = DecodeEvents(s.body); err != nil {
+	if !failed("events") {
+		if facts.Events, facts.Source.EventsSkipped, err = DecodeEvents(secs["events"].body); err != nil {
 			return facts, nil, err
 		}
 	}
 
 	facts.Policy = map[string]int64{}
-	if s := secs["fve"]; s.err == nil {
-		if facts.Policy, err = DecodeFVEPolicy(s.body); err != nil {
+	if !failed("fve") {
+		if facts.Policy, err = DecodeFVEPolicy(secs["fve"].body); err != nil {
 			return facts, nil, err
 		}
 	}
@@ -135,6 +174,7 @@ func frames(stdout []byte) (map[string]section, error) {
 	stdout = bytes.TrimPrefix(stdout, []byte("\xef\xbb\xbf"))
 	lines := strings.Split(string(stdout), "\n")
 	secs := map[string]section{}
+	var sections []string
 	var cur string
 	var body []string
 	var serr *SectionError
@@ -157,16 +197,17 @@ func frames(stdout []byte) (map[string]section, error) {
 				return nil, protocolf("second BEGIN marker (line %d)", i+1)
 			}
 			v, err := strconv.Atoi(strings.TrimPrefix(line, beginMarker))
-			if err != nil || v != FormatVersion {
+			if err != nil || sectionsByVersion[v] == nil {
 				return nil, protocolf("unsupported framing version on line %d", i+1)
 			}
+			sections = sectionsByVersion[v]
 			begun = true
 		case !begun:
 			// Anything a profile or the shell printed before the script started.
 		case strings.HasPrefix(line, sectionMarker):
 			flush()
 			name := strings.TrimPrefix(line, sectionMarker)
-			if !known(name) {
+			if !slices.Contains(sections, name) {
 				return nil, protocolf("unknown section on line %d", i+1)
 			}
 			if _, dup := secs[name]; dup {
@@ -190,6 +231,12 @@ func frames(stdout []byte) (map[string]section, error) {
 			serr.Message = Clean(serr.Message+" "+line, 300)
 		case strings.HasPrefix(line, errorMarker) && len(body) == 0:
 			id, msg, _ := strings.Cut(strings.TrimPrefix(line, errorMarker), " ")
+			if id == "HRESULT" {
+				// CIM cmdlets' ids hold a space: "HRESULT 0x80041003,Microsoft…Command".
+				var code string
+				code, msg, _ = strings.Cut(msg, " ")
+				id += " " + code
+			}
 			serr = &SectionError{Section: cur, ID: Clean(id, 120), Message: Clean(msg, 300)}
 		default:
 			body = append(body, line)
@@ -201,18 +248,9 @@ func frames(stdout []byte) (map[string]section, error) {
 	case !ended:
 		return nil, protocolf("truncated output: no END marker")
 	}
-	// Events: "no events found" is an empty log, not a failure.
+	// Events (version 1, Get-WinEvent): "no events found" is an empty log, not a failure.
 	if s := secs["events"]; s.err != nil && strings.HasPrefix(s.err.ID, "NoMatchingEventsFound") {
 		secs["events"] = section{body: []byte("[]")}
 	}
 	return secs, nil
-}
-
-func known(name string) bool {
-	for _, s := range sections {
-		if s == name {
-			return true
-		}
-	}
-	return false
 }

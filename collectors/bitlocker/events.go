@@ -14,9 +14,20 @@ import (
 // information backups (bitlocker.md §3) that the collection keeps.
 var backupEventIDs = map[int]bool{783: true, 784: true, 785: true, 845: true, 846: true}
 
-// errorCodeRE accepts the ErrorCode forms events print: decimal (possibly
-// negative) or 0x-hex.
-var errorCodeRE = regexp.MustCompile(`^(-?[0-9]{1,20}|0[xX][0-9A-Fa-f]{1,16})$`)
+var (
+	// errorCodeRE accepts the ErrorCode forms events print: decimal
+	// (possibly negative) or 0x-hex.
+	errorCodeRE = regexp.MustCompile(`^(-?[0-9]{1,20}|0[xX][0-9A-Fa-f]{1,16})$`)
+	// volumePathRE is a volume GUID path with or without its trailing
+	// backslash: events print both (the 768 sample's VolumeName has none).
+	volumePathRE = regexp.MustCompile(`^\\\\\?\\Volume\{[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}\}\\?$`)
+	// folderMountRE is a drive root or a folder mount point (C:\mnt\data\):
+	// path components without the characters Windows forbids in names.
+	folderMountRE = regexp.MustCompile(`^[A-Za-z]:\\(?:[^\\/:*?"<>|\x00-\x1f]{1,255}\\?)*$`)
+)
+
+// maxEvents bounds the events decoded from one host; the script asks for 500.
+const maxEvents = 2000
 
 // eventXML is the part of EventRecord.ToXml() the auditor reads: an Event
 // element in the http://schemas.microsoft.com/win/2004/08/events/event
@@ -71,17 +82,24 @@ func DecodeEventXML(data []byte) (ev model.BackupEvent, ok bool, err error) {
 		val := strings.TrimSpace(d.Value)
 		switch d.Name {
 		case "ProtectorGUID":
-			if !braceGUIDRE.MatchString(val) {
-				return ev, false, protocolf("event %d: ProtectorGUID is not a {GUID}", ev.ID)
+			// Braced or bare (events print both, e.g. the 768 sample's
+			// IdentificationGUID); kept braced.
+			switch {
+			case val == "":
+			case braceGUIDRE.MatchString(val):
+				ev.ProtectorID = val
+			case guidRE.MatchString(val):
+				ev.ProtectorID = "{" + val + "}"
+			default:
+				return ev, false, protocolf("event %d: ProtectorGUID is not a GUID", ev.ID)
 			}
-			ev.ProtectorID = val
 		case "VolumeMountPoint":
-			if val != "" && !driveLetterRE.MatchString(val) && !deviceIDRE.MatchString(val) {
+			if val != "" && len(val) <= 260 && !driveLetterRE.MatchString(val) && !volumePathRE.MatchString(val) && !folderMountRE.MatchString(val) {
 				return ev, false, protocolf("event %d: VolumeMountPoint is not a mount point", ev.ID)
 			}
 			ev.MountPoint = val
 		case "ErrorCode":
-			if !errorCodeRE.MatchString(val) {
+			if val != "" && !errorCodeRE.MatchString(val) {
 				return ev, false, protocolf("event %d: ErrorCode is not a number", ev.ID)
 			}
 			ev.ErrorCode = val
@@ -90,28 +108,77 @@ func DecodeEventXML(data []byte) (ev model.BackupEvent, ok bool, err error) {
 	return ev, true, nil
 }
 
-// DecodeEvents decodes the events section: a JSON array (or single string)
-// of ToXml() renderings; empty output means no events. An error record
-// NoMatchingEventsFound is handled by the caller as "no events".
-func DecodeEvents(data []byte) ([]model.BackupEvent, error) {
-	if strings.TrimSpace(string(data)) == "" {
-		return []model.BackupEvent{}, nil
+// DecodeEvents decodes the events section: the XML of each event as
+// `wevtutil qe … /f:xml` prints it, one after another (format version 2),
+// or a JSON array (or single string) of EventRecord.ToXml() renderings
+// (version 1); empty output means no events. An event that does not
+// decode is skipped and counted, never fatal: one odd record among
+// hundreds must not lose the host. Only a version-1 section that is not
+// JSON at all is an error.
+func DecodeEvents(data []byte) (events []model.BackupEvent, skipped int, err error) {
+	text := strings.TrimSpace(string(data))
+	events = []model.BackupEvent{}
+	if text == "" {
+		return events, 0, nil
 	}
-	xmls, err := oneOrManyStrings("events", data)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]model.BackupEvent, 0, len(xmls))
-	for i, s := range xmls {
-		ev, ok, err := DecodeEventXML([]byte(s))
-		if err != nil {
-			return nil, fmt.Errorf("events[%d]: %w", i, err)
+	var xmls []string
+	if text[0] == '[' || text[0] == '"' {
+		if xmls, err = oneOrManyStrings("events", []byte(text)); err != nil {
+			return nil, 0, err
 		}
-		if ok {
-			out = append(out, ev)
+	} else {
+		xmls = splitEvents(text)
+	}
+	for _, x := range xmls {
+		if len(events) >= maxEvents {
+			skipped++
+			continue
+		}
+		ev, ok, err := DecodeEventXML([]byte(x))
+		switch {
+		case err != nil:
+			skipped++
+		case ok:
+			events = append(events, ev)
 		}
 	}
-	return out, nil
+	return events, skipped, nil
+}
+
+// splitEvents cuts a stream of <Event …>…</Event> documents at each
+// "<Event" start tag; a literal '<' cannot occur inside event data, which
+// XML escapes. Text before the first event is returned as an entry of its
+// own, so that it counts as one undecodable event.
+func splitEvents(s string) []string {
+	var out []string
+	for len(s) > 0 {
+		next := nextEventStart(s, 1)
+		if next < 0 {
+			out = append(out, s)
+			break
+		}
+		if chunk := strings.TrimSpace(s[:next]); chunk != "" {
+			out = append(out, chunk)
+		}
+		s = s[next:]
+	}
+	return out
+}
+
+// nextEventStart is the index of the first "<Event" start tag at or after from.
+func nextEventStart(s string, from int) int {
+	for i := from; i < len(s); {
+		j := strings.Index(s[i:], "<Event")
+		if j < 0 {
+			return -1
+		}
+		k := i + j + len("<Event")
+		if k < len(s) && (s[k] == ' ' || s[k] == '>' || s[k] == '\t' || s[k] == '\r' || s[k] == '\n') {
+			return i + j
+		}
+		i = k
+	}
+	return -1
 }
 
 // oneOrManyStrings decodes a JSON string or array of strings.

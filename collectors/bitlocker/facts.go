@@ -29,6 +29,27 @@ func DecodeOS(data []byte) (model.OSInfo, error) {
 	return os, err
 }
 
+// decodeOSSection decodes the os section: DecodeOS's fields plus, from
+// format version 2, the PowerShell language mode the script ran in.
+func decodeOSSection(data []byte) (model.OSInfo, string, error) {
+	os, err := DecodeOS(data)
+	if err != nil {
+		return os, "", err
+	}
+	var r struct{ LanguageMode *string }
+	if err := unmarshal(data, &r); err != nil {
+		return os, "", protocolf("os: %v", err)
+	}
+	if r.LanguageMode == nil {
+		return os, "", nil
+	}
+	switch *r.LanguageMode {
+	case "FullLanguage", "ConstrainedLanguage", "RestrictedLanguage", "NoLanguage":
+		return os, *r.LanguageMode, nil
+	}
+	return os, "", protocolf("os: LanguageMode is not a PowerShell language mode")
+}
+
 // Computer is what the computer section says about the host.
 type Computer struct {
 	Name         string // NetBIOS computer name

@@ -309,7 +309,9 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 	if err != nil {
 		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
 	}
-	facts.Source = c.describe(a.scheme)
+	src := c.describe(a.scheme)
+	src.LanguageMode, src.EventsSkipped, src.SectionErrors = facts.Source.LanguageMode, facts.Source.EventsSkipped, facts.Source.SectionErrors
+	facts.Source = src
 	return facts, vols, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -74,7 +75,7 @@ func TestCollectBasicHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if facts.Hostname != "WS-0001" || len(vols) != 3 || facts.Source != c.Describe() {
+	if facts.Hostname != "WS-0001" || len(vols) != 3 || !reflect.DeepEqual(facts.Source, c.Describe()) {
 		t.Errorf("facts %+v, %d volumes", facts, len(vols))
 	}
 	if d := c.Describe(); d.Protection != "none" || d.Transport != "http" || d.Auth != "basic" {
@@ -181,7 +182,7 @@ func TestNewOptions(t *testing.T) {
 		}
 	}
 	c, err := New(Options{Auth: "kerberos", Kerberos: &krbseal.Login{}, Transport: "http"})
-	if err != nil || c.Describe() != (model.Collection{Collector: "winrm", Transport: "http", Auth: "kerberos", Protection: "kerberos-sealing"}) {
+	if err != nil || !reflect.DeepEqual(c.Describe(), model.Collection{Collector: "winrm", Transport: "http", Auth: "kerberos", Protection: "kerberos-sealing"}) {
 		t.Errorf("kerberos over http: %v %+v", err, c)
 	}
 	c, err = New(Options{User: "u", Transport: "http"})
@@ -189,7 +190,7 @@ func TestNewOptions(t *testing.T) {
 		t.Errorf("ntlm over http: %v %+v", err, c)
 	}
 	c, _ = New(Options{User: "u"})
-	if c.opts.Port != 5986 || c.Describe() != (model.Collection{Collector: "winrm", Transport: "https", Auth: "ntlm", Protection: "tls"}) {
+	if c.opts.Port != 5986 || !reflect.DeepEqual(c.Describe(), model.Collection{Collector: "winrm", Transport: "https", Auth: "ntlm", Protection: "tls"}) {
 		t.Errorf("defaults: %+v", c.Describe())
 	}
 }
@@ -575,5 +576,21 @@ func TestSPN(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("SPN(%v) = %q, %v; want %q", tt.t, got, err, tt.want)
 		}
+	}
+}
+
+// TestCollectScriptFits keeps the embedded script inside cmd.exe's
+// 8,191-character command line (encoded: 7,370 characters at format 2).
+func TestCollectScriptFits(t *testing.T) {
+	cmd, err := encodedCommand(collectScript)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("collection command line: %d of %d characters (script %d)", len(cmd), maxCommandLine, len(collectScript))
+	if len(cmd) > maxCommandLine {
+		t.Errorf("command line is %d characters", len(cmd))
+	}
+	if !strings.Contains(collectScript, "##BITAUDIT BEGIN 2") {
+		t.Error("script does not print framing version 2")
 	}
 }
