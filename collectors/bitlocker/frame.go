@@ -2,6 +2,7 @@ package bitlocker
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -23,7 +24,7 @@ type Section struct {
 // prints its error record.
 func Frame(secs ...Section) []byte {
 	var b bytes.Buffer
-	b.WriteString(beginMarker + strconv.Itoa(FormatVersion) + "\n")
+	b.WriteString(beginMarker + strconv.Itoa(frameVersion(secs)) + "\n")
 	for _, s := range secs {
 		b.WriteString(sectionMarker + s.Name + "\n")
 		if s.Err != nil {
@@ -44,4 +45,16 @@ func Frame(secs ...Section) []byte {
 	}
 	b.WriteString(endMarker + strconv.Itoa(len(secs)) + "\n")
 	return b.Bytes()
+}
+
+// frameVersion is the format version whose sections are exactly secs' (so
+// a producer of version 1's six sections still frames version 1), else
+// FormatVersion.
+func frameVersion(secs []Section) int {
+	for v, names := range sectionsByVersion {
+		if len(names) == len(secs) && slices.EqualFunc(names, secs, func(n string, s Section) bool { return n == s.Name }) {
+			return v
+		}
+	}
+	return FormatVersion
 }
