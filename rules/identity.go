@@ -155,8 +155,9 @@ func checkNoOSVolume(c *evalCtx, _ *model.Volume, out []model.Finding) []model.F
 	default:
 		return out
 	}
-	if slices.ContainsFunc(c.h.Volumes, func(v model.Volume) bool { return v.Type == model.VolumeOS }) {
-		return out
+	if slices.ContainsFunc(c.h.Volumes, func(v model.Volume) bool { return v.Type == model.VolumeOS }) ||
+		c.h.Facts != nil && c.h.Facts.BitLockerNotInstalled {
+		return out // without the BitLocker feature no volume is listed: host.bitlocker-not-installed says so
 	}
 	ev := identityEvidence(c.h)
 	ev["volumes"] = fmt.Sprint(len(c.h.Volumes))
