@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -704,8 +705,25 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// pdfListAllLimit is the fleet size up to which the appendix lists every
+// host; beyond it compliant hosts are counted, not listed (the XLSX and CSV
+// list all), so a large fleet's PDF stays a document a ticket can carry.
+const pdfListAllLimit = 500
+
+// countStatus counts the hosts with status s.
+func countStatus(hs []*model.HostResult, s model.Status) int {
+	n := 0
+	for _, h := range hs {
+		if h.Status == s {
+			n++
+		}
+	}
+	return n
+}
+
 // appendix lists every host's volumes and protectors, with the backup state
-// per location, on landscape pages.
+// per location, on landscape pages; on large fleets only the hosts that are
+// not compliant.
 func (d *pdfDoc) appendix() {
 	d.AddPageFormat("L", d.GetPageSizeStr("A4"))
 	d.section("Appendix: volumes and key protectors by host")
@@ -715,8 +733,15 @@ func (d *pdfDoc) appendix() {
 	for _, loc := range model.Locations {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
+	hosts := d.v.hosts
+	if compliant := countStatus(hosts, model.StatusCompliant); len(hosts) > pdfListAllLimit && compliant > 0 {
+		d.para(fmt.Sprintf("This fleet has %d hosts: the %d compliant hosts are counted here, not listed, to keep the report readable; "+
+			"every non-compliant and not-audited host is listed in full. report.xlsx, report.csv and result.json list every host.",
+			len(hosts), compliant))
+		hosts = slices.DeleteFunc(slices.Clone(hosts), func(h *model.HostResult) bool { return h.Status == model.StatusCompliant })
+	}
 	t := d.newTable(7, cols...)
-	for _, h := range d.v.hosts {
+	for _, h := range hosts {
 		var host strings.Builder
 		host.WriteString(hostTitle(h))
 		host.WriteString("\n" + statusLabel(h.Status))

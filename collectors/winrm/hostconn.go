@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -110,7 +111,7 @@ func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Res
 	if err != nil {
 		return nil, false, err
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxWireBody+1))
+	body, err := readBounded(resp.Body, resp.ContentLength, maxWireBody)
 	resp.Body.Close()
 	if err != nil {
 		// The headers came: the caller reads the body and sees it cut
@@ -144,8 +145,8 @@ func (c *hostConn) dial(ctx context.Context) error {
 		conn = tc
 	}
 	c.conn, c.dials = conn, c.dials+1
-	c.br = bufio.NewReaderSize(conn, 16<<10)
-	c.bw = bufio.NewWriterSize(conn, 16<<10)
+	c.br = bufio.NewReaderSize(conn, 4<<10)
+	c.bw = bufio.NewWriterSize(conn, 4<<10)
 	return nil
 }
 
@@ -174,3 +175,25 @@ func closeBody(req *http.Request) {
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// readBounded reads r to its end, at most limit+1 bytes: a caller checks
+// len > limit. size is the length announced (-1: unknown); a buffer of that
+// size is read into at once instead of grown.
+func readBounded(r io.Reader, size, limit int64) ([]byte, error) {
+	if size < 0 || size > limit {
+		return io.ReadAll(io.LimitReader(r, limit+1))
+	}
+	b := make([]byte, size)
+	n, err := io.ReadFull(r, b)
+	if err == nil {
+		// More than announced is a broken framing the reader reports.
+		var one [1]byte
+		if m, _ := r.Read(one[:]); m > 0 {
+			return append(b, one[0]), nil
+		}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) && size > 0 {
+		err = io.ErrUnexpectedEOF
+	}
+	return b[:n], err
+}

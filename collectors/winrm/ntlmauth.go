@@ -132,6 +132,10 @@ func ntlmChallenge(values []string) (scheme string, token []byte, ok bool) {
 	return "", nil, false
 }
 
+// maxRequest bounds a request body kept for a handshake: we send at most
+// MaxEnvelopeSize.
+const maxRequest = 2 * envelopeSize
+
 // readRequestBody reads and closes req's body: a handshake may send it
 // again.
 func readRequestBody(req *http.Request) ([]byte, error) {
@@ -139,7 +143,10 @@ func readRequestBody(req *http.Request) ([]byte, error) {
 		return nil, nil
 	}
 	defer req.Body.Close()
-	b, err := io.ReadAll(req.Body)
+	b, err := readBounded(req.Body, req.ContentLength, maxRequest)
+	if err == nil && len(b) > maxRequest {
+		err = fmt.Errorf("larger than %d bytes", maxRequest)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read request body: %w", err)
 	}

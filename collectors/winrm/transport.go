@@ -188,7 +188,7 @@ func (t *transport) post(op, body string) (string, error) {
 		return "", classifyNetErr(t.ctx, op, err, connected)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
+	data, err := readBounded(resp.Body, resp.ContentLength, maxResponse)
 	if err != nil {
 		if t.ctx.Err() != nil {
 			return "", ctxError(t.ctx, op)
