@@ -64,7 +64,7 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.policyFile, "policy", "", "policy file (YAML); the built-in default policy applies without it")
 	f.StringVar(&o.escrowConfig, "escrow-config", "", "escrow sources file (YAML): Active Directory, Entra ID, external key store")
 	o.addOutputFlags(f, "./bitaudit-results")
-	f.IntVar(&o.concurrency, "concurrency", 64, "hosts audited at once")
+	f.IntVar(&o.concurrency, "concurrency", defaultConcurrency, "hosts audited at once (each holds one connection; see README, Scale)")
 	f.DurationVar(&o.hostTimeout, "host-timeout", 2*time.Minute, "deadline for one host's collection and verification")
 	f.StringVar(&o.transport, "transport", "https", "WinRM transport: https (5986, certificate verified) or http (5985)")
 	f.IntVar(&o.port, "port", 0, "WinRM port (default 5986 for https, 5985 for http)")
@@ -391,11 +391,12 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	}
 	result.Run.DuplicateLines = len(job.duplicates)
 
+	defer tuneGC(g.getenv)()
 	runCtx, stopRun := context.WithCancelCause(ctx)
 	defer stopRun(nil)
 	stop := &authStop{max: o.maxAuthFailures, cancel: stopRun}
 	auditor := audit.New(collector, checker, engine, audit.Options{
-		Concurrency: o.concurrency,
+		Concurrency: fitConcurrency(log, o.concurrency),
 		HostTimeout: o.hostTimeout,
 		Logger:      hostLog,
 		Progress: func(done, total int, h *model.HostResult) {
