@@ -396,7 +396,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	defer stopRun(nil)
 	stop := &authStop{max: o.maxAuthFailures, cancel: stopRun}
 	auditor := audit.New(collector, checker, engine, audit.Options{
-		Concurrency: fitConcurrency(log, o.concurrency),
+		Concurrency: fitConcurrency(log, o.concurrency, raiseFileLimit),
 		HostTimeout: o.hostTimeout,
 		Logger:      hostLog,
 		Progress: func(done, total int, h *model.HostResult) {

@@ -43,12 +43,12 @@ func tuneGC(getenv func(string) string) (restore func()) {
 // connections: output files, escrow-source connections, the runtime's own.
 const fdReserve = 64
 
-// fitConcurrency raises the soft open-file limit to the hard one and
-// returns the concurrency that fits in it: every host in flight holds one
-// connection. When the limit is too low it says so and lowers concurrency
-// rather than let hosts fail to connect.
-func fitConcurrency(log *slog.Logger, concurrency int) int {
-	limit, err := raiseFileLimit()
+// fitConcurrency raises the soft open-file limit with raise (raiseFileLimit)
+// and returns the concurrency that fits in it: every host in flight holds
+// one connection. When the limit is too low it says so and lowers
+// concurrency rather than let hosts fail to connect.
+func fitConcurrency(log *slog.Logger, concurrency int, raise func() (uint64, error)) int {
+	limit, err := raise()
 	switch {
 	case err != nil:
 		log.Warn("cannot read or raise the open-file limit", "err", err)
