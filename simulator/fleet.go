@@ -46,6 +46,9 @@ type Options struct {
 	Keytab *keytab.Keytab
 	// Realm is the Kerberos realm the hosts belong to (Auth "kerberos").
 	Realm string
+	// CBT is the hosts' CbtHardeningLevel for NTLM over HTTPS: "none"
+	// (default here), "relaxed" (Windows' default) or "strict".
+	CBT string
 	// User is the account every host accepts (default "auditor").
 	User string
 	// Password is the password every host accepts; required.
@@ -167,6 +170,11 @@ func (o *Options) fill() error {
 	if o.Password == "" && o.Auth != "kerberos" {
 		return errors.New("fleet options: a password is required")
 	}
+	switch o.CBT {
+	case "", "none", "relaxed", "strict":
+	default:
+		return fmt.Errorf("CbtHardeningLevel %q: want none, relaxed or strict", o.CBT)
+	}
 	if o.Latency < 0 {
 		return fmt.Errorf("negative latency %v", o.Latency)
 	}
@@ -254,6 +262,21 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 	if opts.Auth == "kerberos" {
 		krb = krbsession.NewAcceptor(opts.Keytab, opts.Realm, f.hostNames(h))
 	}
+	var tlsConf *tls.Config
+	var cert []byte
+	if f.ca != nil {
+		// The certificate names the computer account, as AD certificate
+		// autoenrollment issues it, not what a hostile host claims to be.
+		var err error
+		if tlsConf, err = f.ca.ServerTLSConfig(f.hostNames(h), []net.IP{ip.AsSlice()}); err != nil {
+			return err
+		}
+		cert = tlsConf.Certificates[0].Certificate[0]
+	}
+	cbt := wsman.CBT(opts.CBT)
+	if f.ca == nil {
+		cbt = "" // no TLS channel to bind
+	}
 	srv, err := wsman.NewHost(wsman.Config{
 		ComputerName:      m.ComputerName,
 		NetBIOSDomain:     m.NetBIOSDomain,
@@ -264,6 +287,8 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		AllowNTLM:         opts.Auth == "ntlm",
 		Kerberos:          krb,
 		RequireEncryption: opts.RequireEncryption,
+		CBT:               cbt,
+		TLSCertificate:    cert,
 		Fault:             wfault,
 		Runner:            &runner{h: h, extra: opts.Latency},
 	})
@@ -278,16 +303,8 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		}
 		return err
 	}
-	if f.ca != nil {
-		// The certificate names the computer account, as AD certificate
-		// autoenrollment issues it, not what a hostile host claims to be.
-		cfg, err := f.ca.ServerTLSConfig(f.hostNames(h), []net.IP{ip.AsSlice()})
-		if err != nil {
-			ln.Close()
-			srv.Close()
-			return err
-		}
-		ln = tls.NewListener(ln, cfg)
+	if tlsConf != nil {
+		ln = tls.NewListener(ln, tlsConf)
 	}
 	f.mu.Lock()
 	f.servers = append(f.servers, srv)

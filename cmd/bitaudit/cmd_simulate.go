@@ -32,6 +32,7 @@ type simulateOptions struct {
 	expectOut         string
 	keytab            string
 	realm             string
+	cbt               string
 	factsOut          string
 	hostsOut          string
 }
@@ -73,6 +74,7 @@ targets file is CSV with an fqdn column, the names Kerberos needs.`,
 	f.StringVar(&o.auth, "auth", "ntlm", "authentication the hosts accept: basic, ntlm or kerberos")
 	f.StringVar(&o.keytab, "keytab", "", "service keytab (HTTP/<fqdn> keys of the hosts) for --auth kerberos")
 	f.StringVar(&o.realm, "realm", "", "Kerberos realm of the hosts, for --auth kerberos")
+	f.StringVar(&o.cbt, "cbt", "none", "the hosts' CbtHardeningLevel for NTLM over HTTPS: none, relaxed or strict (refuses logins without channel binding)")
 	f.StringVar(&o.user, "user", "auditor", "account the hosts accept")
 	f.DurationVar(&o.latency, "latency", 0, "extra latency added to every command")
 	f.BoolVar(&o.requireEncryption, "require-encryption", false, "refuse unencrypted messages over HTTP, as Windows' default AllowUnencrypted=false")
@@ -154,7 +156,7 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 		passwordNote = "generated, in " + abs + " (use --password-file)"
 	}
 	fleet, err := simulator.Start(ctx, spec, simulator.Options{
-		ListenBase: base, Port: o.port, TLS: o.tls, Auth: o.auth, User: o.user, Password: password, Keytab: kt, Realm: o.realm,
+		ListenBase: base, Port: o.port, TLS: o.tls, Auth: o.auth, User: o.user, Password: password, Keytab: kt, Realm: o.realm, CBT: o.cbt,
 		Latency: o.latency, RequireEncryption: o.requireEncryption, Logger: g.logger(),
 	})
 	if err != nil {

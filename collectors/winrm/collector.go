@@ -92,6 +92,9 @@ func New(opts Options) (*Collector, error) {
 	default:
 		return nil, fmt.Errorf("winrm: unknown transport %q (want https or http)", opts.Transport)
 	}
+	if opts.SPNTemplate == "" {
+		opts.SPNTemplate = DefaultSPNTemplate
+	}
 	switch opts.Auth {
 	case "":
 		opts.Auth = "ntlm"
@@ -99,9 +102,6 @@ func New(opts Options) (*Collector, error) {
 	case "kerberos", "negotiate":
 		if opts.Kerberos == nil {
 			return nil, fmt.Errorf("winrm: auth %q needs a Kerberos login", opts.Auth)
-		}
-		if opts.SPNTemplate == "" {
-			opts.SPNTemplate = DefaultSPNTemplate
 		}
 		if !strings.Contains(opts.SPNTemplate, "{fqdn}") || !strings.Contains(opts.SPNTemplate, "/") {
 			return nil, fmt.Errorf("winrm: SPN template %q must look like HTTP/{fqdn} or HTTP/{fqdn}:{port}", opts.SPNTemplate)
@@ -241,7 +241,7 @@ func (c *Collector) connect(host string, port int, a hostAuth) (http.RoundTrippe
 	case c.sealing:
 		return ntlmseal.NewRoundTripper(conn, c.opts.User, c.opts.Password.Reveal(), ""), conn
 	default:
-		return &ntlmAuth{conn: conn, user: c.opts.User, password: c.opts.Password.Reveal()}, conn
+		return &ntlmAuth{conn: conn, user: c.opts.User, password: c.opts.Password.Reveal(), spn: a.spn}, conn
 	}
 }
 
@@ -299,7 +299,7 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 	res, err := c.collect(ctx, url, t.Host, port, a, log)
 	if err != nil && a.scheme == "kerberos" && c.fallBack(err) {
 		log.Info("winrm: kerberos failed, falling back to NTLM as allowed", "err", err)
-		a = hostAuth{scheme: "ntlm"}
+		a.scheme = "ntlm"
 		res, err = c.collect(ctx, url, t.Host, port, a, log)
 	}
 	if err != nil {
@@ -323,13 +323,19 @@ func (c *Collector) hostAuth(t model.Target, port int) (hostAuth, error) {
 		spn, err := c.SPN(t, port)
 		if err != nil {
 			if c.opts.AllowNTLMFallback {
-				return hostAuth{scheme: "ntlm"}, nil
+				return hostAuth{scheme: "ntlm", spn: "HTTP/" + t.Host}, nil
 			}
 			return hostAuth{}, err
 		}
 		return hostAuth{scheme: "kerberos", spn: spn}, nil
 	}
-	return hostAuth{scheme: c.opts.Auth}, nil
+	// NTLM names its target too (MsvAvTargetName): the SPN when the
+	// target has a DNS name, else its address.
+	spn, err := c.SPN(t, port)
+	if err != nil {
+		spn = "HTTP/" + t.Host
+	}
+	return hostAuth{scheme: c.opts.Auth, spn: spn}, nil
 }
 
 // fallBack reports whether a Kerberos failure allows trying NTLM: only with

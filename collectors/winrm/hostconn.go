@@ -124,6 +124,12 @@ func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Res
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	resp.ContentLength = int64(len(body))
+	if tc, ok := conn.(*tls.Conn); ok {
+		// As net/http does: the layers above bind logins to the
+		// server's certificate (channel binding).
+		st := tc.ConnectionState()
+		resp.TLS = &st
+	}
 	return resp, true, nil
 }
 

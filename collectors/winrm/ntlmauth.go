@@ -10,8 +10,8 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Azure/go-ntlmssp"
-
+	"github.com/bitaudit/bitaudit/collectors/winrm/ntlmseal"
+	"github.com/bitaudit/bitaudit/collectors/winrm/tlsbind"
 	"github.com/bitaudit/bitaudit/model"
 )
 
@@ -22,7 +22,11 @@ const handshakeAttempts = 3
 // ntlmAuth authenticates the requests of one host connection with NTLM
 // (MS-NLMP), without sealing: over HTTPS, where TLS protects the messages,
 // and over plain HTTP only when the user allowed unencrypted transport.
-// go-ntlmssp builds the messages.
+// ntlmseal builds the messages; over HTTPS the AUTHENTICATE carries the
+// channel binding of the host's certificate (MsvAvChannelBindings, RFC 5929
+// tls-server-end-point) and the target name (MsvAvTargetName), so a host
+// with CbtHardeningLevel=Strict accepts it and a login relayed to another
+// TLS server fails there (go-ntlmssp v0.1.1 sends neither).
 //
 // Windows authenticates the connection (docs/winrm.md §2.3): the handshake
 // runs once, NEGOTIATE on an empty-bodied POST, then AUTHENTICATE carrying
@@ -34,6 +38,7 @@ const handshakeAttempts = 3
 type ntlmAuth struct {
 	conn           http.RoundTripper // one connection to one host: a *hostConn
 	user, password string
+	spn            string // MsvAvTargetName, "HTTP/<host>"
 
 	mu     sync.Mutex // serialises requests: one context, one connection
 	authed bool       // the connection carries an authenticated context
@@ -82,10 +87,7 @@ func (a *ntlmAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 // handshake runs NEGOTIATE → CHALLENGE → AUTHENTICATE on a fresh context
 // and returns the answer to the request the AUTHENTICATE carried.
 func (a *ntlmAuth) handshake(req *http.Request, body []byte) (*http.Response, error) {
-	negotiate, err := ntlmssp.NewNegotiateMessage("", "")
-	if err != nil {
-		return nil, fmt.Errorf("NTLM negotiate message: %w", err)
-	}
+	negotiate := ntlmseal.NegotiateMessage()
 	resp, err := a.conn.RoundTrip(cloneRequest(req, nil, "Negotiate "+base64.StdEncoding.EncodeToString(negotiate)))
 	if err != nil {
 		return nil, &lostLeg{err}
@@ -103,7 +105,13 @@ func (a *ntlmAuth) handshake(req *http.Request, body []byte) (*http.Response, er
 	if resp.Close {
 		return nil, &lostLeg{errors.New("host closed the connection after its NTLM challenge")}
 	}
-	auth, err := ntlmssp.NewAuthenticateMessage(challenge, a.user, a.password, nil)
+	bind := ntlmseal.Binding{TargetName: a.spn}
+	if resp.TLS != nil && len(resp.TLS.PeerCertificates) > 0 {
+		if bind.ChannelBindings, err = tlsbind.Hash(resp.TLS.PeerCertificates[0]); err != nil {
+			return nil, fmt.Errorf("channel binding: %w", err)
+		}
+	}
+	auth, err := ntlmseal.AuthenticateMessage(a.user, a.password, negotiate, challenge, bind)
 	if err != nil {
 		return nil, fmt.Errorf("NTLM challenge from the host rejected: %v: %w", err, model.ErrProtocol)
 	}

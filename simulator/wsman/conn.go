@@ -149,6 +149,12 @@ func (h *Host) ntlmStep(w http.ResponseWriter, r *http.Request, c *connState, sc
 		if err != nil {
 			break
 		}
+		if r.TLS != nil && h.cfg.CBT != "" && h.cfg.CBT != CBTNone {
+			want, _ := serverEndPointHash(h.cfg.TLSCertificate) // checked in NewHost
+			if checkCBT(h.cfg.CBT, m.NTResponse, want) != nil {
+				break
+			}
+		}
 		s.sealer = newSealer(m, s) // sealing.go
 		c.session, c.krb = s, nil
 		return s.User, true

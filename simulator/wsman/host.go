@@ -101,6 +101,11 @@ type Config struct {
 	User, Password string // the one account accepted; user compared case-insensitively, optional DOMAIN\ prefix
 
 	AllowBasic, AllowNTLM bool
+	// CBT is CbtHardeningLevel for NTLM over HTTPS (cbt.go); empty means
+	// none. TLSCertificate is the host's certificate (DER) it checks the
+	// bindings against.
+	CBT            CBT
+	TLSCertificate []byte
 	// Kerberos, when set, accepts Kerberos (SPNEGO or the Kerberos
 	// scheme) with its service keys, as a domain member does; kerberos.go.
 	Kerberos *krbsession.Acceptor
@@ -173,6 +178,18 @@ func NewHost(cfg Config) (*Host, error) {
 	}
 	if !cfg.AllowBasic && !cfg.AllowNTLM && cfg.Kerberos == nil {
 		return nil, errors.New("wsman: config allows no authentication scheme")
+	}
+	switch cfg.CBT {
+	case "", CBTNone:
+	case CBTRelaxed, CBTStrict:
+		if cfg.TLSCertificate == nil {
+			return nil, errors.New("wsman: a channel-binding level needs the host's TLS certificate")
+		}
+		if _, err := serverEndPointHash(cfg.TLSCertificate); err != nil {
+			return nil, fmt.Errorf("wsman: TLS certificate: %w", err)
+		}
+	default:
+		return nil, fmt.Errorf("wsman: unknown CbtHardeningLevel %q", cfg.CBT)
 	}
 	valid := false
 	for _, f := range Faults {

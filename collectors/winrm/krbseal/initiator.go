@@ -1,7 +1,6 @@
 package krbseal
 
 import (
-	"crypto/md5"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -48,9 +47,9 @@ type initiator struct {
 // (kerberos.md §2.1, §2.3): mechTypes lists Kerberos only, so the host can
 // never negotiate NTLM from it; the authenticator carries a fresh subkey,
 // a random initial sequence number below 2^30 and the 0x8003 checksum with
-// our flags and channel bindings (nil: none, as over HTTP); the AP options
-// require mutual authentication.
-func newInitiator(realm string, cname types.PrincipalName, tkt messages.Ticket, sessionKey types.EncryptionKey, bindings []byte) (*initiator, []byte, error) {
+// our flags and the channel bindings hash (nil: none, as over HTTP); the AP
+// options require mutual authentication.
+func newInitiator(realm string, cname types.PrincipalName, tkt messages.Ticket, sessionKey types.EncryptionKey, bindingsHash []byte) (*initiator, []byte, error) {
 	et, err := aesEtype(sessionKey.KeyType)
 	if err != nil {
 		return nil, nil, fmt.Errorf("service ticket session key: %w", err)
@@ -62,7 +61,7 @@ func newInitiator(realm string, cname types.PrincipalName, tkt messages.Ticket, 
 	if err := auth.GenerateSeqNumberAndSubKey(sessionKey.KeyType, keySize(et)); err != nil {
 		return nil, nil, fmt.Errorf("authenticator subkey: %w", err)
 	}
-	auth.Cksum = types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: gssChecksum(bindings, requestedFlags)}
+	auth.Cksum = types.Checksum{CksumType: chksumtype.GSSAPI, Checksum: gssChecksum(bindingsHash, requestedFlags)}
 	apReq, err := messages.NewAPReq(tkt, sessionKey, auth)
 	if err != nil {
 		return nil, nil, fmt.Errorf("AP-REQ: %w", err)
@@ -88,31 +87,14 @@ func newInitiator(realm string, cname types.PrincipalName, tkt messages.Ticket, 
 }
 
 // gssChecksum is the authenticator checksum of type 0x8003 (RFC 4121
-// §4.1.1): Lgth 16, the MD5 of the channel bindings (zeros without), the
-// context flags, little-endian.
-func gssChecksum(bindings []byte, ctxFlags uint32) []byte {
+// §4.1.1): Lgth 16, the MD5 of the channel bindings (package tlsbind;
+// zeros without), the context flags, little-endian.
+func gssChecksum(bindingsHash []byte, ctxFlags uint32) []byte {
 	b := make([]byte, 24)
 	binary.LittleEndian.PutUint32(b[0:], 16)
-	if bindings != nil {
-		h := md5.Sum(bindings)
-		copy(b[4:20], h[:])
-	}
+	copy(b[4:20], bindingsHash)
 	binary.LittleEndian.PutUint32(b[20:], ctxFlags)
 	return b
-}
-
-// ChannelBindings returns the gss_channel_bindings_struct for TLS channel
-// binding data appData (RFC 4121 §4.1.1.2, RFC 2744 §3.11): no addresses
-// and the application data, each length little-endian; its MD5 goes into
-// the authenticator checksum.
-func ChannelBindings(appData []byte) []byte {
-	b := make([]byte, 0, 20+len(appData))
-	b = binary.LittleEndian.AppendUint32(b, 0) // initiator address type
-	b = binary.LittleEndian.AppendUint32(b, 0) // initiator address length
-	b = binary.LittleEndian.AppendUint32(b, 0) // acceptor address type
-	b = binary.LittleEndian.AppendUint32(b, 0) // acceptor address length
-	b = binary.LittleEndian.AppendUint32(b, uint32(len(appData)))
-	return append(b, appData...)
 }
 
 // krb5Token wraps a Kerberos message as a GSS-API initial-context token:

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
+	"crypto/rand"
 	"crypto/rc4"
 	"encoding/binary"
 	"errors"
@@ -39,11 +40,61 @@ const clientFlags = flagUnicode | flagRequestTarget | flagSign | flagSeal | flag
 
 // AV pair IDs (MS-NLMP 2.2.2.1).
 const (
-	avEOL       = 0
-	avFlags     = 6
-	avTimestamp = 7
-	avFlagMIC   = 0x2 // MsvAvFlags: the AUTHENTICATE message carries a MIC
+	avEOL             = 0
+	avFlags           = 6
+	avTimestamp       = 7
+	avTargetName      = 9
+	avChannelBindings = 10
+	avFlagMIC         = 0x2 // MsvAvFlags: the AUTHENTICATE message carries a MIC
 )
+
+// A Binding ties an AUTHENTICATE message to where it was meant to go
+// (MS-NLMP 3.1.5.1.2), so a host that checks ("extended protection",
+// CbtHardeningLevel=Strict) refuses it when it arrives relayed.
+type Binding struct {
+	// ChannelBindings is the 16-byte MD5 of the TLS channel bindings
+	// (package tlsbind): MsvAvChannelBindings. Nil over plain HTTP.
+	ChannelBindings []byte
+	// TargetName is the service principal the client means, e.g.
+	// "HTTP/win1.corp.example.test": MsvAvTargetName.
+	TargetName string
+}
+
+// pairs returns the AV pairs b adds to the client's target info.
+func (b Binding) pairs() []byte {
+	var out []byte
+	if len(b.ChannelBindings) == 16 {
+		out = binary.LittleEndian.AppendUint16(out, avChannelBindings)
+		out = binary.LittleEndian.AppendUint16(out, 16)
+		out = append(out, b.ChannelBindings...)
+	}
+	if b.TargetName != "" {
+		name := utf16le(b.TargetName)
+		out = binary.LittleEndian.AppendUint16(out, avTargetName)
+		out = binary.LittleEndian.AppendUint16(out, uint16(len(name)))
+		out = append(out, name...)
+	}
+	return out
+}
+
+// NegotiateMessage returns a NEGOTIATE_MESSAGE asking for NTLMv2 with
+// signing, sealing and key exchange.
+func NegotiateMessage() []byte { return negotiateMessage() }
+
+// AuthenticateMessage returns the NTLMv2 AUTHENTICATE_MESSAGE, with its
+// MIC, answering challenge for the NEGOTIATE negotiate, as user
+// ("DOMAIN\user", "user@domain" or "user") with password, bound by b.
+func AuthenticateMessage(user, password string, negotiate, challenge []byte, b Binding) ([]byte, error) {
+	c := credentials{user: user, password: password}
+	if d, u, ok := strings.Cut(user, `\`); ok {
+		c.domain, c.user = d, u
+	}
+	r, err := authenticateMessage(c, negotiate, challenge, b, rand.Reader, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return r.message, nil
+}
 
 var signature = []byte("NTLMSSP\x00")
 
@@ -141,7 +192,7 @@ func ntlmv2Temp(timestamp uint64, clientChallenge, avPairs []byte) []byte {
 
 // clientAVPairs returns the server's AV pairs with MsvAvFlags announcing the
 // MIC, and the server's timestamp if it sent one (MS-NLMP 3.1.5.1.2).
-func clientAVPairs(targetInfo []byte) (pairs []byte, timestamp uint64, hasTime bool, err error) {
+func clientAVPairs(targetInfo []byte, b Binding) (pairs []byte, timestamp uint64, hasTime bool, err error) {
 	var flags uint32
 	for rest := targetInfo; ; {
 		if len(rest) < 4 {
@@ -160,6 +211,7 @@ func clientAVPairs(targetInfo []byte) (pairs []byte, timestamp uint64, hasTime b
 			pairs = binary.LittleEndian.AppendUint16(pairs, avFlags)
 			pairs = binary.LittleEndian.AppendUint16(pairs, 4)
 			pairs = append(pairs, f[:]...)
+			pairs = append(pairs, b.pairs()...)
 			pairs = append(pairs, 0, 0, 0, 0)
 			return pairs, timestamp, hasTime, nil
 		case avFlags:
@@ -168,6 +220,9 @@ func clientAVPairs(targetInfo []byte) (pairs []byte, timestamp uint64, hasTime b
 			}
 			rest = rest[4+n:]
 			continue // re-emitted before EOL
+		case avTargetName, avChannelBindings:
+			rest = rest[4+n:]
+			continue // a server never sends these; ours go before EOL
 		case avTimestamp:
 			if n == 8 {
 				timestamp, hasTime = binary.LittleEndian.Uint64(val), true
@@ -193,7 +248,7 @@ type authResult struct {
 // authenticateMessage computes the NTLMv2 AUTHENTICATE_MESSAGE (MS-NLMP
 // 2.2.1.3, 3.1.5.1.2) answering chal, with the MIC over all three messages.
 // rand supplies the client challenge and the random session key.
-func authenticateMessage(c credentials, negotiate, chalMsg []byte, rand io.Reader, now time.Time) (authResult, error) {
+func authenticateMessage(c credentials, negotiate, chalMsg []byte, b Binding, rand io.Reader, now time.Time) (authResult, error) {
 	chal, err := parseChallenge(chalMsg)
 	if err != nil {
 		return authResult{}, err
@@ -205,7 +260,7 @@ func authenticateMessage(c credentials, negotiate, chalMsg []byte, rand io.Reade
 	if flags&(flagSign|flagSeal|flagESS) != flagSign|flagSeal|flagESS {
 		return authResult{}, fmt.Errorf("server did not grant signing, sealing and extended session security (flags %#08x)", chal.flags)
 	}
-	pairs, ts, hasTime, err := clientAVPairs(chal.targetInfo)
+	pairs, ts, hasTime, err := clientAVPairs(chal.targetInfo, b)
 	if err != nil {
 		return authResult{}, err
 	}

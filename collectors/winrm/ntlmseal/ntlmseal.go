@@ -185,7 +185,7 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	if resp.Close {
 		return &lostLeg{errors.New("ntlm negotiate: host closed the connection after its challenge")}
 	}
-	auth, err := authenticateMessage(t.creds, negotiate, chal, t.rand, t.now())
+	auth, err := authenticateMessage(t.creds, negotiate, chal, Binding{}, t.rand, t.now())
 	if err != nil {
 		return fmt.Errorf("ntlm challenge: %w: %w", err, model.ErrProtocol)
 	}

@@ -90,7 +90,7 @@ func TestAuthenticateMessage(t *testing.T) {
 	chal := challengeMessage(specFlags&^flagVersion, specServerChallenge, pairs)
 	neg := negotiateMessage()
 	rnd := bytes.NewReader(append(append([]byte{}, specClientChallenge...), specRandomKey...))
-	res, err := authenticateMessage(specCreds, neg, chal, rnd, zeroTime)
+	res, err := authenticateMessage(specCreds, neg, chal, Binding{}, rnd, zeroTime)
 	if err != nil {
 		t.Fatal(err)
 	}
