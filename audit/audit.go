@@ -221,6 +221,9 @@ func (a *Auditor) auditHost(ctx context.Context, t model.Target) model.HostResul
 	if err == nil {
 		err = model.CheckLimits(c.volumes)
 	}
+	if err == nil {
+		err = model.CheckText(&c.facts, c.volumes)
+	}
 	if err != nil {
 		h.Status = model.StatusForError(err)
 		h.Reason = err.Error()

@@ -21,6 +21,8 @@ type fakeCollector struct{ calls atomic.Int64 }
 func (f *fakeCollector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
 	f.calls.Add(1)
 	switch {
+	case strings.HasPrefix(t.Host, "bidi"):
+		return model.HostFacts{Hostname: "LT-\u202e8100"}, []model.Volume{{MountPoint: "C:"}}, nil
 	case strings.HasPrefix(t.Host, "ok"):
 		return model.HostFacts{Hostname: strings.ToUpper(t.Host)}, []model.Volume{{MountPoint: "C:", Conversion: model.FullyEncrypted}}, nil
 	case strings.HasPrefix(t.Host, "down"):
@@ -165,5 +167,16 @@ func TestRunAbortEndsGrace(t *testing.T) {
 	}
 	if a.Running() != 0 {
 		t.Errorf("Running() = %d after Run", a.Running())
+	}
+}
+
+// TestRunRefusesFormatCharacters: a host naming itself with a bidi override
+// is a protocol error, not an audited host whose name reports misprint.
+func TestRunRefusesFormatCharacters(t *testing.T) {
+	t.Parallel()
+	a := audit.New(&fakeCollector{}, nil, flagEvaluator{}, audit.Options{})
+	got := a.Run(t.Context(), targets("bidi-1"))
+	if got[0].Status != model.StatusProtocolError || got[0].Facts != nil || !strings.Contains(got[0].Reason, "U+202E") {
+		t.Errorf("status %s, facts %v, reason %q; want protocol_error naming U+202E", got[0].Status, got[0].Facts, got[0].Reason)
 	}
 }
