@@ -58,6 +58,10 @@ const (
 type Volume struct {
 	// MountPoint is the drive letter ("C:") or, without one, the DeviceID.
 	MountPoint string `json:"mount_point"`
+	// AcceptedLocations are the backup locations the policy accepts for
+	// this volume on this host, set by the rules engine: the reports show
+	// the others as "not required".
+	AcceptedLocations []Location `json:"accepted_locations,omitempty"`
 	// DeviceID is Win32_EncryptableVolume.DeviceID (\\?\Volume{GUID}\).
 	DeviceID string     `json:"device_id,omitempty"`
 	Type     VolumeType `json:"type"`

@@ -218,6 +218,17 @@ func profile(i int, target string) model.HostResult {
 		d.Protectors[0] = model.Protector{ID: protID(i, 4), Type: model.ProtectorExternalKey}
 		h.Volumes = []model.Volume{osVolume(i, model.FullyEncrypted, model.ProtectionOn, rp(i, 1, model.Backup{Location: model.LocationExternal, State: model.BackupVerified, Reason: "attested", Object: "keystore://vault/bitlocker/" + name})), d}
 	}
+	// What the rules engine records: the locations the policy accepts.
+	accepted := []model.Location{model.LocationAD, model.LocationEntra}
+	switch i % 20 {
+	case 18:
+		accepted = []model.Location{model.LocationAD, model.LocationExternal}
+	case 19:
+		accepted = []model.Location{model.LocationExternal}
+	}
+	for k := range h.Volumes {
+		h.Volumes[k].AcceptedLocations = accepted
+	}
 	return h
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-pdf/fpdf"
 	"golang.org/x/image/font/gofont/gobold"
@@ -72,6 +73,8 @@ func backupFill(state string) *rgb {
 		return &rgb{248, 210, 206}
 	case strings.HasPrefix(state, string(model.BackupUnknown)):
 		return &rgb{232, 232, 232}
+	case state == notRequired:
+		return &rgb{244, 244, 244}
 	}
 	return nil
 }
@@ -81,17 +84,37 @@ type pdfDoc struct {
 	*fpdf.Fpdf
 	r *model.Result
 	v *view
+	o PDFOptions
+	// missing is what the font cannot draw, said on the cover.
+	missing *undrawable
 }
 
 // WritePDF renders the report as PDF: cover block, executive summary with
 // charts, findings by rule, non-compliant hosts and volumes, hosts not
 // audited, waivers, the remediation log and a per-host appendix. Dates and
 // ordering come from the result, so the same result gives the same PDF.
-func WritePDF(w io.Writer, r *model.Result) error {
+func WritePDF(w io.Writer, r *model.Result) error { return WritePDFWith(w, r, PDFOptions{}) }
+
+// WritePDFWith is [WritePDF] with a font of the caller's choice; text the
+// font cannot draw is named on the first page and to o.Warn, never left as
+// silent boxes.
+func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 	if r == nil {
 		return errNilResult
 	}
-	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: newView(r)}
+	if o.Font != nil {
+		if err := CheckPDFFont(o.Font); err != nil {
+			return fmt.Errorf("PDF font: %w", err)
+		}
+	}
+	missing, err := missingGlyphs(o.Font, r)
+	if err != nil {
+		return err
+	}
+	if len(missing.runes) > 0 && o.Warn != nil {
+		o.Warn(missing.String())
+	}
+	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: newView(r), o: o, missing: missing}
 	d.setup()
 	d.cover()
 	d.executiveSummary()
@@ -132,8 +155,14 @@ func (d *pdfDoc) setup() {
 	d.SetSubject("BitLocker encryption and recovery-key backup audit", true)
 	d.SetCreator("bitaudit "+r.Run.ToolVersion, true)
 	d.SetProducer("bitaudit "+r.Run.ToolVersion, true)
-	d.AddUTF8FontFromBytes("go", "", goregular.TTF)
-	d.AddUTF8FontFromBytes("go", "B", gobold.TTF)
+	if d.o.Font != nil {
+		// One face for both: fpdf does not synthesise bold.
+		d.AddUTF8FontFromBytes("go", "", d.o.Font)
+		d.AddUTF8FontFromBytes("go", "B", d.o.Font)
+	} else {
+		d.AddUTF8FontFromBytes("go", "", goregular.TTF)
+		d.AddUTF8FontFromBytes("go", "B", gobold.TTF)
+	}
 	d.SetMargins(margin, margin, margin)
 	d.SetAutoPageBreak(false, footerZone)
 	d.SetCellMargin(cellPad)
@@ -253,6 +282,7 @@ type cell struct {
 	fill  *rgb
 	light bool
 	bold  bool
+	grey  bool // grey text: shown, but it does not count
 	span  int
 }
 
@@ -272,6 +302,8 @@ type table struct {
 	d    *pdfDoc
 	cols []column
 	size float64
+	// cont names the group the following rows belong to (the host).
+	cont string
 }
 
 func (d *pdfDoc) newTable(size float64, cols ...column) *table {
@@ -289,12 +321,19 @@ func (t *table) header() {
 	t.draw(cells)
 }
 
-// row adds one row, starting a new page (and repeating the header) when it does not fit.
+// row adds one row, starting a new page (and repeating the header) when it
+// does not fit. A row continuing a group (empty first cell) that starts a
+// page repeats the group's name (cont) there, so no page shows rows of an
+// unnamed host.
 func (t *table) row(cells ...cell) {
 	lines, h := t.layout(cells)
 	if t.d.GetY()+h > t.d.pageBottom() {
 		t.d.AddPageFormat(t.d.orientation(), t.d.GetPageSizeStr("A4"))
 		t.header()
+		if len(cells) > 0 && cells[0].text == "" && t.cont != "" {
+			cells = append([]cell{{text: t.cont + " (continued)"}}, cells[1:]...)
+			lines, h = t.layout(cells)
+		}
 	}
 	t.drawLines(cells, lines, h)
 }
@@ -304,7 +343,7 @@ func (t *table) layout(cells []cell) ([][]string, float64) {
 	n, col := 1, 0
 	for i, c := range cells {
 		t.d.SetFont("go", fontStyle(c.bold), t.size)
-		ls := t.d.SplitText(c.text, t.width(c, col))
+		ls := t.d.wrap(c.text, t.width(c, col))
 		col += max(c.span, 1)
 		if len(ls) > maxLines {
 			ls = append(ls[:maxLines-1], "…")
@@ -313,6 +352,68 @@ func (t *table) layout(cells []cell) ([][]string, float64) {
 		n = max(n, len(ls))
 	}
 	return lines, float64(n)*lineH + 2*cellPad
+}
+
+// wrap splits text into lines that fit w mm in the current font: at
+// spaces, and a word wider than a line after its last "-", ".", "@", "/",
+// "\\", "=", ",", ":" or "_" that fits (an e-mail address, a DN, a path),
+// mid-word only when there is no such place.
+func (d *pdfDoc) wrap(text string, w float64) []string {
+	avail := w - 2*cellPad - 0.3
+	var out []string
+	for _, para := range strings.Split(text, "\n") {
+		line := ""
+		words := strings.Fields(para)
+		if len(words) > 0 { // keep the indent of "  Hosts compliant"
+			words[0] = para[:len(para)-len(strings.TrimLeft(para, " "))] + words[0]
+		}
+		for _, word := range words {
+			try := word
+			if line != "" {
+				try = line + " " + word
+			}
+			if d.GetStringWidth(try) <= avail {
+				line = try
+				continue
+			}
+			if line != "" {
+				out = append(out, line)
+				line = ""
+			}
+			for d.GetStringWidth(word) > avail {
+				cut := breakPoint(d, word, avail)
+				out = append(out, word[:cut])
+				word = word[cut:]
+			}
+			line = word
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// breakPoint is where to cut a word too wide for avail: after the last
+// separator that fits, else after the last rune that fits (at least one).
+func breakPoint(d *pdfDoc, word string, avail float64) int {
+	fit, sep := 0, 0
+	for i, r := range word {
+		end := i + utf8.RuneLen(r)
+		if d.GetStringWidth(word[:end]) > avail {
+			break
+		}
+		fit = end
+		if strings.ContainsRune("-.@/\\=,:_;", r) {
+			sep = end
+		}
+	}
+	switch {
+	case sep > 0:
+		return sep
+	case fit > 0:
+		return fit
+	}
+	_, n := utf8.DecodeRuneInString(word)
+	return n
 }
 
 func (t *table) draw(cells []cell) {
@@ -334,9 +435,12 @@ func (t *table) drawLines(cells []cell, lines [][]string, h float64) {
 		} else {
 			d.Rect(x, y, w, h, "D")
 		}
-		if c.light {
+		switch {
+		case c.light:
 			d.SetTextColor(255, 255, 255)
-		} else {
+		case c.grey:
+			d.colour(grey)
+		default:
 			d.colour(black)
 		}
 		d.SetFont("go", fontStyle(c.bold), t.size)
@@ -415,9 +519,16 @@ func (d *pdfDoc) cover() {
 		}
 		rows = append(rows, [2]string{"Interrupted", "Yes: " + why + "; unfinished hosts are listed as interrupted."})
 	}
+	if d.missing != nil && len(d.missing.runes) > 0 {
+		rows = append(rows, [2]string{"Not drawn", d.missing.String() + "."})
+	}
 	t := &table{d: d, size: 9, cols: []column{{"", 38, "L"}, {"", w - 2*margin - 38, "L"}}}
 	for _, kv := range rows {
-		t.draw([]cell{{text: kv[0], bold: true, fill: &headerFill}, txt(kv[1])})
+		label := cell{text: kv[0], bold: true, fill: &headerFill}
+		if kv[0] == "Not drawn" {
+			label.fill = &rgb{248, 210, 206}
+		}
+		t.draw([]cell{label, txt(kv[1])})
 	}
 }
 
@@ -600,6 +711,7 @@ func (d *pdfDoc) nonCompliant() {
 			host := cell{}
 			if first {
 				host = cell{text: hostTitle(h) + "\n" + h.Reason}
+				t.cont = hostTitle(h)
 				first = false
 			}
 			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Remediation))
@@ -727,7 +839,7 @@ func countStatus(hs []*model.HostResult, s model.Status) int {
 func (d *pdfDoc) appendix() {
 	d.AddPageFormat("L", d.GetPageSizeStr("A4"))
 	d.section("Appendix: volumes and key protectors by host")
-	d.para("One row per key protector (a volume without protectors has one row). Backup states: verified at the source, claimed only by the host's event log, missing at a source that was checked, unknown when the source was not checked.")
+	d.para("One row per key protector (a volume without protectors has one row). Backup states: verified at the source, claimed only by the host's event log, missing at a source that was checked, unknown when the source was not checked; not required (grey) where the policy does not accept the location for the volume, so it does not count.")
 	cols := []column{{"Host", 45, "L"}, {"Volume", 22, "L"}, {"Type", 14, "L"}, {"Conversion", 26, "L"}, {"Protection", 17, "L"},
 		{"Method", 18, "L"}, {"Protector", 60, "L"}, {"Protector type", 20, "L"}}
 	for _, loc := range model.Locations {
@@ -770,6 +882,7 @@ func (d *pdfDoc) appendix() {
 				row := make([]cell, 0, len(cols))
 				if first {
 					row = append(row, txt(host.String()))
+					t.cont = hostTitle(h)
 					first = false
 				} else {
 					row = append(row, cell{})
@@ -796,8 +909,12 @@ func (d *pdfDoc) appendix() {
 				}
 				row = append(row, txt(p.ID), txt(ptype))
 				for _, loc := range model.Locations {
-					b := backupCell(p, loc)
-					row = append(row, cell{text: b, fill: backupFill(b)})
+					b := backupCell(v, p, loc)
+					c := cell{text: b, fill: backupFill(b)}
+					if b == notRequired {
+						c.grey = true
+					}
+					row = append(row, c)
 				}
 				t.row(row...)
 			}

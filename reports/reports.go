@@ -111,6 +111,9 @@ type Options struct {
 	// stale report sits beside the new result. Without it, WriteAll writes
 	// into a directory that holds no bundle file ([BundleFiles]) or fails.
 	Replace bool
+	// PDFFont, when set, is the TrueType font report.pdf is drawn with
+	// (see [PDFOptions.Font]); characters the font cannot draw are logged.
+	PDFFont []byte
 	// Include names files of this run the caller has already written into
 	// the directory (the --fix journal): they are hashed into the manifest
 	// as they are, so verify covers them and Replace keeps them.
@@ -200,7 +203,9 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 		case FormatJSON:
 			continue
 		case FormatPDF:
-			render = WritePDF
+			render = func(w io.Writer, r *model.Result) error {
+				return WritePDFWith(w, r, PDFOptions{Font: o.PDFFont, Warn: func(msg string) { log.Warn("report.pdf: " + msg) }})
+			}
 		case FormatXLSX:
 			render = WriteXLSX
 		case FormatCSV:

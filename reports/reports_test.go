@@ -635,3 +635,68 @@ func TestWriteAllReplace(t *testing.T) {
 		t.Errorf("Verify of an edited journal: %v", err)
 	}
 }
+
+// TestPDFFontCoverage: text the font cannot draw is named on the cover and
+// to Warn; with a font that covers it (--pdf-font) it is drawn.
+func TestPDFFontCoverage(t *testing.T) {
+	r := loadFixture(t)
+	r.Hosts[0].Labels = map[string]string{"site": "Երևան 北京"}
+	var warned []string
+	var buf bytes.Buffer
+	if err := WritePDFWith(&buf, r, PDFOptions{Warn: func(s string) { warned = append(warned, s) }}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "go.pdf")
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	text := strings.Join(strings.Fields(pdfText(t, path)), " ")
+	const want = "7 characters the PDF font cannot draw (U+0535, U+0561"
+	if len(warned) != 1 || !strings.Contains(warned[0], want) || !strings.Contains(warned[0], "first in host "+r.Hosts[0].Target+" labels site") {
+		t.Errorf("warnings %q, want one naming the characters and where", warned)
+	}
+	if !strings.Contains(text, "Not drawn") || !strings.Contains(text, "U+5317") || !strings.Contains(text, "--pdf-font FILE") {
+		t.Error("the cover does not say what could not be drawn")
+	}
+
+	const dejavu = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" // Debian fonts-dejavu-core
+	font, err := os.ReadFile(dejavu)
+	if err != nil {
+		t.Skip("no DejaVu Sans to draw Armenian with:", err)
+	}
+	r.Hosts[0].Labels = map[string]string{"site": "Երևան"}
+	warned = nil
+	buf.Reset()
+	if err := WritePDFWith(&buf, r, PDFOptions{Font: font, Warn: func(s string) { warned = append(warned, s) }}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	if text := pdfText(t, path); len(warned) != 0 || !strings.Contains(text, "Երևան") || strings.Contains(text, "Not drawn") {
+		t.Errorf("with a covering font: warnings %q, label drawn %v", warned, strings.Contains(text, "Երևան"))
+	}
+	for _, bad := range [][]byte{[]byte("OTTO\x00\x00\x00\x00\x00\x00\x00\x00"), []byte("ttcf\x00\x01\x00\x00\x00\x00\x00\x00"), []byte("plain text, not a font")} {
+		if err := CheckPDFFont(bad); err == nil {
+			t.Errorf("CheckPDFFont(%q) accepted it", bad[:4])
+		}
+	}
+}
+
+// TestPDFContinuedHostNamed: a host whose appendix rows run onto a new page
+// is named again at the top of that page.
+func TestPDFContinuedHostNamed(t *testing.T) {
+	h := model.HostResult{Target: "ws-many.corp.example.test", Status: model.StatusCompliant, Facts: &model.HostFacts{Hostname: "WS-MANY"}}
+	for i := range 60 {
+		h.Volumes = append(h.Volumes, model.Volume{MountPoint: fmt.Sprintf("V%02d:", i), Type: model.VolumeFixed, Conversion: model.FullyEncrypted,
+			Protectors: []model.Protector{{ID: protID(i, 1), Type: model.ProtectorTPM}}})
+	}
+	r := &model.Result{Run: model.Run{ID: "cont", TargetCount: 1}, Hosts: []model.HostResult{h}}
+	r.Summary = model.Summarize(r.Hosts)
+	var buf bytes.Buffer
+	if err := WritePDF(&buf, r); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "c.pdf")
+	os.WriteFile(path, buf.Bytes(), 0o644)
+	text := pdfText(t, path)
+	if n := strings.Count(text, "(continued)"); n == 0 || n != strings.Count(text, "(WS-MANY)")-1 {
+		t.Errorf("%d rows say (continued), want one on every page after the host's first:\n%s", n, text)
+	}
+}

@@ -254,9 +254,23 @@ func statusLabel(s model.Status) string {
 // label turns a snake_case enum value into words.
 func label[S ~string](s S) string { return strings.ReplaceAll(string(s), "_", " ") }
 
+// notRequired is the backup cell of a location the policy does not accept
+// for the volume: whatever the state there, it does not count.
+const notRequired = "not required"
+
+// required reports whether the policy accepts loc for v; a volume from a
+// result without accepted locations counts every location.
+func required(v *model.Volume, loc model.Location) bool {
+	return v.AcceptedLocations == nil || slices.Contains(v.AcceptedLocations, loc)
+}
+
 // backupCell is the state of a protector at one location, with the event
-// or object that supports it: "verified", "claimed (event 845)".
-func backupCell(p *model.Protector, loc model.Location) string {
+// or object that supports it: "verified", "claimed (event 845)"; "not
+// required" where the policy does not accept the location for the volume.
+func backupCell(v *model.Volume, p *model.Protector, loc model.Location) string {
+	if !required(v, loc) && p.Type == model.ProtectorRecoveryPassword {
+		return notRequired
+	}
 	for _, b := range p.Backups {
 		if b.Location != loc {
 			continue

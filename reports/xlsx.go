@@ -34,6 +34,7 @@ const (
 // xlsxStyles are the cell styles the workbook uses.
 type xlsxStyles struct {
 	header, bold, date, day, pct, pctBold, wrap int
+	notRequired                                 int
 	severity                                    map[model.Severity]int
 	status                                      map[model.Status]int
 	backup                                      map[model.BackupState]int
@@ -202,15 +203,16 @@ func (x *xlsxDoc) styles() error {
 	x.st = xlsxStyles{
 		header: style(&excelize.Style{Font: &excelize.Font{Bold: true}, Fill: fill("DCE3EC"),
 			Border: []excelize.Border{{Type: "bottom", Color: "7F8C9D", Style: 1}}, Alignment: &excelize.Alignment{Vertical: "top"}}),
-		bold:     style(&excelize.Style{Font: &excelize.Font{Bold: true}}),
-		date:     style(&excelize.Style{CustomNumFmt: &dateFmt}),
-		day:      style(&excelize.Style{CustomNumFmt: &dayFmt}),
-		pct:      style(&excelize.Style{NumFmt: 10}),
-		pctBold:  style(&excelize.Style{NumFmt: 10, Font: &excelize.Font{Bold: true}}),
-		wrap:     style(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}),
-		severity: map[model.Severity]int{},
-		status:   map[model.Status]int{},
-		backup:   map[model.BackupState]int{},
+		bold:        style(&excelize.Style{Font: &excelize.Font{Bold: true}}),
+		date:        style(&excelize.Style{CustomNumFmt: &dateFmt}),
+		day:         style(&excelize.Style{CustomNumFmt: &dayFmt}),
+		pct:         style(&excelize.Style{NumFmt: 10}),
+		pctBold:     style(&excelize.Style{NumFmt: 10, Font: &excelize.Font{Bold: true}}),
+		wrap:        style(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}),
+		notRequired: style(&excelize.Style{Font: &excelize.Font{Color: "7F7F7F"}, Fill: fill("F4F4F4")}),
+		severity:    map[model.Severity]int{},
+		status:      map[model.Status]int{},
+		backup:      map[model.BackupState]int{},
 	}
 	for _, s := range model.Severities {
 		c, light := severityColour(s)
@@ -642,6 +644,11 @@ func (x *xlsxDoc) protectors() error {
 						}
 						state = excelize.Cell{StyleID: x.st.backup[b.State], Value: string(b.State)}
 						ev := nonEmpty(b.Reason, b.Object)
+						if !required(v, loc) {
+							// Shown, but it does not count: grey, the state kept in the evidence.
+							state = excelize.Cell{StyleID: x.st.notRequired, Value: notRequired}
+							ev = append([]string{"state " + string(b.State)}, ev...)
+						}
 						if b.Event != 0 {
 							ev = append(ev, "event "+strconv.Itoa(b.Event))
 						}

@@ -177,6 +177,7 @@ func (e *Engine) Evaluate(h *model.HostResult, now time.Time) {
 	}
 	for i := range h.Volumes {
 		v := &h.Volumes[i]
+		v.AcceptedLocations = e.AcceptedLocations(c.join(), v.Type)
 		for _, r := range e.volRules {
 			if unevaluable(v) && !r.onLocked {
 				continue

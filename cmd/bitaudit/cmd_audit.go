@@ -50,6 +50,7 @@ type auditOptions struct {
 	allowUnencrypted bool
 	failOn           string
 	signKey          string
+	pdfFont          string
 	force            bool
 	krb              kerberosFlags
 	maxAuthFailures  int
@@ -86,6 +87,7 @@ func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
 	f.StringVar(&o.outDir, "out", defaultOut, "directory for result.json, report.pdf, report.xlsx, report.csv and manifest.json")
 	f.StringVar(&o.formats, "format", "all", "report formats, comma-separated: json, pdf, xlsx, csv, or all (result.json is always written)")
 	f.StringVar(&o.signKey, "sign-key", "", "Ed25519 private key (PEM, PKCS#8) to sign manifest.json")
+	f.StringVar(&o.pdfFont, "pdf-font", "", "TrueType font (.ttf) to draw report.pdf with, for text the built-in font (Latin, Greek, Cyrillic) cannot draw, e.g. Chinese")
 	f.BoolVar(&o.force, "force", false, "replace an earlier run's results in --out (its stale files are removed once the new ones are written)")
 }
 
@@ -129,6 +131,7 @@ type auditJob struct {
 	formats     []reports.Format
 	failOn      model.Severity
 	signKey     ed25519.PrivateKey
+	pdfFont     []byte
 	// facts are the facts files of --facts; rejectedInputs the files not used.
 	facts          []factsfile.Loaded
 	rejectedInputs []model.RejectedInput
@@ -286,7 +289,25 @@ func resolveCommon(o *auditOptions) (*auditJob, error) {
 		}
 		job.signKey = k
 	}
+	if job.pdfFont, err = readPDFFont(o.pdfFont); err != nil {
+		return nil, err
+	}
 	return job, nil
+}
+
+// readPDFFont reads and checks --pdf-font (nil without it).
+func readPDFFont(path string) ([]byte, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usageErrorf("--pdf-font: %v", err)
+	}
+	if err := reports.CheckPDFFont(b); err != nil {
+		return nil, usageErrorf("--pdf-font %s: %v", path, err)
+	}
+	return b, nil
 }
 
 // readPassword takes the password from --password-file or BITAUDIT_PASSWORD,
@@ -428,7 +449,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
-	if err := writeResults(wctx, out, result, reports.Options{Formats: job.formats, SignKey: job.signKey, Logger: log}, "", log); err != nil {
+	if err := writeResults(wctx, out, result, reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log}, "", log); err != nil {
 		return err
 	}
 	if !job.quiet {

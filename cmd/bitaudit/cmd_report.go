@@ -37,6 +37,10 @@ then holds exactly the files this command writes.
 					return usageError(fmt.Errorf("--sign-key: %w", err))
 				}
 			}
+			font, err := readPDFFont(o.pdfFont)
+			if err != nil {
+				return err
+			}
 			f, err := os.Open(in)
 			if err != nil {
 				return usageErrorf("--in: %v", err)
@@ -51,7 +55,7 @@ then holds exactly the files this command writes.
 				return err
 			}
 			log := g.logger()
-			if err := writeResults(c.Context(), out, r, reports.Options{Formats: formats, SignKey: key, Logger: log}, "", log); err != nil {
+			if err := writeResults(c.Context(), out, r, reports.Options{Formats: formats, SignKey: key, PDFFont: font, Logger: log}, "", log); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.Out, "Reports for run %s written to %s\n", r.Run.ID, o.outDir)
