@@ -133,7 +133,7 @@ type auditJob struct {
 	signKey     ed25519.PrivateKey
 	pdfFont     []byte
 	// facts are the facts files of --facts; rejectedInputs the files not used.
-	facts          []factsfile.Loaded
+	facts          *factsfile.Set
 	rejectedInputs []model.RejectedInput
 	// quiet suppresses the per-run summary on stdout (tests).
 	quiet bool

@@ -20,19 +20,17 @@ func (j *auditJob) loadFacts(now time.Time) error {
 	if dir == "" {
 		return nil
 	}
-	loaded, rejected, err := factsfile.LoadDir(dir, now)
+	set, err := factsfile.LoadDir(dir, now)
 	if err != nil {
 		return usageErrorf("--facts: %v", err)
 	}
-	j.facts, j.rejectedInputs = loaded, rejected
+	j.facts, j.rejectedInputs = set, set.Rejected
 	if !j.opts.liveTargets() {
-		j.targets = factsfile.Targets(loaded)
+		j.targets = factsfile.Targets(set)
 		if len(j.targets) == 0 {
-			return usageErrorf("--facts %s: no usable facts file (%d rejected)", dir, len(rejected))
+			return usageErrorf("--facts %s: no usable facts file (%d rejected)", dir, len(set.Rejected))
 		}
-		return nil
 	}
-	j.rejectedInputs = append(j.rejectedInputs, factsfile.Unmatched(loaded, j.targets)...)
 	return nil
 }
 
@@ -52,6 +50,8 @@ func (j *auditJob) newCollector(log *slog.Logger) (audit.Collector, error) {
 			return c, nil
 		}
 		live = c
+		// Matched here, once the directory's targets (--targets-from) are in.
+		j.rejectedInputs = append(j.rejectedInputs, factsfile.Unmatched(j.facts, j.targets)...)
 	}
 	if live == nil {
 		return factsfile.NewCollector(j.facts, nil), nil

@@ -35,6 +35,7 @@ profiles:
   - {name: os-decrypted, count: 1}
   - {name: clear-key, count: 1}
   - {name: data-locked, count: 1}
+  - {name: impostor, count: 1}
 `
 
 // verdicts maps each host's reported computer name to its status and
@@ -59,7 +60,8 @@ func verdicts(r *model.Result) map[string]string {
 // and from the facts files "simulate --facts-out" wrote for it (what "bitaudit
 // collect" on each host would write), with the same escrow sources: every
 // host gets the same verdict and findings. A malformed file is rejected and
-// named without stopping the run; a stale file gets facts.stale.
+// named without stopping the run; a stale file gets facts.stale; the
+// impostor's file and its victim's claim one computer, so neither is used.
 func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 	const password = "Facts-Passw0rd!"
 	factsDir := filepath.Join(t.TempDir(), "facts")
@@ -74,13 +76,13 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 	}
 
 	files, _ := filepath.Glob(filepath.Join(factsDir, "*.json"))
-	if len(files) != 22 {
-		t.Fatalf("simulate --facts-out wrote %d files, want 22", len(files))
+	if len(files) != 23 {
+		t.Fatalf("simulate --facts-out wrote %d files, want 23", len(files))
 	}
 	if err := os.WriteFile(filepath.Join(factsDir, "zz-broken.json"), []byte(`{"schema": 99, "garbage": [`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	stale := ageFactsFile(t, files[0], 10*24*time.Hour)
+	stale := ageFactsFile(t, files[len(files)-1], 10*24*time.Hour)
 
 	fromFacts := t.TempDir()
 	code, stdout, stderr = cli(t, t.Context(), nil, "audit", "--facts", factsDir, "--escrow-config", s.escrow,
@@ -92,16 +94,37 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 		t.Errorf("the malformed facts file is not named in the log:\n%s", stderr)
 	}
 	lr, fr := readResult(t, live), readResult(t, fromFacts)
-	if len(fr.Hosts) != 22 || len(fr.Run.RejectedInputs) != 1 || fr.Run.RejectedInputs[0].File != "zz-broken.json" ||
-		!strings.Contains(fr.Run.RejectedInputs[0].Reason, "not a facts document") {
-		t.Fatalf("facts audit: %d hosts, rejected inputs %+v; want 22 hosts and zz-broken.json rejected", len(fr.Hosts), fr.Run.RejectedInputs)
+	if len(fr.Hosts) != 22 {
+		t.Fatalf("facts audit: %d hosts, want 22 (21 computers with one file each, 1 claimed by two)", len(fr.Hosts))
+	}
+	rejected := map[string]string{}
+	for _, ri := range fr.Run.RejectedInputs {
+		rejected[ri.File] = ri.Reason
+	}
+	if len(rejected) != 3 || !strings.Contains(rejected["zz-broken.json"], "not a facts document") {
+		t.Errorf("rejected inputs %+v; want zz-broken.json and the two files of one computer", fr.Run.RejectedInputs)
+	}
+	var conflicted string
+	for _, h := range fr.Hosts {
+		if strings.Contains(h.Reason, "claim this computer") {
+			if h.Status != model.StatusProtocolError || conflicted != "" {
+				t.Errorf("%s: %s (%s)", h.Target, h.Status, h.Reason)
+			}
+			conflicted, _, _ = strings.Cut(strings.ToUpper(h.Target), ".")
+		}
+	}
+	if conflicted == "" || conflicted == stale {
+		t.Fatalf("conflicted computer %q, stale one %q: want one of each, different", conflicted, stale)
 	}
 	want, got := verdicts(lr), verdicts(fr)
-	if len(want) != 22 {
-		t.Fatalf("live audit has facts for %d hosts, want 22", len(want))
+	if len(want) != 22 { // the impostor and its victim report one name
+		t.Fatalf("live audit has facts for %d computer names, want 22", len(want))
 	}
 	for name, w := range want {
 		g := got[name]
+		if name == conflicted {
+			continue
+		}
 		if name == stale {
 			if !strings.Contains(g, "facts.stale") || strings.TrimSuffix(strings.Replace(g, "facts.stale", "", 1), ",") == w {
 				t.Errorf("%s: stale facts file gives %q (live %q), want facts.stale added", name, g, w)
@@ -113,6 +136,9 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 		}
 	}
 	for _, h := range fr.Hosts {
+		if h.Facts == nil {
+			continue // the conflicted computer
+		}
 		src := h.Facts.Source
 		if src.Collector != "wmi" || src.FactsFile == "" || src.CollectedAt.IsZero() || !h.CollectedAt.Equal(src.CollectedAt) {
 			t.Errorf("%s: collection %+v, collected_at %v; want the facts file and its time", h.Target, src, h.CollectedAt)

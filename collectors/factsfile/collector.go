@@ -18,30 +18,51 @@ type LiveCollector interface {
 // live collection when there is one: for a host found both live and in a
 // facts file, the live collection is newer and wins; when it fails the
 // facts file is used instead. Either way the host's collection record says
-// which source was used and why (model.Collection.Note).
+// which source was used and why (model.Collection.Note). A computer that
+// several files claim is never audited from any of them.
 type Collector struct {
 	live LiveCollector // nil: facts files only
 	idx  index
 }
 
-// NewCollector returns a Collector over loaded facts files; live may be nil.
-func NewCollector(loaded []Loaded, live LiveCollector) *Collector {
-	return &Collector{live: live, idx: newIndex(loaded)}
+// NewCollector returns a Collector over a loaded set; live may be nil.
+func NewCollector(set *Set, live LiveCollector) *Collector {
+	return &Collector{live: live, idx: newIndex(set)}
+}
+
+// An entry is what a name leads to: one usable file, or a conflict.
+type entry struct {
+	loaded   *Loaded
+	conflict *Conflict
+}
+
+func (e entry) fqdn() string {
+	if e.conflict != nil {
+		return e.conflict.FQDN
+	}
+	return e.loaded.Doc.Identity.FQDN
 }
 
 // index finds the facts file of a target by the operator's identity of it.
 type index struct {
-	byFQDN, byName map[string]*Loaded
+	byFQDN, byName map[string]entry
 }
 
-func newIndex(loaded []Loaded) index {
-	x := index{byFQDN: map[string]*Loaded{}, byName: map[string]*Loaded{}}
-	for i := range loaded {
-		l := &loaded[i]
-		if f := l.Doc.Identity.FQDN; f != "" {
-			x.byFQDN[lower(f)] = l
+func newIndex(set *Set) index {
+	x := index{byFQDN: map[string]entry{}, byName: map[string]entry{}}
+	add := func(fqdn, name string, e entry) {
+		if fqdn != "" {
+			x.byFQDN[lower(fqdn)] = e
 		}
-		x.byName[lower(l.Doc.Identity.ComputerName)] = l
+		x.byName[lower(name)] = e
+	}
+	for i := range set.Loaded {
+		l := &set.Loaded[i]
+		add(l.Doc.Identity.FQDN, l.Doc.Identity.ComputerName, entry{loaded: l})
+	}
+	for i := range set.Conflicts {
+		c := &set.Conflicts[i]
+		add(c.FQDN, c.ComputerName, entry{conflict: c})
 	}
 	return x
 }
@@ -51,43 +72,48 @@ func newIndex(loaded []Loaded) index {
 // computer name the target implies (a single-label name, the DN's CN)
 // against the file's, unless both sides have FQDNs that differ (WS-0001
 // of another domain is another computer). An IP-only target matches none.
-func (x index) lookup(t model.Target) *Loaded {
+func (x index) lookup(t model.Target) (entry, bool) {
 	dns := lower(t.DNSName())
-	if l := x.byFQDN[dns]; dns != "" && l != nil {
-		return l
+	if e, ok := x.byFQDN[dns]; dns != "" && ok {
+		return e, true
 	}
-	l := x.byName[lower(t.Identity().GivenName())]
-	if l == nil || (strings.Contains(dns, ".") && l.Doc.Identity.FQDN != "") {
-		return nil // no such computer, or a namesake in another domain
+	e, ok := x.byName[lower(t.Identity().GivenName())]
+	if !ok || (strings.Contains(dns, ".") && e.fqdn() != "") {
+		return entry{}, false // no such computer, or a namesake in another domain
 	}
-	return l
+	return e, true
 }
 
-// Targets returns one target per facts file, named by its FQDN or, without
-// one, its computer name: the targets of an audit of facts files alone.
-// These names are the files' own claims; identity binding then checks them
-// against the directory as it checks a remote host's report.
-func Targets(loaded []Loaded) []model.Target {
-	ts := make([]model.Target, 0, len(loaded))
-	for _, l := range loaded {
+// Targets returns the targets of an audit of facts files alone: one per
+// usable file and one per conflict, named by the FQDN or, without one, the
+// computer name. These names are the files' own claims; identity binding
+// then checks them against the directory as it checks a remote host's
+// report.
+func Targets(set *Set) []model.Target {
+	ts := make([]model.Target, 0, len(set.Loaded)+len(set.Conflicts))
+	for _, l := range set.Loaded {
 		ts = append(ts, model.Target{Host: l.Doc.Names()[0], FQDN: lower(l.Doc.Identity.FQDN)})
+	}
+	for _, c := range set.Conflicts {
+		ts = append(ts, model.Target{Host: c.names()[0], FQDN: c.FQDN})
 	}
 	return ts
 }
 
-// Unmatched lists the facts files whose computer is none of the targets,
-// as rejected inputs: they are reported, never silently audited or dropped.
-func Unmatched(loaded []Loaded, targets []model.Target) []model.RejectedInput {
-	x := newIndex(loaded)
+// Unmatched lists the usable facts files whose computer is none of the
+// targets, as rejected inputs: they are reported, never silently audited
+// or dropped.
+func Unmatched(set *Set, targets []model.Target) []model.RejectedInput {
+	x := newIndex(set)
 	used := map[*Loaded]bool{}
 	for _, t := range targets {
-		if l := x.lookup(t); l != nil {
-			used[l] = true
+		if e, ok := x.lookup(t); ok && e.loaded != nil {
+			used[e.loaded] = true
 		}
 	}
 	var out []model.RejectedInput
-	for i := range loaded {
-		if l := &loaded[i]; !used[l] {
+	for i := range set.Loaded {
+		if l := &set.Loaded[i]; !used[l] {
 			out = append(out, model.RejectedInput{File: l.File, Reason: fmt.Sprintf("computer %s is not among the targets; not audited", l.Doc.Identity.ComputerName)})
 		}
 	}
@@ -96,28 +122,51 @@ func Unmatched(loaded []Loaded, targets []model.Target) []model.RejectedInput {
 
 // Collect implements the audit's collector.
 func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
-	l := c.idx.lookup(t)
+	e, found := c.idx.lookup(t)
 	switch {
-	case l == nil && c.live == nil:
+	case !found && c.live == nil:
 		return model.HostFacts{}, nil, fmt.Errorf("no facts file for this target: %w", model.ErrNoData)
-	case l == nil:
+	case !found:
 		return c.live.Collect(ctx, t)
 	case c.live == nil:
-		f, v := l.Doc.Host(l.File)
-		return f, v, nil
+		return e.facts()
 	}
 	f, v, err := c.live.Collect(ctx, t)
-	collected := l.Doc.CollectedAt.Format(time.RFC3339)
 	if err == nil {
-		f.Source.Note = fmt.Sprintf("collected live; the facts file %s (collected %s) is older and was not used", l.File, collected)
+		if e.conflict != nil {
+			f.Source.Note = "collected live; " + e.describe() + " were not used"
+		} else {
+			f.Source.Note = "collected live; " + e.describe() + " is older and was not used"
+		}
 		return f, v, nil
 	}
 	if ctx.Err() != nil {
 		return f, v, err // interrupted or out of time: the run decides
 	}
-	f, v = l.Doc.Host(l.File)
-	f.Source.Note = fmt.Sprintf("live collection failed (%s); facts from the file %s, collected %s", firstLine(err.Error()), l.File, collected)
+	if e.conflict != nil {
+		return f, v, fmt.Errorf("%w; %s conflict, so none was used", err, e.describe())
+	}
+	f, v, _ = e.facts()
+	f.Source.Note = fmt.Sprintf("live collection failed (%s); facts from %s", firstLine(err.Error()), e.describe())
 	return f, v, nil
+}
+
+// facts returns the entry's facts, or for a conflict the error that says
+// why the host was not audited.
+func (e entry) facts() (model.HostFacts, []model.Volume, error) {
+	if e.conflict != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s claim this computer; none is trusted, since a host cannot vouch for itself: %w",
+			strings.Join(e.conflict.Files, ", "), model.ErrProtocol)
+	}
+	f, v := e.loaded.Doc.Host(e.loaded.File)
+	return f, v, nil
+}
+
+func (e entry) describe() string {
+	if e.conflict != nil {
+		return fmt.Sprintf("the %d facts files that claim this computer (%s)", len(e.conflict.Files), strings.Join(e.conflict.Files, ", "))
+	}
+	return fmt.Sprintf("the facts file %s (collected %s)", e.loaded.File, e.loaded.Doc.CollectedAt.Format(time.RFC3339))
 }
 
 func firstLine(s string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -156,25 +157,30 @@ func TestLoadDir(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, ".facts-123.tmp"), []byte("half"), 0o600)
 	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("ignored"), 0o600)
 	os.Symlink(filepath.Join(dir, "WS-0001.json"), filepath.Join(dir, "link.json"))
-	wantRejected := 6
+	wantRejected := 7
 	if err := mkfifo(filepath.Join(dir, "fifo.json")); err != nil {
 		t.Logf("no FIFO: %v", err)
 		wantRejected--
 	}
 
-	loaded, rejected, err := LoadDir(dir, at.Add(time.Hour))
+	set, err := LoadDir(dir, at.Add(time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(loaded) != 1 || loaded[0].File != "WS-0001.json" {
-		t.Fatalf("loaded %v, want only WS-0001.json", loaded)
+	if len(set.Loaded) != 0 || len(set.Conflicts) != 1 {
+		t.Fatalf("loaded %v, conflicts %v; want only the conflict of the two WS-0001 files", set.Loaded, set.Conflicts)
 	}
+	if c := set.Conflicts[0]; c.ComputerName != "WS-0001" || c.FQDN != "ws-0001.corp.example.test" || strings.Join(c.Files, ",") != "WS-0001-old.json,WS-0001.json" {
+		t.Errorf("conflict %+v", c)
+	}
+	rejected := set.Rejected
 	reasons := map[string]string{}
 	for _, r := range rejected {
 		reasons[r.File] = r.Reason
 	}
 	for file, want := range map[string]string{
-		"WS-0001-old.json": "older collection",
+		"WS-0001-old.json": "one of 2 facts files that claim the computer WS-0001 (WS-0001-old.json, WS-0001.json): none is used",
+		"WS-0001.json":     "one of 2 facts files that claim the computer WS-0001",
 		"WS-0002.json":     "in the future",
 		"zz-broken.json":   "not a facts document",
 		"big.json":         "larger than",
@@ -191,7 +197,7 @@ func TestLoadDir(t *testing.T) {
 	if len(rejected) != wantRejected {
 		t.Errorf("rejected %d files, want %d: %v", len(rejected), wantRejected, rejected)
 	}
-	if _, _, err := LoadDir(filepath.Join(dir, "missing"), at); err == nil {
+	if _, err := LoadDir(filepath.Join(dir, "missing"), at); err == nil {
 		t.Error("LoadDir of a missing directory: no error")
 	}
 }
@@ -209,8 +215,8 @@ func TestCollector(t *testing.T) {
 	dir := t.TempDir()
 	f, v := sample()
 	write(t, dir, "WS-0001.json", f, v, at)
-	loaded, _, err := LoadDir(dir, at)
-	if err != nil || len(loaded) != 1 {
+	loaded, err := LoadDir(dir, at)
+	if err != nil || len(loaded.Loaded) != 1 {
 		t.Fatal(loaded, err)
 	}
 	target := model.Target{Host: "WS-0001.corp.example.TEST"}
@@ -222,7 +228,7 @@ func TestCollector(t *testing.T) {
 		wantErr   error
 	}{
 		{name: "facts only", collector: "wmi"},
-		{name: "live succeeds and is newer", live: fakeLive{}, collector: "winrm", note: "collected live; the facts file WS-0001.json"},
+		{name: "live succeeds and is newer", live: fakeLive{}, collector: "winrm", note: "collected live; the facts file WS-0001.json (collected 2026-11-20T08:30:00Z) is older and was not used"},
 		{name: "live fails: the facts file is used", live: fakeLive{err: errors.New("dial tcp: connection refused: " + model.ErrUnreachable.Error())}, collector: "wmi", note: "live collection failed (dial tcp"},
 	}
 	for _, tc := range tests {
@@ -258,8 +264,8 @@ func TestLookup(t *testing.T) {
 	g := f
 	g.Hostname, g.FQDN, g.Join = "KIOSK-7", "", model.JoinInfo{State: model.JoinWorkgroup}
 	write(t, dir, "KIOSK-7.json", g, v, at)
-	loaded, _, err := LoadDir(dir, at)
-	if err != nil || len(loaded) != 2 {
+	loaded, err := LoadDir(dir, at)
+	if err != nil || len(loaded.Loaded) != 2 {
 		t.Fatal(loaded, err)
 	}
 	x := newIndex(loaded)
@@ -278,11 +284,45 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tc := range tests {
 		got := ""
-		if l := x.lookup(tc.target); l != nil {
-			got = l.File
+		if e, ok := x.lookup(tc.target); ok {
+			got = e.loaded.File
 		}
 		if got != tc.want {
 			t.Errorf("lookup(%+v) = %q, want %q", tc.target, got, tc.want)
 		}
+	}
+}
+
+// TestConflict: two files that claim one computer are both rejected, the
+// computer is still a target of a facts-only audit, and it is not audited
+// from either file; a live collection of it is used, and when that fails
+// the result says why the files were not.
+func TestConflict(t *testing.T) {
+	dir := t.TempDir()
+	f, v := sample()
+	write(t, dir, "WS-0001.json", f, v, at)
+	write(t, dir, "impostor.json", f, v, at.Add(time.Minute))
+	set, err := LoadDir(dir, at.Add(time.Hour))
+	if err != nil || len(set.Conflicts) != 1 || len(set.Rejected) != 2 {
+		t.Fatalf("set %+v, %v", set, err)
+	}
+	ts := Targets(set)
+	if len(ts) != 1 || ts[0].Host != "ws-0001.corp.example.test" {
+		t.Fatalf("Targets = %v, want the conflicting computer once", ts)
+	}
+	if _, _, err := NewCollector(set, nil).Collect(context.Background(), ts[0]); !errors.Is(err, model.ErrProtocol) ||
+		!strings.Contains(err.Error(), "WS-0001.json, impostor.json claim this computer") {
+		t.Errorf("facts only: %v", err)
+	}
+	got, _, err := NewCollector(set, fakeLive{}).Collect(context.Background(), ts[0])
+	if err != nil || got.Source.Collector != "winrm" || !strings.Contains(got.Source.Note, "were not used") {
+		t.Errorf("live succeeds: %+v, %v", got.Source, err)
+	}
+	_, _, err = NewCollector(set, fakeLive{err: fmt.Errorf("refused: %w", model.ErrUnreachable)}).Collect(context.Background(), ts[0])
+	if !errors.Is(err, model.ErrUnreachable) || !strings.Contains(err.Error(), "conflict, so none was used") {
+		t.Errorf("live fails: %v", err)
+	}
+	if un := Unmatched(set, nil); len(un) != 0 {
+		t.Errorf("Unmatched lists conflicting files again: %v", un)
 	}
 }

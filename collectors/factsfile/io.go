@@ -157,66 +157,131 @@ type Loaded struct {
 // the file is rejected: a host cannot dodge facts.max_age by post-dating.
 const maxClockSkew = time.Hour
 
+// A Set is what LoadDir found in a directory.
+type Set struct {
+	// Loaded are the usable files, sorted by file name.
+	Loaded []Loaded
+	// Conflicts are computers that more than one file claims. None of
+	// those files is used: each is a host's word about itself, and nothing
+	// tells the genuine one from a copy or a forgery.
+	Conflicts []Conflict
+	// Rejected lists every file not used, and why (conflicting files too).
+	Rejected []model.RejectedInput
+}
+
+// A Conflict is a computer that several facts files claim.
+type Conflict struct {
+	// FQDN and ComputerName are the names the files claim (of the newest).
+	FQDN, ComputerName string
+	Files              []string
+}
+
+// names are the lower-case names the conflict is known by, as Document.Names.
+func (c Conflict) names() []string {
+	var out []string
+	if c.FQDN != "" {
+		out = append(out, lower(c.FQDN))
+	}
+	return append(out, lower(c.ComputerName))
+}
+
 // LoadDir reads every *.json file directly inside dir. Each file is either
-// loaded or rejected with a reason; two files for the same computer keep
-// the newer collection and reject the other; a collection time after now
-// (beyond an hour of clock skew) is rejected. A directory that cannot be
-// read is an error.
-func LoadDir(dir string, now time.Time) ([]Loaded, []model.RejectedInput, error) {
+// loaded or rejected with a reason: unreadable, invalid, not a regular
+// file, collected after now (beyond an hour of clock skew), or one of
+// several files that claim the same computer (a Conflict). A directory that
+// cannot be read is an error.
+func LoadDir(dir string, now time.Time) (*Set, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	var (
-		loaded   []Loaded
-		rejected []model.RejectedInput
-	)
+	set := &Set{}
+	var loaded []Loaded
 	for _, e := range entries {
 		name := e.Name()
 		if strings.HasPrefix(name, ".") || !strings.EqualFold(filepath.Ext(name), ".json") {
 			continue // hidden files include Write's temporary files
 		}
 		if e.Type()&fs.ModeType != 0 {
-			rejected = append(rejected, model.RejectedInput{File: name, Reason: "not a regular file"})
+			set.reject(name, "not a regular file")
 			continue
 		}
 		d, err := Read(filepath.Join(dir, name))
 		if err != nil {
-			rejected = append(rejected, model.RejectedInput{File: name, Reason: strings.TrimPrefix(err.Error(), filepath.Join(dir, name)+": ")})
+			set.reject(name, strings.TrimPrefix(err.Error(), filepath.Join(dir, name)+": "))
 			continue
 		}
 		if d.CollectedAt.After(now.Add(maxClockSkew)) {
-			rejected = append(rejected, model.RejectedInput{File: name, Reason: "collected_at " + d.CollectedAt.Format(time.RFC3339) + " is in the future"})
+			set.reject(name, "collected_at "+d.CollectedAt.Format(time.RFC3339)+" is in the future")
 			continue
 		}
 		loaded = append(loaded, Loaded{File: name, Doc: d})
 	}
-	// Newest first, so the first file seen for a computer is the one kept.
-	sort.SliceStable(loaded, func(i, j int) bool {
-		return loaded[i].Doc.CollectedAt.After(loaded[j].Doc.CollectedAt)
-	})
-	keep := loaded[:0]
-	owner := map[string]string{}
-	for _, l := range loaded {
-		var dupOf string
-		for _, n := range l.Doc.Names() {
-			if f, ok := owner[n]; ok {
-				dupOf = f
-				break
-			}
-		}
-		if dupOf != "" {
-			rejected = append(rejected, model.RejectedInput{File: l.File, Reason: fmt.Sprintf("an older collection (%s) of the computer %s; %s is newer", l.Doc.CollectedAt.Format(time.RFC3339), l.Doc.Identity.ComputerName, dupOf)})
+	for _, group := range claimGroups(loaded) {
+		if len(group) == 1 {
+			set.Loaded = append(set.Loaded, group[0])
 			continue
 		}
-		for _, n := range l.Doc.Names() {
-			owner[n] = l.File
+		// Newest first: the conflict is named as the latest file names it.
+		sort.SliceStable(group, func(i, j int) bool { return group[i].Doc.CollectedAt.After(group[j].Doc.CollectedAt) })
+		c := Conflict{FQDN: lower(group[0].Doc.Identity.FQDN), ComputerName: group[0].Doc.Identity.ComputerName}
+		for _, l := range group {
+			c.Files = append(c.Files, l.File)
 		}
-		keep = append(keep, l)
+		sort.Strings(c.Files)
+		for _, l := range group {
+			set.reject(l.File, fmt.Sprintf("one of %d facts files that claim the computer %s (%s): none is used, since nothing tells the genuine one; remove the others",
+				len(group), c.ComputerName, strings.Join(c.Files, ", ")))
+		}
+		set.Conflicts = append(set.Conflicts, c)
 	}
-	sort.Slice(keep, func(i, j int) bool { return keep[i].File < keep[j].File })
-	sort.Slice(rejected, func(i, j int) bool { return rejected[i].File < rejected[j].File })
-	return keep, rejected, nil
+	sort.Slice(set.Loaded, func(i, j int) bool { return set.Loaded[i].File < set.Loaded[j].File })
+	sort.Slice(set.Rejected, func(i, j int) bool { return set.Rejected[i].File < set.Rejected[j].File })
+	return set, nil
+}
+
+func (s *Set) reject(file, reason string) {
+	s.Rejected = append(s.Rejected, model.RejectedInput{File: file, Reason: reason})
+}
+
+// claimGroups groups files that share a claimed name (FQDN or computer
+// name), transitively, in the order of their first file.
+func claimGroups(loaded []Loaded) [][]Loaded {
+	parent := make([]int, len(loaded))
+	for i := range parent {
+		parent[i] = i
+	}
+	var find func(int) int
+	find = func(i int) int {
+		for parent[i] != i {
+			parent[i] = parent[parent[i]]
+			i = parent[i]
+		}
+		return i
+	}
+	owner := map[string]int{}
+	for i, l := range loaded {
+		for _, n := range l.Doc.Names() {
+			if j, ok := owner[n]; ok {
+				parent[find(i)] = find(j)
+			} else {
+				owner[n] = i
+			}
+		}
+	}
+	var groups [][]Loaded
+	at := map[int]int{}
+	for i, l := range loaded {
+		r := find(i)
+		g, ok := at[r]
+		if !ok {
+			g = len(groups)
+			at[r] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], l)
+	}
+	return groups
 }
 
 func lower(s string) string { return strings.ToLower(s) }
