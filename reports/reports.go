@@ -170,7 +170,8 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	if r == nil {
 		return errNilResult
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	// 0700 and 0600: the reports list host names and protector IDs.
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create report directory: %w", err)
 	}
 	earlier, err := BundleFiles(dir)
@@ -285,7 +286,7 @@ func writeFile(path string, render func(io.Writer) error) (sum string, size int6
 	if err := tmp.Close(); err != nil {
 		return "", 0, err
 	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
 		return "", 0, err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {

@@ -34,7 +34,8 @@ func prepareOutDir(dir string, force bool) (*outDir, error) {
 	fi, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		// 0700: the results list host names and protector IDs.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return nil, usageErrorf("--out %s: cannot create it: %v", dir, unwrapPath(err))
 		}
 		o.created = true

@@ -117,12 +117,22 @@ profiles:
 	if len(want) != 18 {
 		t.Fatalf("%d expectations, want 18", len(want))
 	}
-	out := t.TempDir()
+	out := filepath.Join(t.TempDir(), "results")
 	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password},
 		"audit", "--targets", s.targets, "--user", "auditor", "--ca-cert", s.ca, "--out", out,
 		"--escrow-config", s.escrow, "--format", "json", "--log-level", "warn")
 	if code != exitFindings {
 		t.Fatalf("exit %d, want %d\n%s\n%s", code, exitFindings, stdout, stderr)
+	}
+	// The results list host names and protector IDs: 0700 and 0600.
+	if fi, err := os.Stat(out); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("--out directory mode %v (%v), want 0700", fi.Mode().Perm(), err)
+	}
+	entries, _ := os.ReadDir(out)
+	for _, e := range entries {
+		if fi, err := e.Info(); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, want 0600", e.Name(), fi.Mode().Perm())
+		}
 	}
 	r := readResult(t, out)
 	if len(r.Hosts) != len(want) {

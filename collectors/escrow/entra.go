@@ -117,6 +117,7 @@ func newGraphClient(cfg *EntraConfig, hc *http.Client) (*graphClient, error) {
 			return nil, err
 		}
 	}
+	hc = noRedirects(hc)
 	opts := azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: authority},
 		Transport: hc,
@@ -292,6 +293,40 @@ func (g *graphClient) devices(ctx context.Context, property, value string) ([]gr
 	return page.Value, nil
 }
 
+// A redirectError is a 3xx answer from the token endpoint or Graph, refused.
+type redirectError struct {
+	status   int
+	location string
+}
+
+func (e *redirectError) Error() string {
+	return fmt.Sprintf("HTTP %d redirect to %s refused: bitaudit never follows redirects (a token or a client secret would go there)", e.status, e.location)
+}
+
+func (e *redirectError) Unwrap() error { return model.ErrProtocol }
+
+// NonRetriable tells azcore's retry policy not to try again
+// (azure-sdk-for-go internal/errorinfo.NonRetriable): a redirect is not transient.
+func (e *redirectError) NonRetriable() {}
+
+// noRedirects returns a copy of hc that follows no redirect: neither the
+// token endpoint nor Graph is followed anywhere else, so the client secret
+// or assertion and the bearer token stay with the configured hosts.
+func noRedirects(hc *http.Client) *http.Client {
+	c := *hc
+	c.CheckRedirect = refuseRedirect
+	return &c
+}
+
+// refuseRedirect is the CheckRedirect of every Entra ID and Graph request.
+func refuseRedirect(req *http.Request, _ []*http.Request) error {
+	e := &redirectError{location: req.URL.Redacted()}
+	if req.Response != nil {
+		e.status = req.Response.StatusCode
+	}
+	return e
+}
+
 // A statusError is a Graph answer other than 200.
 type statusError struct {
 	status int
@@ -335,8 +370,12 @@ func (g *graphClient) get(ctx context.Context, u string, v any) error {
 		req.Header.Set("User-Agent", userAgent)
 		resp, err := g.hc.Do(req)
 		if err != nil {
-			if ctx.Err() != nil {
+			var re *redirectError
+			switch {
+			case ctx.Err() != nil:
 				return ctxErr(ctx)
+			case errors.As(err, &re):
+				return re
 			}
 			return fmt.Errorf("%w: %v", model.ErrUnreachable, err)
 		}

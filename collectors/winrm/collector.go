@@ -393,7 +393,7 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 	rt, conn := c.connect(host, port, a)
 	tr := &transport{
 		ctx:      ctx,
-		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second},
+		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
 		url:      url,
 		user:     c.opts.User,
 		password: c.opts.Password,

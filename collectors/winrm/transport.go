@@ -130,6 +130,25 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 	return "", err
 }
 
+// keepRedirect is the WinRM HTTP client's CheckRedirect: a redirect is
+// never followed (credentials and the script would go to whatever host it
+// names); the 3xx answer comes back to check, which refuses it by name.
+func keepRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+// redirectTarget names where a 3xx answer points, for the error.
+func redirectTarget(resp *http.Response) string {
+	loc := resp.Header.Get("Location")
+	if loc == "" {
+		return "(no Location header)"
+	}
+	if resp.Request != nil && resp.Request.URL != nil {
+		if u, err := resp.Request.URL.Parse(loc); err == nil {
+			return u.Redacted()
+		}
+	}
+	return strconv.Quote(loc)
+}
+
 // cleanupTimeout bounds a Signal or Delete sent after the run's context
 // ended.
 const cleanupTimeout = 5 * time.Second
@@ -213,6 +232,11 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 		return "", e
 	case http.StatusServiceUnavailable:
 		e.kind, e.msg, e.transient = model.ErrUnreachable, "HTTP 503 Service Unavailable (WinRM busy or stopping)", true
+		return "", e
+	}
+	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
+		e.msg = fmt.Sprintf("HTTP %d redirect to %s refused: a WinRM listener never redirects, and bitaudit never sends credentials or commands elsewhere",
+			resp.StatusCode, redirectTarget(resp))
 		return "", e
 	}
 	soapType := strings.Contains(resp.Header.Get("Content-Type"), "application/soap+xml")
