@@ -122,6 +122,7 @@ func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 	d.nonCompliant()
 	d.notAudited()
 	d.collectionGapsPDF()
+	d.coverage()
 	d.waivers()
 	d.remediation()
 	d.appendix()

@@ -29,6 +29,7 @@ const (
 	sheetRemediation = "Remediation"
 	sheetRejected    = "Rejected inputs"
 	sheetCollection  = "Collection"
+	sheetCoverage    = "Coverage"
 )
 
 // xlsxStyles are the cell styles the workbook uses.
@@ -68,7 +69,7 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	x := &xlsxDoc{f: f, r: r, v: newView(r)}
 	steps := []func() error{
 		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
-		x.notAudited, x.collection, x.waivers, x.remediation, x.rejectedInputs,
+		x.notAudited, x.collection, x.coverage, x.waivers, x.remediation, x.rejectedInputs,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -334,6 +335,15 @@ func (x *xlsxDoc) summary() error {
 		figs = append(figs, fig{"Open findings " + sev.String(), s.FindingsBySeverity[sev], 0})
 	}
 	figs = append(figs, fig{"Findings waived", s.Waived, 0})
+	if r.Coverage != nil {
+		for _, cf := range coverageFigures(r.Coverage) {
+			if cf.text != "" {
+				figs = append(figs, fig{"Coverage: " + cf.name, cf.text, x.st.wrap})
+			} else {
+				figs = append(figs, fig{"Coverage: " + cf.name, cf.n, 0})
+			}
+		}
+	}
 	for _, rr := range x.v.rules {
 		figs = append(figs, fig{"Open findings rule " + rr.ID + " " + rr.Severity.String(), rr.Count, 0})
 	}
