@@ -27,9 +27,10 @@ func findTool(name string) string {
 }
 
 // startSlapd runs a real OpenLDAP server (Debian package slapd) on a
-// loopback port, loaded with testdata/slapd/entries.ldif under a subset of
-// the AD schema, and returns its ldap:// URL and the PKI its StartTLS uses.
-func startSlapd(t *testing.T) (string, *testPKI) {
+// loopback port, loaded with testdata/slapd/entries.ldif (then extraLDIF)
+// under a subset of the AD schema, and returns its ldap:// URL and the PKI
+// its StartTLS uses.
+func startSlapd(t testing.TB, extraLDIF ...string) (string, *testPKI) {
 	t.Helper()
 	slapd, slapadd, slaptest := findTool("slapd"), findTool("slapadd"), findTool("slaptest")
 	if slapd == "" || slapadd == "" || slaptest == "" {
@@ -58,7 +59,9 @@ func startSlapd(t *testing.T) (string, *testPKI) {
 		}
 	}
 	run(slaptest, "-f", confFile, "-u", "-Q")
-	run(slapadd, "-f", confFile, "-l", "testdata/slapd/entries.ldif", "-q")
+	for _, ldif := range append([]string{"testdata/slapd/entries.ldif"}, extraLDIF...) {
+		run(slapadd, "-f", confFile, "-l", ldif, "-q")
+	}
 
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
