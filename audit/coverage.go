@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"cmp"
 	"net"
 	"slices"
 	"strings"
@@ -91,6 +92,9 @@ func Coverage(d *Directory, hosts []model.HostResult, staleAfterDays int) *model
 		}
 		c.Computers = append(c.Computers, e)
 	}
+	slices.SortStableFunc(c.Computers, func(a, b model.CoverageEntry) int {
+		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ADDN, b.ADDN))
+	})
 	return c
 }
 

@@ -43,6 +43,11 @@
 //	    count: 1
 //	    size_mib: 32          # huge only (default 32)
 //	long_command_line: error  # over 8191 characters: "error" (default) or "silent"
+//	directory:                # computers the directory holds beyond the hosts (fractions of hosts)
+//	  unlisted: 0.18          # answering, never added to the targets file
+//	  offline: 0.06           # enabled and active, not answering now
+//	  disabled: 0.03          # computer account disabled
+//	  stale: 0.03             # enabled, no logon for 120 days or more
 //
 // Latency is drawn once per host from the host's own seeded source and
 // added before every command's output. Hosts are named PREFIX-NNNN after
@@ -136,6 +141,26 @@
 // value does not apply to them. Recovery passwords are fake but
 // format-valid (eight groups of six digits, each a multiple of 11, at most
 // 720885); protector IDs are upper-case GUIDs in braces.
+//
+// # The directory
+//
+// The simulated AD and Entra ID hold every host and, after them (named on
+// from the last host's number), the directory-only computers of the spec's
+// directory section ([Fleet.Directory]): unlisted ones are served like any
+// host but left out of the targets file; offline, disabled and stale ones
+// get an address where nothing listens (expected unreachable). They are
+// drawn in turn from domain-laptop, never-escrowed, hybrid-laptop, tpm-only
+// and domain-desktop, so some have keys escrowed and some none. Each
+// machine's windows.DirectoryRecord gives its AD objectGUID (a hybrid
+// machine's Entra deviceId is the same GUID), userAccountControl
+// ACCOUNTDISABLE, lastLogonTimestamp and whenCreated (ages counted back
+// from when the directory starts, drawn from a hash of seed and name), which
+// the directory serves and Graph's devices list mirrors (accountEnabled,
+// approximateLastSignInDateTime, trustType AzureAd or ServerAd).
+// [DefaultSpec] adds 18% unlisted, 6% offline, 3% disabled and 3% stale
+// computers. Simulated names do not resolve in DNS: [Fleet.WriteHostsFile]
+// writes a hosts(5) file of every computer's account name, FQDN and
+// address, and host certificates name the computer account.
 //
 // # Faults
 //
