@@ -64,6 +64,13 @@ func Build(spec *Spec) ([]*Host, error) {
 		perm = perm[n:]
 	}
 	linkHostile(hosts, r)
+	for _, h := range hosts {
+		// A profile that does not say otherwise is left as it is by a
+		// fix pass: nothing it lacks is a backup the fix can make.
+		if h.Expect.StatusAfterFix == "" || len(h.Faults) > 0 {
+			h.Expect.StatusAfterFix, h.Expect.ProblemsAfterFix = h.Expect.Status, h.Expect.Problems
+		}
+	}
 	return hosts, nil
 }
 

@@ -123,6 +123,30 @@
 // Without a victim (a fleet of hostile hosts only) a hostile host keeps its
 // own build: a recovery password never escrowed (escrow_missing).
 //
+// Remediation profiles, for --fix (status, then status after a fix pass in
+// [Expectation.StatusAfterFix]):
+//
+//	inject-protector       a protector ID crafted as a PowerShell injection ('; Remove-Item …,
+//	                       $(…), backticks, newlines)                protocol_error, protocol_error
+//	inject-mountpoint      a DriveLetter crafted the same way         protocol_error, protocol_error
+//	drop-mid-action        never escrowed; the connection drops while the backup method runs
+//	                       (it completes, the answer never arrives)  noncompliant, compliant
+//	gpo-forbids-ad-backup  OSActiveDirectoryBackup=0: the AD backup method returns S_FALSE
+//	                                                                 noncompliant, noncompliant
+//	entra-backup-fails     Entra-joined, never escrowed; the Entra backup fails with
+//	                       0x80072EE7 and event 846, nothing stored  noncompliant, noncompliant
+//
+// The backup methods answer as Windows does: BackupRecoveryInformationToActiveDirectory
+// returns 0 and logs 784 (S_FALSE = 1 when the FVE policy does not allow AD DS backup,
+// 785 and ERROR_NO_SUCH_DOMAIN when not domain-joined); BackupRecoveryInformationToCloudDomain
+// logs 845 (846 with the error code on failure); ProtectKeyWithNumericalPassword adds a
+// generated recovery password and logs 775. A successful backup updates the machine's
+// escrow truth, so the simulated AD, Entra ID and the next audit see it. Every distinct
+// command line a machine receives is recorded (Machine.Received), so a test can prove
+// that no command reached a host. Profiles without an entry above keep their status after
+// a fix, except escrow-lost, stale-escrow and two-passwords (compliant once backed up) and
+// never-escrowed (its key is backed up where the FVE policy allows; backup_not_required stays).
+//
 // # Targets, escrow sources and expectations
 //
 // [Fleet.WriteTargets] writes CSV with the identity columns a directory
@@ -133,7 +157,8 @@
 // the AD, Entra ID and external key store (one folder per computer:
 // <dir>/<COMPUTERNAME>/BitLocker Recovery Key <ID>.TXT, [WriteKeyFile]).
 // [Fleet.WriteExpectations] writes the expectation of every host as a JSON
-// array of {target, profile, status, problems}: the profile table's
+// array of {target, profile, status, problems, status_after_fix,
+// problems_after_fix}: the profile table's
 // declared outcome, changed by faults and victims, never by a client.
 //
 // Compliant AD-joined profiles carry OSRequireActiveDirectoryBackup=1;

@@ -440,6 +440,9 @@ func (f *Fleet) WriteExpectations(w io.Writer) error {
 		if out[i].Problems == nil {
 			out[i].Problems = []string{}
 		}
+		if out[i].ProblemsAfterFix == nil {
+			out[i].ProblemsAfterFix = []string{}
+		}
 	}
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
@@ -496,11 +499,18 @@ func (r *runner) Run(ctx context.Context, inv wsman.Invocation) wsman.Output {
 	if !sleep(ctx, h.latency+h.slowDelay+r.extra) {
 		return wsman.Output{ExitCode: 1}
 	}
-	out := h.Machine.Run(ctx, windows.Invocation{CommandLine: inv.CommandLine, Codepage: inv.Codepage, User: inv.User})
+	m := h.Machine
+	m.Mu.Lock()
+	calls := m.BackupCalls
+	m.Mu.Unlock()
+	out := m.Run(ctx, windows.Invocation{CommandLine: inv.CommandLine, Codepage: inv.Codepage, User: inv.User})
 	if h.hugeBytes > 0 {
 		out.Stdout = append(hugeNoise(h.hugeBytes), out.Stdout...)
 	}
-	return wsman.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode}
+	m.Mu.Lock()
+	drop := m.DropDuringBackup && m.BackupCalls > calls
+	m.Mu.Unlock()
+	return wsman.Output{Stdout: out.Stdout, Stderr: out.Stderr, ExitCode: out.ExitCode, Drop: drop}
 }
 
 // sleep waits d or until ctx is done; it reports whether d elapsed.

@@ -22,6 +22,21 @@ import (
 type Expectation struct {
 	Status   string   `json:"status"`
 	Problems []string `json:"problems"`
+	// StatusAfterFix and ProblemsAfterFix are what a re-audit should
+	// conclude after a fix pass under the default policy (back up every
+	// recovery password missing at an accepted location; add no
+	// protector, export nothing) applied to hosts whose identity is
+	// confirmed: what the host's backup methods then achieve, by this
+	// simulator's own rules (policy refusals, failing Entra ID, dropped
+	// connections).
+	StatusAfterFix   string   `json:"status_after_fix"`
+	ProblemsAfterFix []string `json:"problems_after_fix"`
+}
+
+// after sets what a fix pass leaves.
+func (e Expectation) after(status string, problems ...string) Expectation {
+	e.StatusAfterFix, e.ProblemsAfterFix = status, problems
+	return e
 }
 
 // Host statuses, spelled as bitaudit's result document spells them.
@@ -66,6 +81,9 @@ const (
 	ProblemJoinStateMismatch  = "join_state_mismatch" // claims workgroup while AD holds its computer object
 	ProblemEscrowElsewhere    = "escrow_elsewhere"    // its key file sits in another host's folder of the key store
 	ProblemNoOSVolume         = "no_os_volume"        // joined, yet reports no OS volume
+
+	// Remediation: a value crafted as a PowerShell injection.
+	ProblemHostileValue = "hostile_value" // a protector ID or mount point Windows never prints
 )
 
 // A profile is one built-in kind of host. build fills the machine from the
@@ -221,13 +239,21 @@ var profiles = []profile{
 		return noncompliant(ProblemNoRecoveryPassword, ProblemBackupNotRequired)
 	}, nil},
 	// Recovery password never escrowed: no 784, nothing in AD; backup not required by policy.
+	// After a fix: with the FVE policy (OSActiveDirectoryBackup=1) the
+	// backup succeeds; without any, BackupRecoveryInformationToActiveDirectory
+	// returns S_FALSE (bitlocker.md §1.2) and the key stays missing.
 	{"never-escrowed", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
-		if g.r.IntN(2) == 0 {
+		withPolicy := g.r.IntN(2) == 0
+		if withPolicy {
 			g.policy(false)
 		}
 		osTPMRecovery(g)
-		return noncompliant(ProblemEscrowMissing, ProblemBackupNotRequired)
+		e := noncompliant(ProblemEscrowMissing, ProblemBackupNotRequired)
+		if withPolicy {
+			return e.after(StatusNoncompliant, ProblemBackupNotRequired)
+		}
+		return e.after(StatusNoncompliant, ProblemEscrowMissing, ProblemBackupNotRequired)
 	}, nil},
 	// Escrowed to AD, but the FVE policy does not require the backup before
 	// encryption (OSRequireActiveDirectoryBackup absent or no FVE key at
@@ -258,7 +284,7 @@ var profiles = []profile{
 		} else {
 			g.backupAD(v, rp, false)
 		}
-		return noncompliant(ProblemEscrowClaimedNotFound)
+		return noncompliant(ProblemEscrowClaimedNotFound).after(StatusCompliant)
 	}, nil},
 	// Protector rotated: AD holds only the removed protector's key; the
 	// current recovery password was never backed up (bitlocker.md §4 History).
@@ -268,7 +294,7 @@ var profiles = []profile{
 		v, _ := osTPMRecovery(g)
 		old := &windows.Protector{ID: "{" + g.guid() + "}", Type: protRecoveryPassword}
 		g.backupAD(v, old, true)
-		return noncompliant(ProblemEscrowMissing, ProblemStaleEscrow)
+		return noncompliant(ProblemEscrowMissing, ProblemStaleEscrow).after(StatusCompliant)
 	}, nil},
 	// Two recovery passwords (Add-BitLockerKeyProtector run twice,
 	// bitlocker.md §2.3); only the first is escrowed.
@@ -278,7 +304,7 @@ var profiles = []profile{
 		v, rp := osTPMRecovery(g)
 		g.escrow(v, rp)
 		g.protector(v, protRecoveryPassword)
-		return noncompliant(ProblemEscrowPartial)
+		return noncompliant(ProblemEscrowPartial).after(StatusCompliant)
 	}, nil},
 	// Protection suspended with 1..3 reboots left (sample
 	// Win32_EncryptableVolume-derived_C3-Protect_suspended).
@@ -466,6 +492,69 @@ var profiles = []profile{
 	// victim's object. The auditor cannot tell which host lies: both are
 	// noncompliant, neither verified for that ID.
 	{"duplicate-protector", "WS-", clients, unescrowed((*gen).joinDomain), copyProtector},
+
+	// Remediation hosts: what a --fix pass meets on real estates.
+
+	// A protector ID crafted as a PowerShell injection. Windows never
+	// prints one (IDs are braced GUIDs, bitlocker.md §1.2): a host that
+	// does is lying, its answer unusable, and no command may be built from it.
+	{"inject-protector", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		_, rp := osTPMRecovery(g)
+		rp.ID = injections[g.r.IntN(len(injections))]("{" + g.guid() + "}")
+		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
+	}, nil},
+	// A mount point (DriveLetter) crafted as a PowerShell injection, on a
+	// volume whose recovery password is not escrowed: the bait for a fix.
+	{"inject-mountpoint", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		v, _ := osTPMRecovery(g)
+		v.DriveLetter = injections[g.r.IntN(len(injections))]("C:")
+		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
+	}, nil},
+	// Recovery password never escrowed; the connection drops while the
+	// backup runs: the backup completes on the host and in AD, the client
+	// never hears the answer, so only verification at the source can tell.
+	{"drop-mid-action", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		osTPMRecovery(g)
+		g.m.DropDuringBackup = true
+		return noncompliant(ProblemEscrowMissing).after(StatusCompliant)
+	}, nil},
+	// The BitLocker GPO sets "Do not allow" AD DS backup for OS drives
+	// (OSActiveDirectoryBackup=0): the backup method returns S_FALSE
+	// (bitlocker.md §1.2, §1.5) and logs nothing; the key stays missing.
+	{"gpo-forbids-ad-backup", "WS-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(false)
+		g.m.FVEPolicy["OSActiveDirectoryBackup"] = uint32(0)
+		osTPMRecovery(g)
+		return noncompliant(ProblemEscrowMissing, ProblemBackupNotRequired).
+			after(StatusNoncompliant, ProblemEscrowMissing, ProblemBackupNotRequired)
+	}, nil},
+	// Entra-joined, never escrowed, and the Entra ID backup fails: the
+	// device cannot reach the service (WININET_E_NAME_NOT_RESOLVED,
+	// 0x80072EE7), event 846 is logged with the error, nothing is stored
+	// (bitlocker.md §3).
+	{"entra-backup-fails", "LT-", clients, func(g *gen) Expectation {
+		g.joinEntra()
+		g.somePolicy()
+		osTPMRecovery(g)
+		g.m.EntraBackupError = 0x80072EE7
+		return noncompliant(ProblemEscrowMissing).after(StatusNoncompliant, ProblemEscrowMissing)
+	}, nil},
+}
+
+// injections turn a value into a PowerShell injection: a quote closing
+// the string then a command, a subexpression, a backtick escape, a newline.
+var injections = []func(string) string{
+	func(v string) string { return v + "'; Remove-Item -Recurse -Force C:\\ ; '" },
+	func(v string) string { return v + "$(Remove-Item -Recurse -Force C:\\)" },
+	func(v string) string { return v + "`'; Stop-Computer -Force #" },
+	func(v string) string { return v + "\nRemove-Item -Recurse -Force C:\\" },
 }
 
 // unescrowed builds a hostile host's own machine: joined by join, with
@@ -475,7 +564,8 @@ func unescrowed(join func(*gen)) func(*gen) Expectation {
 		join(g)
 		g.policy(true)
 		osTPMRecovery(g)
-		return noncompliant(ProblemEscrowMissing)
+		// Alone (no victim), the host is honest and its key can be backed up.
+		return noncompliant(ProblemEscrowMissing).after(StatusCompliant)
 	}
 }
 

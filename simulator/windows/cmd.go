@@ -2,7 +2,9 @@ package windows
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"strings"
 	"unicode/utf16"
 
@@ -29,6 +31,7 @@ type Output struct {
 // (WINRS_SKIP_CMD_SHELL=FALSE). It locks m.Mu while reading or changing
 // state and returns promptly, with exit code 1, when ctx is cancelled.
 func (m *Machine) Run(ctx context.Context, inv Invocation) Output {
+	m.record(inv.CommandLine)
 	if err := ctx.Err(); err != nil {
 		return Output{ExitCode: 1}
 	}
@@ -48,6 +51,25 @@ func (m *Machine) Run(ctx context.Context, inv Invocation) Output {
 		code = 1
 	}
 	return m.encode(inv, stdout, stderr, code)
+}
+
+// record notes a command line in m.Received.
+func (m *Machine) record(line string) {
+	sum := sha256.Sum256([]byte(line))
+	d := hex.EncodeToString(sum[:])
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	for i := range m.Received {
+		if m.Received[i].Digest == d {
+			m.Received[i].Count++
+			return
+		}
+	}
+	rc := ReceivedCommand{Digest: d, Count: 1}
+	if len(line) <= maxRecordedCommand {
+		rc.CommandLine = line
+	}
+	m.Received = append(m.Received, rc)
 }
 
 // encode converts the process output to the shell's codepage.

@@ -81,6 +81,25 @@ type Machine struct {
 	// Now is the host's clock, used to time-stamp events that remediation
 	// writes; nil means time.Now.
 	Now func() time.Time
+
+	// EntraBackupError, when non-zero, is the HRESULT the Entra ID backup
+	// (BackupRecoveryInformationToCloudDomain) fails with on a joined
+	// device: event 846 is logged with it and nothing is stored, as when
+	// the device cannot reach Entra ID (bitlocker.md §3).
+	EntraBackupError uint32
+
+	// DropDuringBackup makes the host's connection drop while a backup
+	// method runs: the backup completes, its answer never arrives (the
+	// drop-mid-action profile; the fleet's runner applies it).
+	DropDuringBackup bool
+	// BackupCalls counts the backup methods run
+	// (BackupRecoveryInformationTo*), successful or not.
+	BackupCalls int
+
+	// Received records every distinct command line that reached the
+	// machine, in order of first arrival, so a test can prove that a
+	// command was (or was not) sent.
+	Received []ReceivedCommand
 }
 
 // Account is a machine's identity at the sources: its AD computer object
@@ -102,6 +121,22 @@ func (m *Machine) Identity() Account {
 	return Account{ComputerName: m.ComputerName, DNSDomain: m.DNSDomain, DomainJoined: m.Join.DomainJoined,
 		AzureAdJoined: m.Join.AzureAdJoined, DeviceID: m.Join.DeviceID}
 }
+
+// A ReceivedCommand is one distinct command line a machine received.
+type ReceivedCommand struct {
+	// Digest is the hex SHA-256 of the command line.
+	Digest string
+	// Count is how often it arrived.
+	Count int
+	// CommandLine is the command line itself when it is at most
+	// maxRecordedCommand characters (remediation actions are; the
+	// collection script is not, and thousands of hosts would otherwise
+	// each keep a copy).
+	CommandLine string
+}
+
+// maxRecordedCommand bounds the command lines Received keeps in full.
+const maxRecordedCommand = 4096
 
 // OSVersion is what Win32_OperatingSystem reports.
 type OSVersion struct {

@@ -1,9 +1,11 @@
 package windows
 
 import (
+	"crypto/rand"
 	"fmt"
 	"hash/crc32"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -15,8 +17,9 @@ const (
 	hrLockedVolume         = 2150694912 // 0x80310000 FVE_E_LOCKED_VOLUME
 	hrInvalidProtector     = 2150694970 // 0x8031003A FVE_E_INVALID_PROTECTOR_TYPE
 	hrNotActivated         = 2150694920 // 0x80310008 FVE_E_NOT_ACTIVATED
+	hrInvalidPassword      = 2150694956 // 0x8031002C FVE_E_INVALID_PASSWORD_FORMAT (ProtectKeyWithNumericalPassword return values, learn.microsoft.com)
 	hrNotDataVolume        = 2150694952 // 0x80310028 FVE_E_NOT_DATA_VOLUME [?]
-	hrCloudBackupNotJoined = 2149842947 // 0x801C0003 DSREG_E_DEVICE_NOT_JOINED [?]
+	hrCloudBackupNotJoined = 2149318659 // 0x801C0003 DSREG_E_DEVICE_NOT_JOINED [?]
 )
 
 const (
@@ -347,6 +350,8 @@ func (m *Machine) volumeMethod(v *Volume, name string, args *hashtable) (*object
 			}
 		}
 		return methodResult(hrOK, "IsAutoUnlockKeyStored", stored), true
+	case "protectkeywithnumericalpassword":
+		return m.protectKeyWithNumericalPassword(v, arg("FriendlyName"), arg("NumericalPassword")), true
 	case "backuprecoveryinformationtoactivedirectory":
 		return methodResult(m.backupToAD(v, idArg)), true
 	case "backuprecoveryinformationtoclouddomain":
@@ -401,4 +406,62 @@ func (m *Machine) cimPartitions() []*object {
 		n++
 	}
 	return out
+}
+
+// protectKeyWithNumericalPassword adds a recovery-password protector: the
+// password given, or a random one Windows generates when it is omitted
+// (bitlocker.md §1.2), and logs event 775 (key protector created, §3).
+func (m *Machine) protectKeyWithNumericalPassword(v *Volume, _ any, password any) *object {
+	if v.LockStatus == 1 {
+		return methodResult(hrLockedVolume)
+	}
+	if !v.bitLockerOn() {
+		return methodResult(hrNotActivated)
+	}
+	pw := toStr(password)
+	switch {
+	case password == nil || pw == "":
+		pw = randomRecoveryPassword()
+	case !validRecoveryPassword(pw):
+		return methodResult(hrInvalidPassword)
+	}
+	p := &Protector{ID: "{" + randomGUID() + "}", Type: 3, RecoveryPassword: pw}
+	v.Protectors = append(v.Protectors, p)
+	m.addEvent(775, EventData{"ProtectorGUID", strings.ToLower(p.ID)}, EventData{"IdentificationGUID", strings.ToLower(persistentID(v))})
+	return methodResult(hrOK, "VolumeKeyProtectorID", p.ID)
+}
+
+// validRecoveryPassword: eight groups of six digits, each divisible by 11
+// and below 720896 (bitlocker.md §1.2).
+func validRecoveryPassword(s string) bool {
+	groups := strings.Split(s, "-")
+	if len(groups) != 8 {
+		return false
+	}
+	for _, g := range groups {
+		n, err := strconv.Atoi(g)
+		if len(g) != 6 || err != nil || n%11 != 0 || n > 720885 {
+			return false
+		}
+	}
+	return true
+}
+
+func randomRecoveryPassword() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	parts := make([]string, 8)
+	for i := range parts {
+		n := int(b[2*i])<<8 | int(b[2*i+1])
+		parts[i] = fmt.Sprintf("%06d", 11*n)
+	}
+	return strings.Join(parts, "-")
+}
+
+func randomGUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%X-%X-%X-%X-%X", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

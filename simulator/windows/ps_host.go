@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -207,6 +208,7 @@ func policyPrefix(v *Volume) string {
 // backupToAD is BackupRecoveryInformationToActiveDirectory: S_FALSE when
 // policy does not permit AD backup; events 784 / 785.
 func (m *Machine) backupToAD(v *Volume, id string) int64 {
+	m.BackupCalls++
 	p := v.protector(id)
 	switch {
 	case p == nil:
@@ -234,6 +236,7 @@ func (m *Machine) backupToAD(v *Volume, id string) int64 {
 
 // backupToEntra is BackupRecoveryInformationToCloudDomain; events 845 / 846.
 func (m *Machine) backupToEntra(v *Volume, id string) int64 {
+	m.BackupCalls++
 	p := v.protector(id)
 	switch {
 	case p == nil:
@@ -249,6 +252,12 @@ func (m *Machine) backupToEntra(v *Volume, id string) int64 {
 	if !m.Join.AzureAdJoined {
 		m.addEvent(846, EventData{"VolumeMountPoint", mount}, EventData{"TraceGUID", trace}, EventData{"ErrorCode", "-2145648637"})
 		return hrCloudBackupNotJoined
+	}
+	if m.EntraBackupError != 0 {
+		// Event 846 carries the HRESULT as a signed decimal, as the
+		// not-joined case above does.
+		m.addEvent(846, EventData{"VolumeMountPoint", mount}, EventData{"TraceGUID", trace}, EventData{"ErrorCode", strconv.Itoa(int(int32(m.EntraBackupError)))})
+		return int64(m.EntraBackupError)
 	}
 	if !slices.ContainsFunc(m.Escrow.Entra, func(k EscrowedKey) bool { return strings.EqualFold(k.ProtectorID, p.ID) }) {
 		m.Escrow.Entra = append(m.Escrow.Entra, EscrowedKey{ProtectorID: strings.ToUpper(p.ID), Created: m.now(), VolumeType: int(v.VolumeType) + 1})

@@ -25,6 +25,10 @@ type Invocation struct {
 type Output struct {
 	Stdout, Stderr []byte
 	ExitCode       int
+	// Drop resets the connection at every Receive of the command instead
+	// of delivering its output: the command ran, the client never learns
+	// how it ended (the drop-mid-action profile).
+	Drop bool
 }
 
 // A Runner runs commands for a host. Its context is cancelled when the

@@ -11,6 +11,14 @@ import (
 // inject applies the host's transport-level fault to the first output
 // Receive reply of a command and reports whether it took over the answer.
 func (h *Host) inject(w http.ResponseWriter, r *http.Request, rep reply) bool {
+	select {
+	case <-rep.cmd.finished:
+		if rep.cmd.out.Drop {
+			reset(w)
+			return true
+		}
+	default:
+	}
 	switch h.cfg.Fault {
 	case FaultReset, FaultStall, FaultTruncated:
 	default:
