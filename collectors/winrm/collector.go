@@ -281,6 +281,25 @@ func (c *Collector) hint401(a hostAuth) string {
 // polling); errors wrap model.ErrUnreachable, ErrAuth, ErrTimeout,
 // ErrProtocol, ErrNoData or ErrInterrupted and name the target.
 func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
+	res, a, err := c.runCommand(ctx, t, c.command)
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
+	}
+	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
+	}
+	src := c.describe(a.scheme)
+	src.LanguageMode, src.EventsSkipped, src.SectionErrors = facts.Source.LanguageMode, facts.Source.EventsSkipped, facts.Source.SectionErrors
+	facts.Source = src
+	return facts, vols, nil
+}
+
+// runCommand runs command on t: authentication chosen per host,
+// transient failures before the command was sent retried, Kerberos
+// falling back to NTLM where allowed (only when no ticket could be had, so
+// the command was never sent). Errors do not name the target.
+func (c *Collector) runCommand(ctx context.Context, t model.Target, command string) (run, hostAuth, error) {
 	port := c.opts.Port
 	if t.Port != 0 {
 		port = t.Port
@@ -294,25 +313,15 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 
 	a, err := c.hostAuth(t, port)
 	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
+		return run{}, a, err
 	}
-	res, err := c.collect(ctx, url, t.Host, port, a, log)
+	res, err := c.collect(ctx, command, url, t.Host, port, a, log)
 	if err != nil && a.scheme == "kerberos" && c.fallBack(err) {
 		log.Info("winrm: kerberos failed, falling back to NTLM as allowed", "err", err)
 		a.scheme = "ntlm"
-		res, err = c.collect(ctx, url, t.Host, port, a, log)
+		res, err = c.collect(ctx, command, url, t.Host, port, a, log)
 	}
-	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
-	}
-	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
-	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
-	}
-	src := c.describe(a.scheme)
-	src.LanguageMode, src.EventsSkipped, src.SectionErrors = facts.Source.LanguageMode, facts.Source.EventsSkipped, facts.Source.SectionErrors
-	facts.Source = src
-	return facts, vols, nil
+	return res, a, err
 }
 
 // hostAuth decides how t is authenticated. Under "negotiate" with
@@ -353,14 +362,15 @@ func (c *Collector) fallBack(err error) bool {
 	return f.Reason == krbseal.ReasonKDCUnreachable || strings.HasPrefix(f.Reason, krbseal.ReasonUnknownSPN)
 }
 
-// collect runs the script with retries of transient failures.
-func (c *Collector) collect(ctx context.Context, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
+// collect runs command with retries of transient failures that happened
+// before it was sent (never after: a remote action must not run twice).
+func (c *Collector) collect(ctx context.Context, command, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
 	var (
 		res run
 		err error
 	)
 	for attempt := 0; ; attempt++ {
-		res, err = c.runOnce(ctx, url, host, port, a, log)
+		res, err = c.runOnce(ctx, command, url, host, port, a, log)
 		if err == nil || !res.retryable || attempt >= c.opts.Retries {
 			break
 		}
@@ -381,12 +391,15 @@ type run struct {
 	stdout, stderr string
 	exit           int
 	retryable      bool
+	// sent says the command reached the host: after a failure it may or
+	// may not have run.
+	sent bool
 }
 
-// runOnce runs the script once. It returns when the script finished or ctx
+// runOnce runs command once. It returns when the script finished or ctx
 // ended, whichever is first; masterzen's goroutines then end on the
 // cancelled requests.
-func (c *Collector) runOnce(parent context.Context, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
+func (c *Collector) runOnce(parent context.Context, command, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	st := &runState{}
@@ -425,7 +438,7 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 			}
 			done <- r
 		}()
-		stdout, stderr, code, err := client.RunWithString(c.command, "")
+		stdout, stderr, code, err := client.RunWithString(command, "")
 		r = run{stdout: stdout, stderr: stderr, exit: code}
 		if err != nil {
 			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
@@ -436,14 +449,17 @@ func (c *Collector) runOnce(parent context.Context, url, host string, port int, 
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		return run{}, st.deadline(ctx)
+		st.mu.Lock()
+		sent := st.commandSent
+		st.mu.Unlock()
+		return run{sent: sent}, st.deadline(ctx)
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.firstErr != nil {
 		var oe *opError
 		retry := errors.As(st.firstErr, &oe) && oe.transient && !st.commandSent
-		return run{retryable: retry}, st.firstErr
+		return run{retryable: retry, sent: st.commandSent}, st.firstErr
 	}
 	return r, nil
 }

@@ -109,7 +109,7 @@ func machineRunner(m *windows.Machine, delay time.Duration) wsman.Runner {
 				return wsman.Output{ExitCode: 1}
 			}
 		}
-		return wsman.Output(m.Run(ctx, windows.Invocation(inv)))
+		return simOutput(m.Run(ctx, windows.Invocation(inv)))
 	})
 }
 
