@@ -130,13 +130,7 @@ func (e *Engine) AcceptedLocations(join model.JoinState, vt model.VolumeType) []
 func (e *Engine) RequireAll() bool { return e.p.requireAll }
 
 func (e *Engine) accepted(join model.JoinState, vt model.VolumeType) []model.Location {
-	if locs, ok := e.p.byVolumeType[vt][join]; ok {
-		return locs
-	}
-	if locs, ok := e.p.locations[join]; ok {
-		return locs
-	}
-	return e.p.locations[model.JoinUnknown]
+	return e.p.accepted(join, vt)
 }
 
 // evalCtx is the state of one Evaluate call.

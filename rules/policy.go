@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"gopkg.in/yaml.v3"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -47,6 +48,9 @@ type Policy struct {
 	requireTPMPIN      bool
 	requireBackupFirst bool
 	factsMaxAge        time.Duration
+
+	addRecoveryPassword bool
+	recipients          []string
 
 	disabled map[string]bool
 	severity map[string]model.Severity
@@ -150,6 +154,7 @@ func parsePolicy(data []byte, name string) (*Policy, error) {
 		"encryption":   func(n *yaml.Node) { p.decodeEncryption(d, n) },
 		"rules":        func(n *yaml.Node) { p.decodeRules(d, n) },
 		"waivers":      func(n *yaml.Node) { waiverNode = n },
+		"remediation":  func(n *yaml.Node) { p.decodeRemediation(d, n) },
 		"custom_rules": func(n *yaml.Node) { customNode = n },
 		"facts":        func(n *yaml.Node) { p.decodeFacts(d, n) },
 	})
@@ -329,6 +334,61 @@ func (p *Policy) decodeEncryption(d *decoder, n *yaml.Node) {
 			p.requireBackupFirst, _ = d.boolean(n, "encryption.require_backup_before_encryption")
 		},
 	})
+}
+
+func (p *Policy) decodeRemediation(d *decoder, n *yaml.Node) {
+	d.fields(n, "remediation", map[string]func(*yaml.Node){
+		"add_recovery_password": func(n *yaml.Node) {
+			p.addRecoveryPassword, _ = d.boolean(n, "remediation.add_recovery_password")
+		},
+		"external_recipients": func(n *yaml.Node) {
+			p.recipients = nil
+			d.list(n, "remediation.external_recipients", func(_ int, v *yaml.Node) {
+				s, ok := d.str(v, "remediation.external_recipients item")
+				if !ok {
+					return
+				}
+				if _, err := age.ParseX25519Recipient(s); err != nil {
+					d.errorf(v, "remediation.external_recipients: %q is not an age recipient (age1…)", s)
+					return
+				}
+				p.recipients = append(p.recipients, s)
+			})
+		},
+	})
+}
+
+// Remediation is what the policy lets --fix do.
+type Remediation struct {
+	// AddRecoveryPassword allows adding one recovery-password protector
+	// to a volume that has none.
+	AddRecoveryPassword bool
+	// ExternalRecipients are the age recipients exports to the external
+	// key store are encrypted to; none means no export.
+	ExternalRecipients []string
+}
+
+// Remediation returns the policy's remediation section.
+func (p *Policy) Remediation() Remediation {
+	return Remediation{AddRecoveryPassword: p.addRecoveryPassword, ExternalRecipients: slices.Clone(p.recipients)}
+}
+
+// AcceptedLocations returns where a recovery password of a volume of type
+// vt on a host in join state js must be backed up, and whether every one
+// of them must hold it (escrow.require: all).
+func (p *Policy) AcceptedLocations(js model.JoinState, vt model.VolumeType) (locs []model.Location, all bool) {
+	return slices.Clone(p.accepted(js, vt)), p.requireAll
+}
+
+// accepted is AcceptedLocations without the copy, for the engine.
+func (p *Policy) accepted(js model.JoinState, vt model.VolumeType) []model.Location {
+	if l, ok := p.byVolumeType[vt][js]; ok {
+		return l
+	}
+	if l, ok := p.locations[js]; ok {
+		return l
+	}
+	return p.locations[model.JoinUnknown]
 }
 
 // A ruleIDNode is a rule ID the policy names, checked once custom rules are known.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -300,4 +301,41 @@ func FuzzLoadPolicy(f *testing.F) {
 			t.Fatalf("loaded policy rejected by NewEngine: %v", err)
 		}
 	})
+}
+
+func TestRemediationSection(t *testing.T) {
+	const recipient = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+	tests := []struct {
+		name, yaml string
+		want       Remediation
+		err        string
+	}{
+		{name: "default", yaml: "", want: Remediation{}},
+		{name: "allowed", yaml: "remediation:\n  add_recovery_password: true\n  external_recipients: [" + recipient + "]\n",
+			want: Remediation{AddRecoveryPassword: true, ExternalRecipients: []string{recipient}}},
+		{name: "not a recipient", yaml: "remediation:\n  external_recipients: [\"ssh-ed25519 AAAA\"]\n", err: "p.yaml:2:25: remediation.external_recipients: \"ssh-ed25519 AAAA\" is not an age recipient"},
+		{name: "unknown key", yaml: "remediation:\n  rotate: true\n", err: "p.yaml:2:3: unknown key \"rotate\" in remediation"},
+		{name: "wrong type", yaml: "remediation:\n  add_recovery_password: yes please\n", err: "p.yaml:2:26"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := LoadPolicy(strings.NewReader(tt.yaml), "p.yaml")
+			if tt.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.err) {
+					t.Fatalf("err = %v, want it to contain %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tt.want, p.Remediation(), cmpopts.EquateEmpty()); d != "" {
+				t.Error(d)
+			}
+		})
+	}
+	locs, all := DefaultPolicy().AcceptedLocations(model.JoinHybrid, model.VolumeOS)
+	if d := cmp.Diff([]model.Location{model.LocationAD, model.LocationEntra}, locs); d != "" || all {
+		t.Errorf("hybrid OS volume: %v all=%v", locs, all)
+	}
 }
