@@ -99,17 +99,25 @@ type WaiverStatus struct {
 	Matched int `json:"matched"`
 }
 
-// A RemediationEntry is one --fix action and its outcome.
+// A RemediationEntry is one --fix action: planned, skipped (Detail says
+// why), or applied and then verified at the source.
 type RemediationEntry struct {
-	Target      string    `json:"target"`
-	Volume      string    `json:"volume"`
-	ProtectorID string    `json:"protector_id"`
-	Action      string    `json:"action"`
-	Location    Location  `json:"location"`
-	Outcome     string    `json:"outcome"`
-	Detail      string    `json:"detail,omitempty"`
-	Time        time.Time `json:"time"`
-	Verified    bool      `json:"verified"`
+	// ActionID identifies the action across runs and in journal.jsonl.
+	ActionID string `json:"action_id,omitempty"`
+	// RuleID is the finding the action remedies.
+	RuleID      string   `json:"rule_id,omitempty"`
+	Target      string   `json:"target"`
+	Volume      string   `json:"volume"`
+	ProtectorID string   `json:"protector_id"`
+	Action      string   `json:"action"`
+	Location    Location `json:"location"`
+	// Outcome is planned, skipped, fixed, failed, unverified or unknown
+	// (an earlier run was interrupted during the action and nothing
+	// verified it since).
+	Outcome  string    `json:"outcome"`
+	Detail   string    `json:"detail,omitempty"`
+	Time     time.Time `json:"time"`
+	Verified bool      `json:"verified"`
 }
 
 // Summary holds the run's figures. Reports print these, never recompute them.

@@ -57,6 +57,7 @@ type auditOptions struct {
 	targetsFrom      string
 	resolveFile      string
 	scope            scopeOptions
+	fix              fixOptions
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -81,6 +82,7 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.targetsFrom, "targets-from", "", "also audit the directory's computers: ad, entra or ad,entra (see bitaudit inventory; with --targets: the union)")
 	f.StringVar(&o.resolveFile, "resolve-file", "", "hosts(5)-format file of name-to-address mappings used before DNS (labs, split DNS, the simulator's --hosts-out)")
 	o.scope.addFlags(f)
+	o.fix.addFlags(f)
 }
 
 func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
@@ -168,6 +170,12 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 		return nil, err
 	}
 	job.targetsFrom = sources
+	if err := o.fix.resolve(); err != nil {
+		return nil, err
+	}
+	if o.fix.enabled && o.factsDir != "" {
+		return nil, usageErrorf("--fix changes hosts over WinRM and verifies them by collecting again: use it with --targets, without --facts")
+	}
 	if o.targetsFile == "" && len(sources) == 0 {
 		return job, job.resolveEscrowAndFacts()
 	}
@@ -435,6 +443,10 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 			plural(auditor.Running(), "running host", "running hosts"))
 	})()
 	result.Hosts = auditor.Run(runCtx, job.targets)
+	var fixErr error
+	if o.fix.enabled && runCtx.Err() == nil {
+		fixErr = runFix(ctx, g, job, fixEnv{auditor: auditor, log: log}, result)
+	}
 	result.Run.Finished = time.Now().UTC()
 	result.Run.Interrupted = runCtx.Err() != nil
 	if cause := context.Cause(runCtx); result.Run.Interrupted && cause != nil && !errors.Is(cause, context.Canceled) {
@@ -449,13 +461,22 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
-	if err := writeResults(wctx, out, result, reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log}, "", log); err != nil {
+	ro := reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log}
+	if _, err := os.Stat(filepath.Join(o.outDir, reports.JournalFile)); err == nil {
+		// The journal of this and earlier fix passes is evidence: listed
+		// in the manifest, never removed as stale.
+		ro.Include = append(ro.Include, reports.JournalFile)
+		out.replace = true // the journal may be this run's own
+	}
+	if err := writeResults(wctx, out, result, ro, "", log); err != nil {
 		return err
 	}
 	if !job.quiet {
 		printRunSummary(g.Out, result, o.outDir)
 	}
 	switch {
+	case fixErr != nil:
+		return fixErr
 	case ctx.Err() != nil:
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial results written to " + o.outDir)}
 	case result.Run.StopReason != "":
@@ -553,6 +574,7 @@ func (j *auditJob) recordedOptions() map[string]string {
 	if o.allowUnencrypted {
 		m["allow_unencrypted"] = "true"
 	}
+	o.fix.record(m)
 	return m
 }
 

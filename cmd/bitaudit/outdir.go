@@ -69,7 +69,9 @@ func prepareOutDir(dir string, force bool) (*outDir, error) {
 		return nil, usageErrorf("--out %s holds %s bitaudit did not write (%s): a results directory holds one run's bundle and nothing else, so verify can vouch for it; choose an empty or new directory",
 			dir, plural(foreign, "entry", "entries"), strings.Join(names, ", "))
 	}
-	if len(own) > 0 && !force {
+	// A journal alone is what a fix pass killed before it wrote its
+	// results leaves: the rerun continues it, no --force needed.
+	if len(own) > 0 && !force && !slices.Equal(own, []string{reports.JournalFile}) {
 		return nil, usageErrorf("--out %s holds an earlier run's results (%s): use --force to replace them (stale files are removed), or choose another directory",
 			dir, strings.Join(own, ", "))
 	}
