@@ -164,7 +164,8 @@ func validRecoveryPassword(s string) error {
 // evaluate judges a machine under bitaudit's default policy as the
 // package documents it, from the machine state alone.
 func evaluate(m *windows.Machine) Expectation {
-	if hostile(m) {
+	if hostileMount(m) {
+		// The collector refuses a DriveLetter that is no drive letter.
 		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
 	}
 	switch {
@@ -212,6 +213,9 @@ func evaluate(m *windows.Machine) Expectation {
 			continue
 		case unreadable:
 			add(ProblemVolumeUnreadable)
+			if slices.ContainsFunc(v.Protectors, func(p *windows.Protector) bool { return !plainValue.MatchString(p.ID) }) {
+				add(ProblemHostileValue)
+			}
 			continue
 		case v.LockStatus == 1:
 			add(ProblemVolumeLocked)
@@ -369,22 +373,15 @@ func TestDefaultMixHasRealFleetCases(t *testing.T) {
 	}
 }
 
-// hostile reports whether the machine reports a protector ID or drive
-// letter crafted as an injection: characters no Windows value holds
-// (an eDrive's literal "BitLocker" protector ID is odd, not hostile).
-func hostile(m *windows.Machine) bool {
-	plain := regexp.MustCompile(`^[A-Za-z0-9{}:-]*$`)
-	for _, v := range m.Volumes {
-		if !plain.MatchString(v.DriveLetter) {
-			return true
-		}
-		for _, p := range v.Protectors {
-			if !plain.MatchString(p.ID) {
-				return true
-			}
-		}
-	}
-	return false
+// plainValue matches the characters Windows' protector IDs and drive
+// letters hold; an injection needs others (an eDrive's literal "BitLocker"
+// protector ID is odd, not hostile).
+var plainValue = regexp.MustCompile(`^[A-Za-z0-9{}:-]*$`)
+
+// hostileMount reports whether the machine reports a drive letter crafted
+// as an injection.
+func hostileMount(m *windows.Machine) bool {
+	return slices.ContainsFunc(m.Volumes, func(v *windows.Volume) bool { return !plainValue.MatchString(v.DriveLetter) })
 }
 
 // fixPass does what a fix pass under the default policy does, through the
@@ -393,7 +390,7 @@ func hostile(m *windows.Machine) bool {
 // Entra-joined. Hostile machines are left alone.
 func fixPass(t *testing.T, m *windows.Machine) {
 	t.Helper()
-	if hostile(m) {
+	if hostileMount(m) {
 		return
 	}
 	type job struct{ mount, id, method string }

@@ -127,8 +127,9 @@
 // [Expectation.StatusAfterFix]):
 //
 //	inject-protector       a protector ID crafted as a PowerShell injection ('; Remove-Item …,
-//	                       $(…), backticks, newlines)                protocol_error, protocol_error
-//	inject-mountpoint      a DriveLetter crafted the same way         protocol_error, protocol_error
+//	                       $(…), backticks, newlines)   noncompliant (volume_unreadable,
+//	                                                    hostile_value), unchanged after a fix
+//	inject-mountpoint      a DriveLetter crafted the same way   protocol_error, unchanged
 //	drop-mid-action        never escrowed; the connection drops while the backup method runs
 //	                       (it completes, the answer never arrives)  noncompliant, compliant
 //	gpo-forbids-ad-backup  OSActiveDirectoryBackup=0: the AD backup method returns S_FALSE

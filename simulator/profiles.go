@@ -496,17 +496,19 @@ var profiles = []profile{
 	// Remediation hosts: what a --fix pass meets on real estates.
 
 	// A protector ID crafted as a PowerShell injection. Windows never
-	// prints one (IDs are braced GUIDs, bitlocker.md §1.2): a host that
-	// does is lying, its answer unusable, and no command may be built from it.
+	// prints one (IDs are braced GUIDs, bitlocker.md §1.2; an eDrive's
+	// literal "BitLocker" is the one exception): the volume cannot be
+	// evaluated, and no command may be built from the ID.
 	{"inject-protector", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
 		g.policy(true)
 		_, rp := osTPMRecovery(g)
 		rp.ID = injections[g.r.IntN(len(injections))]("{" + g.guid() + "}")
-		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
+		return noncompliant(ProblemVolumeUnreadable, ProblemHostileValue)
 	}, nil},
 	// A mount point (DriveLetter) crafted as a PowerShell injection, on a
 	// volume whose recovery password is not escrowed: the bait for a fix.
+	// The collector refuses the answer (a DriveLetter is a letter and a colon).
 	{"inject-mountpoint", "LT-", clients, func(g *gen) Expectation {
 		g.joinDomain()
 		g.policy(true)
