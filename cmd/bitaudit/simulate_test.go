@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -245,4 +246,73 @@ func TestDemoFleet(t *testing.T) {
 	if code, _, stderr := cli(t, t.Context(), nil, "demo", "--fleet", filepath.Join(dir, "nope.yaml")); code != exitUsage || !strings.Contains(stderr, "nope.yaml") {
 		t.Errorf("demo with a missing fleet file: exit %d, %s", code, stderr)
 	}
+}
+
+// TestAuditNeverOverstates: a run whose every host refused the password
+// has no coverage (null, n/a), and a run without any escrow source warns
+// at start and says on page 1 of the PDF that nothing was verified at a
+// source.
+func TestAuditNeverOverstates(t *testing.T) {
+	const password = "Sim-Passw0rd!"
+	s := startSimulate(t, "seed: 6\nprofiles:\n  - {name: domain-laptop, count: 3}\n  - {name: workgroup, count: 1}\n", "127.0.64.1", password)
+	dir := t.TempDir()
+	wrong := filepath.Join(dir, "wrong.pw")
+	if err := os.WriteFile(wrong, []byte("not-the-password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "wrong")
+	cli(t, t.Context(), nil, "audit", "--targets", s.targets, "--user", "auditor", "--ca-cert", s.ca, "--password-file", wrong,
+		"--escrow-config", s.escrow, "--out", out, "--format", "json,pdf", "--log-level", "warn")
+	b, err := os.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw struct {
+		Summary map[string]any `json:"summary"`
+	}
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"backup_coverage", "compliant_share", "compliant_share_without_waivers"} {
+		if v, ok := raw.Summary[k]; !ok || v != nil {
+			t.Errorf("every host auth_failed, yet summary %s = %v (want null)", k, v)
+		}
+	}
+	if text := pdfPage1(t, filepath.Join(out, "report.pdf")); !strings.Contains(text, "n/a") || strings.Contains(text, "100.0 %") {
+		t.Errorf("PDF page 1 of a run that audited nothing shows no n/a, or 100 %%:\n%s", text)
+	}
+
+	out = filepath.Join(dir, "nosource")
+	_, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password}, "audit", "--targets", s.targets,
+		"--user", "auditor", "--ca-cert", s.ca, "--out", out, "--format", "json,pdf")
+	for name, got := range map[string]string{"terminal": stdout, "log": stderr} {
+		if !strings.Contains(got, "no escrow source configured") || !strings.Contains(got, "not be verified at any source") {
+			t.Errorf("%s does not warn that no escrow source is configured:\n%s", name, got)
+		}
+	}
+	if text := pdfPage1(t, filepath.Join(out, "report.pdf")); !strings.Contains(text, "recovery-key backups were not verified at any source") {
+		t.Errorf("PDF page 1 does not say backups were not verified at any source:\n%s", text)
+	}
+	r := readResult(t, out)
+	if r.Summary.ByState.Verified != 0 || r.Summary.ByState.Claimed == 0 || r.Run.Options["escrow_sources"] != "none" {
+		t.Errorf("no source, yet by state %+v, escrow_sources %q", r.Summary.ByState, r.Run.Options["escrow_sources"])
+	}
+	for _, h := range r.Hosts {
+		if h.Status == model.StatusCompliant {
+			t.Errorf("%s compliant without any escrow source (%s)", h.Target, h.Reason)
+		}
+	}
+}
+
+// pdfPage1 returns the text of a PDF's first page, words joined by spaces.
+func pdfPage1(t *testing.T, path string) string {
+	t.Helper()
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext not installed (apt-get install poppler-utils)")
+	}
+	b, err := exec.CommandContext(t.Context(), "pdftotext", "-f", "1", "-l", "1", path, "-").Output()
+	if err != nil {
+		t.Fatalf("pdftotext: %v", err)
+	}
+	return strings.Join(strings.Fields(string(b)), " ")
 }
