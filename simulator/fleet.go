@@ -38,7 +38,8 @@ type Options struct {
 	Port int
 	// TLS serves HTTPS with certificates from a CA the fleet generates.
 	TLS bool
-	// Auth is "basic", "ntlm" (default) or "kerberos".
+	// Auth is "basic", "ntlm" (default), "kerberos", or "negotiate" (both
+	// Kerberos and NTLM, as a domain member's Negotiate accepts them).
 	Auth string
 	// Keytab holds the service keys (HTTP/<fqdn>@Realm) of the hosts, for
 	// Auth "kerberos"; a fleet shares one, each host accepting only
@@ -157,12 +158,12 @@ func (o *Options) fill() error {
 	}
 	switch o.Auth {
 	case "basic", "ntlm":
-	case "kerberos":
+	case "kerberos", "negotiate":
 		if o.Keytab == nil || o.Realm == "" {
 			return errors.New("fleet options: kerberos needs a service keytab and a realm")
 		}
 	default:
-		return fmt.Errorf("auth %q: want basic, ntlm or kerberos", o.Auth)
+		return fmt.Errorf("auth %q: want basic, ntlm, kerberos or negotiate", o.Auth)
 	}
 	if o.User == "" {
 		o.User = DefaultUser
@@ -259,7 +260,7 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 	}
 	m := h.Machine
 	var krb *krbsession.Acceptor
-	if opts.Auth == "kerberos" {
+	if opts.Auth == "kerberos" || opts.Auth == "negotiate" {
 		krb = krbsession.NewAcceptor(opts.Keytab, opts.Realm, f.hostNames(h))
 	}
 	var tlsConf *tls.Config
@@ -284,7 +285,7 @@ func (f *Fleet) serve(h *Host, ip netip.Addr, opts Options) error {
 		User:              opts.User,
 		Password:          password,
 		AllowBasic:        opts.Auth == "basic",
-		AllowNTLM:         opts.Auth == "ntlm",
+		AllowNTLM:         opts.Auth == "ntlm" || opts.Auth == "negotiate",
 		Kerberos:          krb,
 		RequireEncryption: opts.RequireEncryption,
 		CBT:               cbt,

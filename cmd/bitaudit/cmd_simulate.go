@@ -71,7 +71,7 @@ targets file is CSV with an fqdn column, the names Kerberos needs.`,
 	f.StringVar(&o.listenBase, "listen-base", "127.0.10.1", "first loopback address; host i listens on the i-th address after it")
 	f.IntVar(&o.port, "port", 0, "port every host listens on (default 5985, or 5986 with --tls)")
 	f.BoolVar(&o.tls, "tls", false, "serve HTTPS with a generated CA (write it with --ca-out)")
-	f.StringVar(&o.auth, "auth", "ntlm", "authentication the hosts accept: basic, ntlm or kerberos")
+	f.StringVar(&o.auth, "auth", "ntlm", "authentication the hosts accept: basic, ntlm, kerberos, or negotiate (Kerberos and NTLM)")
 	f.StringVar(&o.keytab, "keytab", "", "service keytab (HTTP/<fqdn> keys of the hosts) for --auth kerberos")
 	f.StringVar(&o.realm, "realm", "", "Kerberos realm of the hosts, for --auth kerberos")
 	f.StringVar(&o.cbt, "cbt", "none", "the hosts' CbtHardeningLevel for NTLM over HTTPS: none, relaxed or strict (refuses logins without channel binding)")
@@ -119,16 +119,16 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 		if o.keytab != "" || o.realm != "" {
 			return usageErrorf("--keytab and --realm go with --auth kerberos")
 		}
-	case "kerberos":
+	case "kerberos", "negotiate":
 		if o.keytab == "" || o.realm == "" {
-			return usageErrorf("--auth kerberos needs --keytab (the hosts' service keys) and --realm")
+			return usageErrorf("--auth %s needs --keytab (the hosts' service keys) and --realm", o.auth)
 		}
 		var err error
 		if kt, err = keytab.Load(o.keytab); err != nil {
 			return usageErrorf("--keytab %s: %v", o.keytab, err)
 		}
 	default:
-		return usageErrorf("--auth must be basic, ntlm or kerberos")
+		return usageErrorf("--auth must be basic, ntlm, kerberos or negotiate")
 	}
 	if o.caOut != "" && !o.tls {
 		return usageErrorf("--ca-out needs --tls")

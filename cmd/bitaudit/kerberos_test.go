@@ -23,6 +23,12 @@ const krbRealm = "CORP.EXAMPLE.TEST"
 // accept Kerberos with their service keys from it, and returns the KDC and
 // the fleet's targets file (CSV with the fqdn column).
 func kerberosFleet(t *testing.T, n int, base string, tls bool) (*mitkdc.KDC, *simulator.Fleet, string) {
+	return domainFleet(t, "kerberos", n, base, tls)
+}
+
+// domainFleet is kerberosFleet with the hosts accepting auth ("kerberos",
+// or "negotiate": Kerberos and NTLM).
+func domainFleet(t *testing.T, auth string, n int, base string, tls bool) (*mitkdc.KDC, *simulator.Fleet, string) {
 	t.Helper()
 	kdc := mitkdc.Start(t, krbRealm)
 	kdc.AddUser(t, "auditor", "Krb-Passw0rd!")
@@ -43,8 +49,8 @@ func kerberosFleet(t *testing.T, n int, base string, tls bool) (*mitkdc.KDC, *si
 	if err != nil {
 		t.Fatal(err)
 	}
-	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: "kerberos", Keytab: kt, Realm: krbRealm,
-		User: "auditor", RequireEncryption: true, TLS: tls, ListenBase: netip.MustParseAddr(base)})
+	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: auth, Keytab: kt, Realm: krbRealm,
+		User: "auditor", Password: "Krb-Passw0rd!", RequireEncryption: true, TLS: tls, ListenBase: netip.MustParseAddr(base)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,6 +182,47 @@ func TestSimulatedHostWithMITClient(t *testing.T) {
 		out, err := cmd.CombinedOutput()
 		if err != nil || len(strings.TrimSpace(string(out))) != 36 {
 			t.Errorf("%s: MIT client: %v\n%s", h.Address, err, out)
+		}
+	}
+}
+
+// TestAuditNegotiateFallback: --auth negotiate uses Kerberos wherever it
+// can; a host known only by its address gets NTLM only with
+// --allow-ntlm-fallback, and its result says so.
+func TestAuditNegotiateFallback(t *testing.T) {
+	kdc, fleet, _ := domainFleet(t, "negotiate", 2, "127.0.75.1", false)
+	hs := fleet.Hosts()
+	targets := filepath.Join(t.TempDir(), "mixed.csv")
+	csv := "host,fqdn\n" + hs[0].Address + "," + strings.ToLower(hs[0].Machine.ComputerName) + "." + hs[0].Machine.DNSDomain + "\n" + hs[1].Address + ",\n"
+	if err := os.WriteFile(targets, []byte(csv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"BITAUDIT_PASSWORD": "Krb-Passw0rd!", "KRB5_CONFIG": kdc.Conf}
+	for _, fallback := range []bool{false, true} {
+		out := t.TempDir()
+		args := []string{"audit", "--targets", targets, "--transport", "http", "--auth", "negotiate", "--user", "auditor",
+			"--out", out, "--format", "json", "--fail-on", "none"}
+		if fallback {
+			args = append(args, "--allow-ntlm-fallback")
+		}
+		code, stdout, stderr := cli(t, context.Background(), env, args...)
+		if code != exitOK && code != exitIncomplete {
+			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		r := readResult(t, out)
+		byTarget := map[string]model.HostResult{}
+		for _, h := range r.Hosts {
+			byTarget[h.Target] = h
+		}
+		named, bare := byTarget[hs[0].Address], byTarget[hs[1].Address]
+		if !named.Status.Audited() || named.Facts.Source.Auth != "kerberos" || named.Facts.Source.Protection != "kerberos-sealing" {
+			t.Errorf("fallback=%v: named host %s (%s) %+v, want kerberos", fallback, named.Status, named.Reason, named.Facts)
+		}
+		switch {
+		case fallback && (!bare.Status.Audited() || bare.Facts.Source.Auth != "ntlm" || bare.Facts.Source.Protection != "ntlm-sealing"):
+			t.Errorf("with fallback: address-only host %s (%s) %+v, want ntlm", bare.Status, bare.Reason, bare.Facts)
+		case !fallback && (bare.Status != model.StatusAuthFailed || !strings.Contains(bare.Reason, "allow-ntlm-fallback")):
+			t.Errorf("without fallback: address-only host %s (%s), want auth_failed naming the fix", bare.Status, bare.Reason)
 		}
 	}
 }
