@@ -221,4 +221,24 @@
 // soft open-file limit to the hard limit and refuses to start when that
 // cannot hold one listener per host. [Fleet.Targets] lists every host,
 // refused ones included, in the targets-file format.
+//
+// # Kerberos and channel binding
+//
+// With Options.Auth "kerberos" (or "negotiate": Kerberos and NTLM) the
+// hosts are members of Options.Realm: each verifies AP-REQs with the
+// service keys of Options.Keytab (export HTTP/<fqdn> keys from a real KDC;
+// `bitaudit simulate --auth kerberos --keytab FILE --realm R`), accepting
+// only tickets for its own computer account's names (another computer's
+// ticket gets KRB_AP_ERR_NOT_US, as a relayed or misdirected login would),
+// answers with an AP-REP carrying its own subkey, and over HTTP requires
+// every message sealed with RFC 4121 Wrap tokens (package krbsession, its
+// own code, checked against MIT's GSS-API). A clock skew over 5 minutes,
+// a replayed authenticator or a client not asking for confidentiality is
+// refused, with a KRB-ERROR where Windows sends one.
+//
+// Options.CBT is the WinRM service's CbtHardeningLevel for NTLM over HTTPS
+// (`simulate --cbt`): "relaxed" refuses a login bound to another TLS
+// channel, "strict" also one without channel binding (MS-NLMP
+// MsvAvChannelBindings, RFC 5929 tls-server-end-point of the host's
+// certificate).
 package simulator
