@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -325,6 +326,9 @@ func readPassword(g *globals, file string) (model.Secret, error) {
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return model.Secret{}, usageErrorf("--password-file: %v", err)
+		}
+		if fi, err := os.Stat(file); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+			g.logger().Warn("--password-file is readable by others: chmod 600 it", "file", file, "mode", fi.Mode().Perm().String())
 		}
 		line, _, _ := strings.Cut(string(b), "\n")
 		line = strings.TrimRight(line, "\r")

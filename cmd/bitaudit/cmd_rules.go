@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -51,6 +52,9 @@ func newPolicyCmd(g *globals) *cobra.Command {
 				return usageError(fmt.Errorf("policy is invalid:\n%w", errors.Join(errs...)))
 			}
 			fmt.Fprintf(g.Out, "%s: valid\n", args[0])
+			for _, w := range waiverWarnings(args[0], time.Now()) {
+				fmt.Fprintf(g.Err, "warning: %s\n", w)
+			}
 			return nil
 		},
 	}
@@ -85,4 +89,33 @@ func newPolicyCmd(g *globals) *cobra.Command {
 	initCmd.Flags().BoolVar(&force, "force", false, "overwrite an existing file")
 	c.AddCommand(validate, initCmd)
 	return c
+}
+
+// waiverWarnings names the waivers of a valid policy file that have expired
+// or expire within 30 days: still valid, but an expired waiver no longer
+// covers its findings.
+func waiverWarnings(path string, now time.Time) []string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	p, err := rules.LoadPolicy(f, path)
+	if err != nil {
+		return nil
+	}
+	e, err := rules.NewEngine(p, rules.Builtin())
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, w := range e.Waivers(now) {
+		switch w.State {
+		case "expired":
+			out = append(out, fmt.Sprintf("waiver %s expired on %s: it no longer covers its findings (owner %s)", w.ID, w.Expires.Format("2006-01-02"), w.Owner))
+		case "expiring":
+			out = append(out, fmt.Sprintf("waiver %s expires on %s (owner %s)", w.ID, w.Expires.Format("2006-01-02"), w.Owner))
+		}
+	}
+	return out
 }

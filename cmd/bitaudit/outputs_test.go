@@ -384,3 +384,70 @@ func TestStartFreeFleetAvoidsTakenAddresses(t *testing.T) {
 		t.Errorf("explicit taken base: %v, want the collision reported", err)
 	}
 }
+
+// TestTransportMixUp: plain HTTP against an HTTPS listener and HTTPS
+// against a plain HTTP one each get a reason naming the likely mix-up.
+func TestTransportMixUp(t *testing.T) {
+	spec, err := simulator.LoadSpec(strings.NewReader("seed: 6\nhosts: 1\nprofiles:\n  - name: domain-laptop\n    share: 1\n"), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		tls       bool
+		transport string
+		want      string
+	}{
+		{true, "http", "the port likely expects HTTPS"},
+		{false, "https", "the port does not speak HTTPS"},
+	} {
+		t.Run(tt.transport, func(t *testing.T) {
+			fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: tt.tls, Auth: "ntlm", User: "auditor", Password: "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fleet.Close()
+			dir := t.TempDir()
+			targets := filepath.Join(dir, "t.txt")
+			os.WriteFile(targets, []byte(strings.Join(fleet.Targets(), "\n")), 0o600)
+			out := filepath.Join(dir, "out")
+			code, _, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "pw"}, "audit", "--targets", targets, "--user", "auditor",
+				"--transport", tt.transport, "--out", out, "--format", "json", "--insecure-skip-verify")
+			if code != exitIncomplete {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+			if h := readResult(t, out).Hosts[0]; h.Status != model.StatusProtocolError || !strings.Contains(h.Reason, tt.want) {
+				t.Errorf("%s (%s), want a protocol error saying %q", h.Status, h.Reason, tt.want)
+			}
+		})
+	}
+}
+
+// TestPolicyValidateWarnsExpiredWaiver: a policy with an expired waiver is
+// valid, with a warning naming it.
+func TestPolicyValidateWarnsExpiredWaiver(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "p.yaml")
+	os.WriteFile(p, []byte("waivers:\n  - {id: W-OLD, hosts: \"*\", rules: [volume.not-encrypted], reason: r, owner: o@example.test, expires: 2020-01-01}\n"), 0o600)
+	code, stdout, stderr := cli(t, t.Context(), nil, "policy", "validate", p)
+	if code != 0 || !strings.Contains(stdout, "valid") || !strings.Contains(stderr, "warning: waiver W-OLD expired on 2020-01-01") {
+		t.Errorf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}
+
+// TestPasswordFileReadableByOthers warns (Unix permissions only).
+func TestPasswordFileReadableByOthers(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no Unix permissions")
+	}
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("secret-pw\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "out")
+	_, _, stderr := cli(t, t.Context(), nil, "audit", "--targets", closedTarget(t), "--user", "a", "--password-file", pw, "--out", out, "--format", "json")
+	if !strings.Contains(stderr, "--password-file is readable by others") || strings.Contains(stderr, "secret-pw") {
+		t.Errorf("stderr: %s", stderr)
+	}
+	os.Chmod(pw, 0o600)
+	_, _, stderr = cli(t, t.Context(), nil, "audit", "--targets", closedTarget(t), "--user", "a", "--password-file", pw, "--out", filepath.Join(t.TempDir(), "o"), "--format", "json")
+	if strings.Contains(stderr, "readable by others") {
+		t.Errorf("warned about a 0600 file: %s", stderr)
+	}
+}

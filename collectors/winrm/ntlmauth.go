@@ -94,7 +94,7 @@ func (a *ntlmAuth) handshake(req *http.Request, body []byte) (*http.Response, er
 	}
 	drainBody(resp)
 	if resp.StatusCode != http.StatusUnauthorized {
-		return nil, fmt.Errorf("host answered %d to an NTLM NEGOTIATE, want 401 with a challenge: %w", resp.StatusCode, model.ErrProtocol)
+		return nil, fmt.Errorf("host answered %d to an NTLM NEGOTIATE, want 401 with a challenge%s: %w", resp.StatusCode, ntlmseal.StatusHint(resp.StatusCode, req.URL.Scheme), model.ErrProtocol)
 	}
 	scheme, challenge, ok := ntlmChallenge(resp.Header.Values("WWW-Authenticate"))
 	if !ok {

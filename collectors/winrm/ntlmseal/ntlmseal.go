@@ -164,6 +164,17 @@ func (t *roundTripper) authenticateRestarting(ctx context.Context, orig *http.Re
 	return fmt.Errorf("ntlm handshake: connection lost %d times between the legs: %w", handshakeAttempts, lost.err)
 }
 
+// StatusHint names the likely cause of a status other than 401 to an NTLM
+// NEGOTIATE: a 400 to plain HTTP is what an HTTPS listener answers to a
+// request that is not TLS (Go's TLS server and HTTP.sys alike answer
+// "400 Bad Request"), i.e. --transport http against port 5986.
+func StatusHint(status int, scheme string) string {
+	if status == http.StatusBadRequest && scheme == "http" {
+		return " (a 400 to plain HTTP: the port likely expects HTTPS; use --transport https, or the HTTP port 5985)"
+	}
+	return ""
+}
+
 // authenticate runs NEGOTIATE → CHALLENGE → AUTHENTICATE on empty-bodied
 // POSTs, as pywinrm does before its first encrypted message (pywinrm 0.3.0
 // winrm/transport.py setup_encryption: "Security context doesn't exist,
@@ -176,7 +187,7 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request) err
 	}
 	wsmvenc.Drain(resp)
 	if resp.StatusCode != http.StatusUnauthorized {
-		return fmt.Errorf("ntlm negotiate: host answered %d, want 401 with a challenge: %w", resp.StatusCode, model.ErrProtocol)
+		return fmt.Errorf("ntlm negotiate: host answered %d, want 401 with a challenge%s: %w", resp.StatusCode, StatusHint(resp.StatusCode, orig.URL.Scheme), model.ErrProtocol)
 	}
 	scheme, chal, err := challengeToken(resp.Header.Values("WWW-Authenticate"))
 	if err != nil {
