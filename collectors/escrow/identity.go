@@ -62,7 +62,10 @@ func (c *Checker) bind(ctx context.Context, h *model.HostResult, f *model.HostFa
 		}
 	}
 	var dev *graphDevice
-	if c.graph != nil {
+	// A host that reports itself domain-joined only, confirmed by its AD
+	// object, needs no device look-up: one Graph request fewer per host.
+	domainOnly := f.Join.State == model.JoinDomain && b.ad != nil && id.EntraDeviceID == ""
+	if c.graph != nil && !domainOnly {
 		dev, b.deviceErr = c.entraDevice(ctx, id, b.ad, given, f)
 		if dev != nil {
 			id.Objects = append(id.Objects, "Entra device "+dev.DeviceID)
