@@ -641,7 +641,9 @@ func SkippedEntries(p Plan, now time.Time) []model.RemediationEntry {
 
 // Interrupted reports, for actions an earlier run journalled without an
 // outcome and this run did not plan again, what the current audit shows:
-// fixed when the source holds the key now, otherwise unknown.
+// fixed when the source holds the key now, failed when the source was
+// checked and lacks it, unverified when it could not be checked, and
+// unknown while the host could not be audited again.
 func Interrupted(journal map[string]JournalEntry, order []string, planned map[string]bool, hosts map[string]*model.HostResult, now time.Time) []model.RemediationEntry {
 	var out []model.RemediationEntry
 	for _, id := range order {
@@ -655,9 +657,17 @@ func Interrupted(journal map[string]JournalEntry, order []string, planned map[st
 			Detail: "an earlier run was interrupted during this action (" + JournalName + ", " + in.Time.UTC().Format(time.RFC3339) + ")"}
 		h := hosts[in.Host]
 		if in.Kind == ActionBackup {
-			if b, ok := backupAfter(h, in.Volume, in.ProtectorID, in.Location); ok && b.State == model.BackupVerified {
+			b, ok := backupAfter(h, in.Volume, in.ProtectorID, in.Location)
+			switch {
+			case ok && b.State == model.BackupVerified:
 				re.Outcome, re.Verified = OutcomeFixed, true
 				re.Detail += "; verified at the source now: " + orNone(b.Object, b.Reason)
+			case ok && b.State == model.BackupMissing:
+				re.Outcome = OutcomeFailed
+				re.Detail += "; the source was checked now and does not hold the key (" + orNone(b.Reason, "missing") + ")"
+			case ok:
+				re.Outcome = OutcomeUnverified
+				re.Detail += "; the source could not be checked now: " + orNone(b.Reason, string(b.State))
 			}
 		} else if h != nil && h.Status.Audited() {
 			if v := volumeOf(h, in.Volume); v != nil && len(v.RecoveryPasswords()) > 0 {
