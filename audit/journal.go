@@ -67,9 +67,8 @@ type Journal struct {
 }
 
 // OpenJournal opens (creating it if needed) the journal in dir and returns
-// the records already in it. A last line cut short by a crash is ignored
-// (and the next record starts on a line of its own); any other malformed
-// line is an error naming it.
+// the records already in it. A last line cut short by a crash is dropped
+// (it was never acknowledged); any other malformed line is an error naming it.
 func OpenJournal(dir string) (*Journal, []JournalRecord, error) {
 	path := filepath.Join(dir, JournalName)
 	prev, torn, err := ReadJournal(path)
@@ -89,12 +88,26 @@ func OpenJournal(dir string) (*Journal, []JournalRecord, error) {
 		}
 	}
 	if torn {
-		if _, err := f.Write([]byte("\n")); err != nil {
+		// The cut-short record was never acknowledged: drop it, so the
+		// next record starts on a line of its own and the file parses.
+		if err := dropTornTail(path); err != nil {
 			f.Close()
-			return nil, nil, fmt.Errorf("journal: %w", err)
+			return nil, nil, err
 		}
 	}
 	return j, prev, nil
+}
+
+// dropTornTail truncates path after its last newline.
+func dropTornTail(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := os.Truncate(path, int64(bytes.LastIndexByte(data, '\n')+1)); err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
 }
 
 // Path returns the journal file's path.
