@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/collectors/escrow"
 	"github.com/bitaudit/bitaudit/collectors/winrm"
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -99,10 +100,27 @@ func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *
 		targets[t.String()] = t
 	}
 	rem := job.policy.Remediation()
+	opts := job.collector
+	opts.Logger = env.log
+	remote, err := winrm.New(opts)
+	if err != nil {
+		return usageError(fmt.Errorf("collector: %w", err))
+	}
+	// Export to the external key store only where the policy names age
+	// recipients and the escrow config names the store.
+	var exporter *escrow.Exporter
+	if len(rem.ExternalRecipients) > 0 {
+		if job.escrowCfg == nil || job.escrowCfg.External == nil || job.escrowCfg.External.Dir == "" {
+			return usageErrorf("the policy names age recipients for the external key store, but --escrow-config names no external store")
+		}
+		if exporter, err = escrow.NewExporter(job.escrowCfg.External.Dir, rem.ExternalRecipients, remote); err != nil {
+			return usageError(err)
+		}
+	}
 	plan := audit.BuildPlan(result.Hosts, targets, audit.PlanOptions{
 		Policy: job.policy, Rules: fo.rules, Journal: journal,
 		AddRecoveryPassword: rem.AddRecoveryPassword,
-		Export:              false, // TODO(#13): age export to the external key store
+		Export:              exporter != nil,
 		Validate:            validateAction,
 	})
 	now := time.Now().UTC()
@@ -125,21 +143,19 @@ func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *
 		result.Remediation = append(audit.SkippedEntries(plan, now), audit.Interrupted(journal, order, planned, before, now)...)
 		return nil
 	}
-	opts := job.collector
-	opts.Logger = env.log
-	remote, err := winrm.New(opts)
-	if err != nil {
-		return usageError(fmt.Errorf("collector: %w", err))
-	}
 	j, _, err := audit.OpenJournal(o.outDir)
 	if err != nil {
 		return &exitError{code: exitFatal, err: err}
 	}
 	defer j.Close()
-	applied, jerr := audit.Apply(ctx, remote, plan, before, audit.ApplyOptions{
+	ao := audit.ApplyOptions{
 		Concurrency: fo.concurrency, ActionTimeout: o.hostTimeout, Journal: j, RunID: result.Run.ID, Logger: env.log,
 		Unknown: func(err error) bool { return errors.Is(err, winrm.ErrActionUnknown) },
-	})
+	}
+	if exporter != nil {
+		ao.Exporter = exporter
+	}
+	applied, jerr := audit.Apply(ctx, remote, plan, before, ao)
 
 	// Re-collect and re-verify the hosts changed, even after an interrupt
 	// (the actions sent have finished): the result must say what holds now.

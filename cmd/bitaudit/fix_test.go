@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -11,9 +13,13 @@ import (
 	"strings"
 	"testing"
 
+	"filippo.io/age"
+
 	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/collectors/escrow"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/simulator"
+	"github.com/bitaudit/bitaudit/simulator/windows"
 )
 
 const fixPassword = "Fix-Passw0rd!"
@@ -271,4 +277,110 @@ func TestFixEndToEnd(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestFixExportsToExternalStore: where the policy names age recipients, a
+// workgroup host's missing key is read over the protected channel,
+// encrypted to them and written into the host's own folder of the store,
+// where the re-audit verifies it; nothing on disk or in any output holds
+// the clear password.
+func TestFixExportsToExternalStore(t *testing.T) {
+	one, two := 1, 2
+	ff := startFixFleet(t, &simulator.Spec{Seed: 4, Hosts: 3, Profiles: []simulator.ProfileMix{
+		{Name: "workgroup", Count: &two}, {Name: "domain-laptop", Count: &one}}}, "127.0.65.1")
+	f, err := os.Open(ff.escrow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := escrow.LoadConfig(f, ff.escrow)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := cfg.External.Dir
+	// One workgroup host lost its key file.
+	var victim *simulator.Host
+	for _, h := range ff.fleet.Hosts() {
+		if h.Profile == "workgroup" {
+			victim = h
+			break
+		}
+	}
+	m := victim.Machine
+	folder := filepath.Join(store, m.ComputerName)
+	files, _ := filepath.Glob(filepath.Join(folder, "BitLocker Recovery Key *.TXT"))
+	if len(files) != 1 {
+		t.Fatalf("key files of %s: %v", m.ComputerName, files)
+	}
+	os.Remove(files[0])
+	var rp *windows.Protector
+	for _, p := range m.Volumes[0].Protectors {
+		if p.Type == 3 {
+			rp = p
+		}
+	}
+
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(policy, []byte("remediation:\n  external_recipients: ["+id.Recipient().String()+"]\n"), 0o600)
+	root := t.TempDir()
+	out := filepath.Join(root, "apply")
+
+	// Without recipients the plan skips it.
+	code, stdout, _ := ff.audit(t, filepath.Join(root, "plan"), "--fix")
+	if code != exitFindings || !strings.Contains(stdout, "no age recipients") {
+		t.Fatalf("plan without recipients: exit %d\n%s", code, stdout)
+	}
+	code, stdout, stderr := ff.audit(t, out, "--fix", "--yes", "--policy", policy, "--log-level", "debug")
+	if code != exitOK {
+		t.Fatalf("--fix --yes: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out)
+	for _, h := range r.Hosts {
+		if h.Status != model.StatusCompliant {
+			t.Errorf("%s: %s (%s)", h.Target, h.Status, h.Reason)
+		}
+	}
+	fixed := 0
+	for _, e := range r.Remediation {
+		if e.Outcome == audit.OutcomeFixed && e.Location == model.LocationExternal {
+			fixed++
+		}
+	}
+	if fixed != 1 {
+		t.Errorf("remediation %+v: want one export fixed", r.Remediation)
+	}
+	name := filepath.Join(folder, rp.ID+".age")
+	sealed, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := age.Decrypt(bytes.NewReader(sealed), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear, _ := io.ReadAll(rd)
+	if string(clear) != rp.RecoveryPassword {
+		t.Error("the export does not decrypt to the host's recovery password") // never print it
+	}
+	for _, s := range []string{stdout, stderr} {
+		if recoveryPasswordShape.MatchString(s) {
+			t.Error("recovery-password-shaped text in the CLI's output")
+		}
+	}
+	for _, dir := range []string{root, store} {
+		filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+			if err != nil || info.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			if recoveryPasswordShape.Match(b) || bytes.Contains(b, []byte(rp.RecoveryPassword)) {
+				t.Errorf("%s holds the clear recovery password", p)
+			}
+			return nil
+		})
+	}
 }

@@ -21,6 +21,7 @@ import (
 // them when a recovery key is saved:
 //
 //	<store>/<COMPUTERNAME>/BitLocker Recovery Key <PROTECTOR ID>.TXT
+//	<store>/<COMPUTERNAME>/<PROTECTOR ID>.age   (--fix exports, see Exporter)
 //
 // Folder names are matched case-insensitively (SMB shares are). A file
 // counts for a host only inside that host's own folder; the same ID in
@@ -43,15 +44,22 @@ type folderFiles struct {
 }
 
 // keyFileID returns the protector ID a file name stands for, if it is named
-// as Windows names recovery key files: "BitLocker Recovery Key <ID>.TXT",
-// in any case, with or without braces around the ID.
+// as Windows names recovery key files, "BitLocker Recovery Key <ID>.TXT",
+// or as --fix names its age-encrypted exports, "<ID>.age"; in any case,
+// with or without braces around the ID.
 func keyFileID(name string) (string, bool) {
-	const prefix, suffix = "bitlocker recovery key ", ".txt"
+	const prefix, suffix, ageSuffix = "bitlocker recovery key ", ".txt", ".age"
 	l := strings.ToLower(name)
-	if !strings.HasPrefix(l, prefix) || !strings.HasSuffix(l, suffix) {
+	var id string
+	switch {
+	case strings.HasPrefix(l, prefix) && strings.HasSuffix(l, suffix):
+		id = l[len(prefix) : len(l)-len(suffix)]
+	case strings.HasSuffix(l, ageSuffix):
+		id = l[:len(l)-len(ageSuffix)]
+	default:
 		return "", false
 	}
-	id := model.NormalizeProtectorID(l[len(prefix) : len(l)-len(suffix)])
+	id = model.NormalizeProtectorID(id)
 	return id, model.IsGUID(id)
 }
 
