@@ -55,6 +55,7 @@ func (d *pdfDoc) collectionGapsPDF() {
 	if n == 0 {
 		return
 	}
+	d.ensure(50) // heading, the paragraph and the first rows together
 	d.section("Collection gaps")
 	d.para("Parts of the collection that did not give everything on audited hosts: sections that failed on the host (their facts are missing), " +
 		"events that could not be decoded, volumes only partly read, and recovery or system partitions kept out of the audit.")

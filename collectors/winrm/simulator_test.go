@@ -323,3 +323,81 @@ func TestSimulatorUnreachable(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// TestSimulatorRealWindowsStates collects from hosts in the states real
+// fleets have, over the simulated WinRM service: each is audited with what
+// it can give, and says what it could not.
+func TestSimulatorRealWindowsStates(t *testing.T) {
+	tests := []struct {
+		name    string
+		setup   func(*windows.Machine)
+		wantErr error
+		check   func(t *testing.T, f model.HostFacts, vols []model.Volume)
+	}{
+		{name: "dsregcmd writes to stderr", setup: func(m *windows.Machine) { m.DsregcmdStderr = "Failed to retrieve tenant details." },
+			check: func(t *testing.T, f model.HostFacts, _ []model.Volume) {
+				if f.Join.State != model.JoinDomain || len(f.Source.SectionErrors) != 0 {
+					t.Errorf("join %+v, section errors %+v", f.Join, f.Source.SectionErrors)
+				}
+			}},
+		{name: "constrained language", setup: func(m *windows.Machine) { m.LanguageMode = "ConstrainedLanguage" },
+			check: func(t *testing.T, f model.HostFacts, vols []model.Volume) {
+				if f.Source.LanguageMode != "ConstrainedLanguage" || len(f.Events) != 1 || len(vols) != 2 || len(f.Source.SectionErrors) != 0 {
+					t.Errorf("mode %q, %d events, %d volumes, errors %+v", f.Source.LanguageMode, len(f.Events), len(vols), f.Source.SectionErrors)
+				}
+			}},
+		{name: "no BitLocker feature", setup: func(m *windows.Machine) { m.NoBitLockerFeature = true },
+			check: func(t *testing.T, f model.HostFacts, vols []model.Volume) {
+				if !f.BitLockerNotInstalled || len(vols) != 0 || f.OS.Caption == "" || f.Hostname != "WS-0042" ||
+					len(f.Source.SectionErrors) != 1 || f.Source.SectionErrors[0].Section != "events" {
+					t.Errorf("facts %+v, volumes %+v", f, vols)
+				}
+			}},
+		{name: "not an administrator", setup: func(m *windows.Machine) { m.NotAdmin = true }, wantErr: model.ErrAuth},
+		{name: "recovery partition", setup: func(m *windows.Machine) {
+			m.Volumes[1].PartitionGptType = "{de94bba4-06d1-4d40-a16a-bfd50179d6ac}"
+		}, check: func(t *testing.T, f model.HostFacts, vols []model.Volume) {
+			if len(vols) != 1 || len(f.SystemVolumes) != 1 || f.SystemVolumes[0].Role != "recovery" {
+				t.Errorf("volumes %+v, system %+v", vols, f.SystemVolumes)
+			}
+		}},
+		{name: "locked data volume", setup: func(m *windows.Machine) { m.Volumes[1].LockStatus = 1 },
+			check: func(t *testing.T, _ model.HostFacts, vols []model.Volume) {
+				if v := vols[1]; !v.Locked || v.Conversion != model.ConversionUnknown || v.Method != model.MethodUnknown || v.Unreadable() {
+					t.Errorf("locked volume %+v", v)
+				}
+			}},
+		{name: "eDrive protector", setup: func(m *windows.Machine) {
+			m.Volumes[0].EncryptionMethod = 5
+			m.Volumes[0].Protectors[1].ID = "BitLocker"
+		}, check: func(t *testing.T, _ model.HostFacts, vols []model.Volume) {
+			if v := vols[0]; !v.Unreadable() || len(v.Protectors) != 1 || v.Method != model.MethodHardware {
+				t.Errorf("eDrive volume %+v", v)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := simMachine()
+			tt.setup(m)
+			s := startSim(t, wsman.Config{AllowBasic: true, RequireEncryption: true}, m, true)
+			c, err := New(Options{Auth: "basic", User: `CORP\auditor`, Password: model.NewSecret(testPassword), CACertPEM: s.caPEM})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			facts, vols, err := c.Collect(ctx, s.target)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, facts, vols)
+		})
+	}
+}
