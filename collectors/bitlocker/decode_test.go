@@ -76,6 +76,8 @@ func TestDecodeGolden(t *testing.T) {
 			return map[string]any{"facts": f, "volumes": v}, err
 		}},
 		{"sim_collect_domain.txt", decodeAll},
+		{"sim_collect_v2_clm_edrive_winre.txt", decodeAll},
+		{"sim_collect_v2_no_feature.txt", decodeAll},
 		{"sim_collect_entra.txt", decodeAll},
 		{"sim_collect_hybrid_decrypted.txt", decodeAll},
 		{"sim_collect_locked_workgroup.txt", decodeAll},
@@ -306,7 +308,7 @@ func TestClean(t *testing.T) {
 }
 
 func FuzzDecodeCollection(f *testing.F) {
-	for _, name := range []string{"collection_domain.txt", "collection_entra.txt", "sim_collect_locked_workgroup.txt", "sim_collect_hybrid_decrypted.txt"} {
+	for _, name := range []string{"collection_domain.txt", "collection_entra.txt", "sim_collect_locked_workgroup.txt", "sim_collect_hybrid_decrypted.txt", "sim_collect_v2_clm_edrive_winre.txt", "sim_collect_v2_no_feature.txt"} {
 		f.Add(payload(f, name))
 	}
 	f.Add([]byte(collection(okOS, okComp, "["+okVol+"]", "[]", "", okDsreg)))
