@@ -203,6 +203,46 @@ func TestInventoryAndTargetsFrom(t *testing.T) {
 	if len(r.Hosts) != len(rows) {
 		t.Errorf("audited %d hosts, inventory lists %d", len(r.Hosts), len(rows))
 	}
+
+	// --targets and --targets-from together: the union, each computer once,
+	// whether the file names it by DNS name or by address and ad_dn.
+	var other *simulator.Host // a host AD does not know
+	for _, h := range fleet.Hosts() {
+		if !h.Machine.Identity().DomainJoined && len(h.Faults) == 0 {
+			other = h
+		}
+	}
+	if other == nil {
+		t.Fatal("the fleet has no host outside AD")
+	}
+	first, second := rows[0], rows[1]
+	both := filepath.Join(t.TempDir(), "targets.csv")
+	ip := strings.Split(other.Address, ":")[0]
+	csvText := "host,fqdn,ad_dn\n" + first["host"] + ",,\n" + second["host"] + ",," + "\n" + ip + ",,\n" +
+		"\"" + first["host"] + "\"," + first["fqdn"] + ",\"" + first["ad_dn"] + "\"\n"
+	if err := os.WriteFile(both, []byte(csvText), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	outU := t.TempDir()
+	code, stdout, stderr = cli(t, t.Context(), env, "audit", "--targets", both, "--targets-from", "ad", "--resolve-file", hostsFile, "--user", "auditor",
+		"--ca-cert", ca, "--escrow-config", escrowCfg, "--out", outU, "--host-timeout", "8s", "--format", "json", "--log-level", "warn")
+	if code != exitFindings {
+		t.Fatalf("audit --targets --targets-from ad: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	ru := readResult(t, outU)
+	if len(ru.Hosts) != len(rows)+1 {
+		t.Errorf("union audited %d hosts, want the %d directory computers and the one outside AD", len(ru.Hosts), len(rows))
+	}
+	names := map[string]int{}
+	for _, h := range ru.Hosts {
+		names[strings.Split(h.Target, ":")[0]]++
+	}
+	for k, n := range names {
+		if n > 1 {
+			t.Errorf("%s audited %d times", k, n)
+		}
+	}
+
 	c := r.Coverage
 	if c == nil || c.MatchedByClaim != 0 || c.NotInDirectory != 0 {
 		t.Fatalf("coverage after --targets-from ad: %+v", c)

@@ -3,6 +3,7 @@ package escrow
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -122,10 +123,18 @@ func BenchmarkInventory50k(b *testing.B) {
 		opts := InventoryOptions{AD: true, Census: true, OUs: []string{"OU=Fleet,DC=corp,DC=example,DC=test"}, Now: func() time.Time { return now }}
 		b.ResetTimer()
 		for b.Loop() {
+			stop := sampleHeap()
 			d, err := Inventory(context.Background(), cfg, opts)
+			peak := stop()
 			if err != nil {
 				b.Fatal(err)
 			}
+			runtime.GC()
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			b.ReportMetric(float64(m.HeapAlloc)/(1<<20), "MiB-held")
+			b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
+			runtime.KeepAlive(d)
 			if len(d.Computers) != enabled+disabled+stale {
 				b.Fatalf("%d computers, want %d", len(d.Computers), enabled+disabled+stale)
 			}
@@ -161,4 +170,28 @@ func BenchmarkInventory50k(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/n, "µs/computer")
 		b.ReportMetric(float64(src.entra.GraphRequests.Load())/float64(b.N), "graph-requests/op")
 	})
+}
+
+// sampleHeap samples the live heap every 10 ms until the returned function
+// is called, which returns the highest value seen.
+func sampleHeap() func() uint64 {
+	done := make(chan struct{})
+	result := make(chan uint64)
+	go func() {
+		var peak uint64
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			var m runtime.MemStats
+			runtime.ReadMemStats(&m)
+			peak = max(peak, m.HeapAlloc)
+			select {
+			case <-done:
+				result <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 { close(done); return <-result }
 }
