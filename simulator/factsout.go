@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -26,6 +27,21 @@ type factsDoc struct {
 	FVEPolicy    map[string]int64 `json:"fve_policy"`
 	BackupEvents []factsEvent     `json:"backup_events"`
 	Volumes      []factsVolume    `json:"volumes"`
+	// BitLockerNotInstalled, SystemVolumes and Collection: see the schema.
+	BitLockerNotInstalled bool            `json:"bitlocker_not_installed,omitempty"`
+	SystemVolumes         []factsVolume   `json:"system_volumes,omitempty"`
+	Collection            factsCollection `json:"collection,omitzero"`
+}
+
+type factsCollection struct {
+	EventsSkipped int                 `json:"events_skipped,omitempty"`
+	SectionErrors []factsSectionError `json:"section_errors,omitempty"`
+}
+
+type factsSectionError struct {
+	Section string `json:"section"`
+	ID      string `json:"id"`
+	Message string `json:"message"`
 }
 
 type factsIdentity struct {
@@ -63,6 +79,8 @@ type factsVolume struct {
 	Method            string           `json:"encryption_method"`
 	SuspendCount      *int             `json:"suspend_count,omitempty"`
 	Protectors        []factsProtector `json:"protectors"`
+	Role              string           `json:"role,omitempty"`
+	ReadErrors        []string         `json:"read_errors,omitempty"`
 }
 
 type factsProtector struct {
@@ -84,6 +102,26 @@ var (
 // factsBackupEvents are the events a local collection reads (wevtutil, the
 // 500 newest, like collect.ps1's Get-WinEvent -MaxEvents 500).
 var factsBackupEvents = map[int]bool{783: true, 784: true, 785: true, 845: true, 846: true}
+
+// Partition type GUIDs of the partitions Windows keeps for itself (UEFI
+// spec §5.3.3; Microsoft Learn, "Configure UEFI/GPT-based hard drive
+// partitions"): Windows RE tools and the EFI system partition.
+const (
+	gptRecoveryPartition = "{de94bba4-06d1-4d40-a16a-bfd50179d6ac}"
+	gptSystemPartition   = "{c12a7328-f81f-11d2-ba4b-00a0c93ec93b}"
+)
+
+var (
+	factsGUID      = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+	factsErrorCode = regexp.MustCompile(`^(-?[0-9]{1,20}|0[xX][0-9A-Fa-f]{1,16})$`)
+)
+
+// factsProtectorID is a key protector ID as a collection keeps it: a braced
+// GUID; an eDrive's band protector ("BitLocker", bitlocker.md §1.2) is not one.
+func factsProtectorID(id string) (string, bool) {
+	inner := strings.TrimSuffix(strings.TrimPrefix(id, "{"), "}")
+	return id, len(id) == len(inner)+2 && factsGUID.MatchString(inner)
+}
 
 func enumName(names []string, n uint32) string {
 	if int(n) < len(names) {
@@ -140,51 +178,108 @@ func localFacts(m *windows.Machine, at time.Time) factsDoc {
 			d.FVEPolicy[name] = int64(n)
 		}
 	}
-	for i := len(m.Events) - 1; i >= 0 && len(d.BackupEvents) < 500; i-- {
+	if m.NoBitLockerFeature {
+		// No MicrosoftVolumeEncryption namespace and no BitLocker
+		// Management channel: wevtutil fails with "The specified channel
+		// could not be found." (ERROR_EVT_CHANNEL_NOT_FOUND, 15007).
+		d.BitLockerNotInstalled = true
+		d.Collection.SectionErrors = append(d.Collection.SectionErrors, factsSectionError{Section: "events", ID: "wevtutil 15007",
+			Message: "Failed to read events. The specified channel could not be found."})
+		return d
+	}
+	read := 0
+	for i := len(m.Events) - 1; i >= 0 && read < 500; i-- {
 		e := m.Events[i]
 		if !factsBackupEvents[e.ID] {
 			continue
 		}
-		fe := factsEvent{ID: e.ID, Time: e.Time.UTC().Truncate(100 * time.Nanosecond)}
-		for _, data := range e.Data {
-			switch data.Name {
-			case "ProtectorGUID":
-				fe.ProtectorID = data.Value
-			case "VolumeMountPoint":
-				fe.MountPoint = data.Value
-			case "ErrorCode":
-				fe.ErrorCode = data.Value
-			}
+		read++
+		fe, ok := factsBackupEvent(e)
+		if !ok {
+			d.Collection.EventsSkipped++
+			continue
 		}
 		d.BackupEvents = append(d.BackupEvents, fe)
 	}
 	for _, v := range m.Volumes {
-		fv := factsVolume{
-			MountPoint: v.DriveLetter, DeviceID: v.DeviceID, Type: enumName(factsVolumeTypes, v.VolumeType),
-			Protection: enumName(factsProtections, v.ProtectionStatus), Locked: v.LockStatus == 1,
-			Protectors: []factsProtector{},
+		fv := factsVolumeOf(v)
+		// A letterless volume on a Windows RE or EFI system partition is
+		// not a data volume (MSFT_Partition.GptType).
+		switch {
+		case v.DriveLetter == "" && strings.EqualFold(v.PartitionGptType, gptRecoveryPartition):
+			fv.Role = "recovery"
+		case v.DriveLetter == "" && strings.EqualFold(v.PartitionGptType, gptSystemPartition):
+			fv.Role = "system"
 		}
-		if fv.MountPoint == "" {
-			fv.MountPoint = v.DeviceID
-		}
-		// GetConversionStatus and GetEncryptionMethod fail on a locked
-		// volume (FVE_E_LOCKED_VOLUME): nothing is known of either.
-		if fv.Locked {
-			fv.Conversion, fv.Method = "unknown", "unknown"
+		if fv.Role != "" {
+			d.SystemVolumes = append(d.SystemVolumes, fv)
 		} else {
-			fv.Conversion = enumName(factsConversions, v.ConversionStatus)
-			fv.EncryptionPercent = float64(v.EncryptionPercentage)
-			fv.UsedSpaceOnly = v.EncryptionFlags&1 != 0
-			fv.Method = enumName(factsMethods, v.EncryptionMethod)
+			d.Volumes = append(d.Volumes, fv)
 		}
-		n := int(v.SuspendCount)
-		fv.SuspendCount = &n
-		for _, p := range v.Protectors {
-			fv.Protectors = append(fv.Protectors, factsProtector{ID: p.ID, Type: enumName(factsProtTypes, p.Type)})
-		}
-		d.Volumes = append(d.Volumes, fv)
 	}
 	return d
+}
+
+// factsBackupEvent is what a collection keeps of a backup event: the
+// protector GUID braced, the mount point and error code as written; false
+// for a record whose values are not what Windows writes (it is skipped).
+func factsBackupEvent(e windows.Event) (factsEvent, bool) {
+	fe := factsEvent{ID: e.ID, Time: e.Time.UTC().Truncate(100 * time.Nanosecond)}
+	for _, data := range e.Data {
+		val := strings.TrimSpace(data.Value)
+		switch data.Name {
+		case "ProtectorGUID":
+			inner := strings.TrimSuffix(strings.TrimPrefix(val, "{"), "}")
+			switch {
+			case val == "":
+			case factsGUID.MatchString(inner) && (val == inner || len(val) == len(inner)+2):
+				fe.ProtectorID = "{" + inner + "}"
+			default:
+				return fe, false
+			}
+		case "VolumeMountPoint":
+			fe.MountPoint = val
+		case "ErrorCode":
+			if val != "" && !factsErrorCode.MatchString(val) {
+				return fe, false
+			}
+			fe.ErrorCode = val
+		}
+	}
+	return fe, true
+}
+
+// factsVolumeOf is what WMI's Get* methods report of a volume.
+func factsVolumeOf(v *windows.Volume) factsVolume {
+	fv := factsVolume{
+		MountPoint: v.DriveLetter, DeviceID: v.DeviceID, Type: enumName(factsVolumeTypes, v.VolumeType),
+		Protection: enumName(factsProtections, v.ProtectionStatus), Locked: v.LockStatus == 1,
+		Protectors: []factsProtector{},
+	}
+	if fv.MountPoint == "" {
+		fv.MountPoint = v.DeviceID
+	}
+	// GetConversionStatus and GetEncryptionMethod fail on a locked volume
+	// (FVE_E_LOCKED_VOLUME): nothing is known of either.
+	if fv.Locked {
+		fv.Conversion, fv.Method = "unknown", "unknown"
+	} else {
+		fv.Conversion = enumName(factsConversions, v.ConversionStatus)
+		fv.EncryptionPercent = float64(v.EncryptionPercentage)
+		fv.UsedSpaceOnly = v.EncryptionFlags&1 != 0
+		fv.Method = enumName(factsMethods, v.EncryptionMethod)
+	}
+	n := int(v.SuspendCount)
+	fv.SuspendCount = &n
+	for i, p := range v.Protectors {
+		id, ok := factsProtectorID(p.ID)
+		if !ok {
+			fv.ReadErrors = append(fv.ReadErrors, fmt.Sprintf("key protector %d: ID %q is not a GUID", i, p.ID))
+			continue
+		}
+		fv.Protectors = append(fv.Protectors, factsProtector{ID: id, Type: enumName(factsProtTypes, p.Type)})
+	}
+	return fv
 }
 
 // WriteFacts writes, into dir, the facts file a local collection on each

@@ -36,6 +36,12 @@ profiles:
   - {name: clear-key, count: 1}
   - {name: data-locked, count: 1}
   - {name: impostor, count: 1}
+  - {name: server-no-bitlocker, count: 1}
+  - {name: odd-events, count: 1}
+  - {name: constrained-language, count: 1}
+  - {name: winre-partition, count: 1}
+  - {name: edrive, count: 1}
+  - {name: access-denied, count: 1}
 `
 
 // verdicts maps each host's reported computer name to its status and
@@ -76,8 +82,8 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 	}
 
 	files, _ := filepath.Glob(filepath.Join(factsDir, "*.json"))
-	if len(files) != 23 {
-		t.Fatalf("simulate --facts-out wrote %d files, want 23", len(files))
+	if len(files) != 29 {
+		t.Fatalf("simulate --facts-out wrote %d files, want 29", len(files))
 	}
 	if err := os.WriteFile(filepath.Join(factsDir, "zz-broken.json"), []byte(`{"schema": 99, "garbage": [`), 0o600); err != nil {
 		t.Fatal(err)
@@ -94,8 +100,8 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 		t.Errorf("the malformed facts file is not named in the log:\n%s", stderr)
 	}
 	lr, fr := readResult(t, live), readResult(t, fromFacts)
-	if len(fr.Hosts) != 22 {
-		t.Fatalf("facts audit: %d hosts, want 22 (21 computers with one file each, 1 claimed by two)", len(fr.Hosts))
+	if len(fr.Hosts) != 28 {
+		t.Fatalf("facts audit: %d hosts, want 28 (27 computers with one file each, 1 claimed by two)", len(fr.Hosts))
 	}
 	rejected := map[string]string{}
 	for _, ri := range fr.Run.RejectedInputs {
@@ -117,8 +123,8 @@ func TestAuditFactsAgreesWithWinRM(t *testing.T) {
 		t.Fatalf("conflicted computer %q, stale one %q: want one of each, different", conflicted, stale)
 	}
 	want, got := verdicts(lr), verdicts(fr)
-	if len(want) != 22 { // the impostor and its victim report one name
-		t.Fatalf("live audit has facts for %d computer names, want 22", len(want))
+	if len(want) != 27 { // the impostor and its victim report one name; access-denied gave no facts
+		t.Fatalf("live audit has facts for %d computer names, want 27", len(want))
 	}
 	for name, w := range want {
 		g := got[name]

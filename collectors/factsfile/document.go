@@ -22,6 +22,29 @@ type Document struct {
 	FVEPolicy    map[string]int64 `json:"fve_policy"`
 	BackupEvents []Event          `json:"backup_events"`
 	Volumes      []Volume         `json:"volumes"`
+	// BitLockerNotInstalled: the host has no BitLocker feature (no
+	// MicrosoftVolumeEncryption WMI namespace), so Volumes is empty.
+	BitLockerNotInstalled bool `json:"bitlocker_not_installed,omitempty"`
+	// SystemVolumes are letterless recovery and system partitions, kept
+	// apart from the audited volumes.
+	SystemVolumes []Volume `json:"system_volumes,omitempty"`
+	// Collection says what the collection could not read.
+	Collection Collection `json:"collection,omitzero"`
+}
+
+// Collection records the gaps of a collection.
+type Collection struct {
+	// EventsSkipped counts backup events that could not be decoded.
+	EventsSkipped int `json:"events_skipped,omitempty"`
+	// SectionErrors lists the parts of the collection that failed.
+	SectionErrors []SectionError `json:"section_errors,omitempty"`
+}
+
+// A SectionError is one part of the collection that failed on the host.
+type SectionError struct {
+	Section string `json:"section"`
+	ID      string `json:"id"`
+	Message string `json:"message"`
 }
 
 // Identity is who the host says it is. Like a remote host's report it is a
@@ -67,6 +90,11 @@ type Volume struct {
 	Method            model.EncryptionMethod `json:"encryption_method"`
 	SuspendCount      *int                   `json:"suspend_count,omitempty"`
 	Protectors        []Protector            `json:"protectors"`
+	// Role is "recovery" or "system" for a volume of SystemVolumes.
+	Role string `json:"role,omitempty"`
+	// ReadErrors lists what could not be read about the volume; a volume
+	// with read errors is reported as unreadable.
+	ReadErrors []string `json:"read_errors,omitempty"`
 }
 
 // Protector is a key protector's ID and type, never its secret.
@@ -84,10 +112,15 @@ func New(facts model.HostFacts, vols []model.Volume, machineSID, toolVersion str
 			JoinState: facts.Join.State, EntraDeviceID: facts.Join.EntraDeviceID, TenantID: facts.Join.TenantID,
 			MachineSID: machineSID,
 		},
-		OS:           OS{Caption: facts.OS.Caption, Version: facts.OS.Version, Build: facts.OS.Build},
-		FVEPolicy:    facts.Policy,
-		BackupEvents: []Event{},
-		Volumes:      []Volume{},
+		OS:                    OS{Caption: facts.OS.Caption, Version: facts.OS.Version, Build: facts.OS.Build},
+		FVEPolicy:             facts.Policy,
+		BackupEvents:          []Event{},
+		Volumes:               docVolumes(vols),
+		BitLockerNotInstalled: facts.BitLockerNotInstalled,
+		Collection:            Collection{EventsSkipped: facts.Source.EventsSkipped},
+	}
+	if len(facts.SystemVolumes) > 0 {
+		d.SystemVolumes = docVolumes(facts.SystemVolumes)
 	}
 	if d.FVEPolicy == nil {
 		d.FVEPolicy = map[string]int64{}
@@ -95,18 +128,44 @@ func New(facts model.HostFacts, vols []model.Volume, machineSID, toolVersion str
 	for _, e := range facts.Events {
 		d.BackupEvents = append(d.BackupEvents, Event{ID: e.ID, Time: e.Time, ProtectorID: e.ProtectorID, MountPoint: e.MountPoint, ErrorCode: e.ErrorCode})
 	}
+	for _, e := range facts.Source.SectionErrors {
+		d.Collection.SectionErrors = append(d.Collection.SectionErrors, SectionError(e))
+	}
+	return d
+}
+
+func docVolumes(vols []model.Volume) []Volume {
+	out := make([]Volume, 0, len(vols))
 	for _, v := range vols {
 		dv := Volume{
 			MountPoint: v.MountPoint, DeviceID: v.DeviceID, Type: v.Type, Conversion: v.Conversion,
 			EncryptionPercent: v.EncryptionPercent, UsedSpaceOnly: v.UsedSpaceOnly, Protection: v.Protection,
 			Locked: v.Locked, Method: v.Method, SuspendCount: v.SuspendCount, Protectors: []Protector{},
+			Role: v.Role, ReadErrors: v.ReadErrors,
 		}
 		for _, p := range v.Protectors {
 			dv.Protectors = append(dv.Protectors, Protector{ID: p.ID, Type: p.Type})
 		}
-		d.Volumes = append(d.Volumes, dv)
+		out = append(out, dv)
 	}
-	return d
+	return out
+}
+
+func modelVolumes(vols []Volume) []model.Volume {
+	out := make([]model.Volume, 0, len(vols))
+	for _, v := range vols {
+		mv := model.Volume{
+			MountPoint: v.MountPoint, DeviceID: v.DeviceID, Type: v.Type, Conversion: v.Conversion,
+			EncryptionPercent: v.EncryptionPercent, UsedSpaceOnly: v.UsedSpaceOnly, Protection: v.Protection,
+			Locked: v.Locked, Method: v.Method, SuspendCount: v.SuspendCount, Protectors: []model.Protector{},
+			Role: v.Role, ReadErrors: v.ReadErrors,
+		}
+		for _, p := range v.Protectors {
+			mv.Protectors = append(mv.Protectors, model.Protector{ID: p.ID, Type: p.Type})
+		}
+		out = append(out, mv)
+	}
+	return out
 }
 
 // Host returns the document as the facts and volumes of a host result.
@@ -121,7 +180,9 @@ func (d *Document) Host(file string) (model.HostFacts, []model.Volume) {
 		},
 		Policy: map[string]int64{},
 		Events: []model.BackupEvent{},
-		Source: model.Collection{Collector: "wmi", FactsFile: file, CollectedAt: d.CollectedAt},
+		Source: model.Collection{Collector: "wmi", FactsFile: file, CollectedAt: d.CollectedAt,
+			EventsSkipped: d.Collection.EventsSkipped},
+		BitLockerNotInstalled: d.BitLockerNotInstalled,
 	}
 	for k, v := range d.FVEPolicy {
 		f.Policy[k] = v
@@ -129,19 +190,13 @@ func (d *Document) Host(file string) (model.HostFacts, []model.Volume) {
 	for _, e := range d.BackupEvents {
 		f.Events = append(f.Events, model.BackupEvent{ID: e.ID, Time: e.Time, ProtectorID: e.ProtectorID, MountPoint: e.MountPoint, ErrorCode: e.ErrorCode})
 	}
-	vols := make([]model.Volume, 0, len(d.Volumes))
-	for _, v := range d.Volumes {
-		mv := model.Volume{
-			MountPoint: v.MountPoint, DeviceID: v.DeviceID, Type: v.Type, Conversion: v.Conversion,
-			EncryptionPercent: v.EncryptionPercent, UsedSpaceOnly: v.UsedSpaceOnly, Protection: v.Protection,
-			Locked: v.Locked, Method: v.Method, SuspendCount: v.SuspendCount, Protectors: []model.Protector{},
-		}
-		for _, p := range v.Protectors {
-			mv.Protectors = append(mv.Protectors, model.Protector{ID: p.ID, Type: p.Type})
-		}
-		vols = append(vols, mv)
+	for _, e := range d.Collection.SectionErrors {
+		f.Source.SectionErrors = append(f.Source.SectionErrors, model.SectionError(e))
 	}
-	return f, vols
+	if len(d.SystemVolumes) > 0 {
+		f.SystemVolumes = modelVolumes(d.SystemVolumes)
+	}
+	return f, modelVolumes(d.Volumes)
 }
 
 // Names returns the lower-case names the document's host may be targeted

@@ -27,11 +27,22 @@ func sample() (model.HostFacts, []model.Volume) {
 		Policy: map[string]int64{"OSRequireActiveDirectoryBackup": 1},
 		Events: []model.BackupEvent{{ID: 784, Time: at.Add(-time.Hour), ProtectorID: "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}"}},
 	}
+	f.Source.EventsSkipped = 2
+	f.Source.SectionErrors = []model.SectionError{{Section: "partitions", ID: "HRESULT 0x80041010", Message: "Invalid class"}}
+	f.SystemVolumes = []model.Volume{{
+		MountPoint: `\\?\Volume{928db253-5f1e-4d3a-9b2c-00000000e5f1}\`, DeviceID: `\\?\Volume{928db253-5f1e-4d3a-9b2c-00000000e5f1}\`,
+		Type: model.VolumeFixed, Conversion: model.FullyDecrypted, Protection: model.ProtectionOff, Method: model.MethodNone,
+		Protectors: []model.Protector{}, Role: "recovery",
+	}}
 	v := []model.Volume{{
 		MountPoint: "C:", DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000001}\`, Type: model.VolumeOS,
 		Conversion: model.FullyEncrypted, EncryptionPercent: 100, Protection: model.ProtectionOn,
 		Method: model.MethodXTSAES256, SuspendCount: &four,
 		Protectors: []model.Protector{{ID: "{3B3E091C-ECB9-4B46-9FDD-A9E699EC3C8C}", Type: model.ProtectorTPM}, {ID: "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}", Type: model.ProtectorRecoveryPassword}},
+	}, {
+		MountPoint: "D:", DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000002}\`, Type: model.VolumeFixed,
+		Conversion: model.FullyEncrypted, EncryptionPercent: 100, Protection: model.ProtectionOn, Method: model.MethodHardware,
+		Protectors: []model.Protector{}, ReadErrors: []string{"protectors[0]: ID is not a {GUID}"},
 	}}
 	return f, v
 }
@@ -47,7 +58,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	gotF, gotV := d.Host("WS-0001.json")
-	f.Source = model.Collection{Collector: "wmi", FactsFile: "WS-0001.json", CollectedAt: at}
+	f.Source = model.Collection{Collector: "wmi", FactsFile: "WS-0001.json", CollectedAt: at,
+		EventsSkipped: f.Source.EventsSkipped, SectionErrors: f.Source.SectionErrors}
 	if diff := cmp.Diff(f, gotF); diff != "" {
 		t.Errorf("facts (-want +got):\n%s", diff)
 	}
@@ -110,6 +122,11 @@ func TestDecodeRejects(t *testing.T) {
 			vol(m)["protectors"] = ps
 		}, want: "more than 32"},
 		{name: "no collection time", break_: func(m map[string]any) { delete(m, "collected_at") }, want: "collected_at"},
+		{name: "volumes on a host without BitLocker", break_: func(m map[string]any) { m["bitlocker_not_installed"] = true }, want: "without the BitLocker feature"},
+		{name: "an audited volume with a role", break_: func(m map[string]any) { vol(m)["role"] = "recovery" }, want: "volumes[0].role"},
+		{name: "a section error of no section", break_: func(m map[string]any) {
+			m["collection"].(map[string]any)["section_errors"].([]any)[0].(map[string]any)["section"] = "escrow"
+		}, want: "section_errors[0].section"},
 		{name: "trailing data", raw: "TRAILING", want: "after the document"},
 	}
 	for _, tc := range tests {

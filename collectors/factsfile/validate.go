@@ -92,36 +92,84 @@ func (d *Document) Validate() error {
 		opt(at+".error_code", e.ErrorCode, bitlocker.CheckErrorCode)
 	}
 
-	if len(d.Volumes) > maxVolumes {
+	if len(d.Volumes)+len(d.SystemVolumes) > maxVolumes {
 		bad(fmt.Errorf("volumes: more than %d", maxVolumes))
 	}
+	if d.BitLockerNotInstalled && len(d.Volumes)+len(d.SystemVolumes) > 0 {
+		bad(errors.New("volumes: listed on a host without the BitLocker feature"))
+	}
 	for i, v := range d.Volumes {
-		at := fmt.Sprintf("volumes[%d]", i)
-		bad(bitlocker.CheckMountPoint(at+".mount_point", v.MountPoint))
-		opt(at+".device_id", v.DeviceID, bitlocker.CheckDeviceID)
-		bad(oneOf(at+".type", v.Type, volumeTypes))
-		bad(oneOf(at+".conversion_status", v.Conversion, conversions))
-		bad(oneOf(at+".protection_status", v.Protection, protections))
-		bad(oneOf(at+".encryption_method", v.Method, methods))
-		if v.EncryptionPercent < 0 || v.EncryptionPercent > 100 || math.IsNaN(v.EncryptionPercent) {
-			bad(fmt.Errorf("%s.encryption_percentage: not 0..100", at))
+		errs = append(errs, v.validate(fmt.Sprintf("volumes[%d]", i), false)...)
+	}
+	for i, v := range d.SystemVolumes {
+		errs = append(errs, v.validate(fmt.Sprintf("system_volumes[%d]", i), true)...)
+	}
+	if c := d.Collection; c.EventsSkipped < 0 || c.EventsSkipped > maxEvents {
+		bad(fmt.Errorf("collection.events_skipped: not 0..%d", maxEvents))
+	}
+	if len(d.Collection.SectionErrors) > len(sections) {
+		bad(errors.New("collection.section_errors: more than one per section"))
+	}
+	for i, e := range d.Collection.SectionErrors {
+		at := fmt.Sprintf("collection.section_errors[%d]", i)
+		if !slices.Contains(sections, e.Section) {
+			bad(fmt.Errorf("%s.section: not a section of a collection", at))
 		}
-		if v.SuspendCount != nil && (*v.SuspendCount < 0 || *v.SuspendCount > 15) {
-			bad(fmt.Errorf("%s.suspend_count: not 0..15", at))
-		}
-		if len(v.Protectors) > maxProtectors {
-			bad(fmt.Errorf("%s.protectors: more than %d", at, maxProtectors))
-		}
-		for j, p := range v.Protectors {
-			pat := fmt.Sprintf("%s.protectors[%d]", at, j)
-			bad(bitlocker.CheckProtectorID(pat+".id", p.ID))
-			bad(oneOf(pat+".type", p.Type, protectorTypes))
-		}
+		bad(bitlocker.CheckText(at+".id", e.ID, 200))
+		bad(bitlocker.CheckText(at+".message", e.Message, 400))
 	}
 	if len(errs) > 5 {
 		errs = append(errs[:5], fmt.Errorf("and %d more", len(errs)-5))
 	}
 	return errors.Join(errs...)
+}
+
+// sections are the parts of a collection a section error may name.
+var sections = []string{"os", "computer", "volumes", "partitions", "events", "fve", "dsregcmd"}
+
+// validate checks one volume; system volumes carry a role, others none.
+func (v Volume) validate(at string, system bool) []error {
+	var errs []error
+	bad := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	bad(bitlocker.CheckMountPoint(at+".mount_point", v.MountPoint))
+	if v.DeviceID != "" {
+		bad(bitlocker.CheckDeviceID(at+".device_id", v.DeviceID))
+	}
+	bad(oneOf(at+".type", v.Type, volumeTypes))
+	bad(oneOf(at+".conversion_status", v.Conversion, conversions))
+	bad(oneOf(at+".protection_status", v.Protection, protections))
+	bad(oneOf(at+".encryption_method", v.Method, methods))
+	if v.EncryptionPercent < 0 || v.EncryptionPercent > 100 || math.IsNaN(v.EncryptionPercent) {
+		bad(fmt.Errorf("%s.encryption_percentage: not 0..100", at))
+	}
+	if v.SuspendCount != nil && (*v.SuspendCount < 0 || *v.SuspendCount > 15) {
+		bad(fmt.Errorf("%s.suspend_count: not 0..15", at))
+	}
+	switch {
+	case system && v.Role != "recovery" && v.Role != "system":
+		bad(fmt.Errorf("%s.role: not recovery or system", at))
+	case !system && v.Role != "":
+		bad(fmt.Errorf("%s.role: only system volumes have one", at))
+	}
+	if len(v.ReadErrors) > maxProtectors {
+		bad(fmt.Errorf("%s.read_errors: more than %d", at, maxProtectors))
+	}
+	for j, e := range v.ReadErrors {
+		bad(bitlocker.CheckText(fmt.Sprintf("%s.read_errors[%d]", at, j), e, 300))
+	}
+	if len(v.Protectors) > maxProtectors {
+		bad(fmt.Errorf("%s.protectors: more than %d", at, maxProtectors))
+	}
+	for j, p := range v.Protectors {
+		pat := fmt.Sprintf("%s.protectors[%d]", at, j)
+		bad(bitlocker.CheckProtectorID(pat+".id", p.ID))
+		bad(oneOf(pat+".type", p.Type, protectorTypes))
+	}
+	return errs
 }
 
 func oneOf[T ~string](name string, v T, valid []T) error {

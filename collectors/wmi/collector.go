@@ -49,6 +49,6 @@ func Decode(s *Snapshot) (model.HostFacts, []model.Volume, error) {
 	if err != nil {
 		return facts, nil, err
 	}
-	facts.Source = model.Collection{Collector: "wmi"}
+	facts.Source.Collector = "wmi"
 	return facts, vols, nil
 }

@@ -15,8 +15,9 @@ import (
 	"github.com/bitaudit/bitaudit/model"
 )
 
-// captureSections splits a recorded collect.ps1 output into section bodies.
-func captureSections(t *testing.T, path string) (raw []byte, secs map[string]string) {
+// captureSections splits a recorded collect.ps1 output into section bodies
+// and error records.
+func captureSections(t *testing.T, path string) (raw []byte, secs map[string]string, errs map[string]string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -26,7 +27,7 @@ func captureSections(t *testing.T, path string) (raw []byte, secs map[string]str
 	if !ok {
 		t.Fatalf("%s: no header separator", path)
 	}
-	secs = map[string]string{}
+	secs, errs = map[string]string{}, map[string]string{}
 	var cur string
 	for _, line := range strings.Split(out, "\n") {
 		line = strings.TrimSuffix(line, "\r")
@@ -35,100 +36,153 @@ func captureSections(t *testing.T, path string) (raw []byte, secs map[string]str
 			cur = strings.TrimPrefix(line, "##SECTION ")
 		case strings.HasPrefix(line, "##BITAUDIT"):
 			cur = ""
+		case strings.HasPrefix(line, "##ERROR "):
+			errs[cur] = strings.TrimPrefix(line, "##ERROR ")
 		case cur != "":
 			secs[cur] += line + "\n"
 		}
 	}
-	return []byte(out), secs
+	return []byte(out), secs, errs
 }
 
-func u32(n uint32) *uint32 { return &n }
-func str(s string) *string { return &s }
+// captureVolume is one volume of the script's JSON, as recorded.
+type captureVolume struct {
+	DeviceID                                                     string
+	DriveLetter                                                  *string
+	VolumeType, Protection, Conversion, Percent, Flags, Method   *uint32
+	Lock, Suspend                                                *uint32
+	ProtectionRet, ConversionRet, MethodRet, LockRet, SuspendRet uint32
+	ProtectorsRet                                                uint32
+	Protectors                                                   []struct {
+		ID   string `json:"Id"`
+		Type *uint32
+		Ret  uint32
+	}
+}
 
-// domainSnapshot holds the WMI values behind the simulator capture
-// sim_collect_domain.txt: what a local read of that machine returns.
-func domainSnapshot(t *testing.T, secs map[string]string) *Snapshot {
+// snapshotOf holds the WMI values behind a recorded collect.ps1 output:
+// what a local read of that machine returns. Each recorded value is put
+// where the WMI reader puts it (Win32_EncryptableVolume properties and
+// method results, MSFT_Partition, wevtutil's text, the FVE key, dsregcmd).
+func snapshotOf(t *testing.T, secs, errs map[string]string) *Snapshot {
 	t.Helper()
-	s := &Snapshot{MachineSID: "S-1-5-21-1004336348-1177238915-682003330-1000"}
-	if err := json.Unmarshal([]byte(secs["os"]), &s.OS); err != nil {
-		t.Fatal(err)
+	s := &Snapshot{}
+	unmarshal := func(section string, v any) {
+		if err := json.Unmarshal([]byte(secs[section]), v); err != nil {
+			t.Fatalf("section %s: %v", section, err)
+		}
 	}
-	if err := json.Unmarshal([]byte(secs["computer"]), &s.Computer); err != nil {
-		t.Fatal(err)
+	unmarshal("os", &s.OS)
+	unmarshal("computer", &s.Computer)
+	if e, failed := errs["volumes"]; failed {
+		s.VolumesErr = recordedError(e)
+	} else {
+		var vols []captureVolume
+		unmarshal("volumes", &vols)
+		for _, v := range vols {
+			ev := EncryptableVolume{
+				DeviceID: v.DeviceID, DriveLetter: v.DriveLetter, VolumeType: v.VolumeType,
+				ProtectionRet: v.ProtectionRet, ProtectionStatus: v.Protection,
+				ConversionRet: v.ConversionRet, ConversionStatus: v.Conversion, EncryptionPercentage: v.Percent, EncryptionFlags: v.Flags,
+				MethodRet: v.MethodRet, EncryptionMethod: v.Method, LockRet: v.LockRet, LockStatus: v.Lock,
+				SuspendRet: v.SuspendRet, SuspendCount: v.Suspend, ProtectorsRet: v.ProtectorsRet,
+			}
+			for _, p := range v.Protectors {
+				ev.Protectors = append(ev.Protectors, KeyProtector{ID: p.ID, TypeRet: p.Ret, Type: p.Type})
+			}
+			s.Volumes = append(s.Volumes, ev)
+		}
 	}
-	if err := json.Unmarshal([]byte(secs["events"]), &s.Events); err != nil {
-		t.Fatal(err)
+	unmarshal("partitions", &s.Partitions)
+	if e, failed := errs["events"]; failed {
+		s.EventsErr = recordedError(e)
+	} else {
+		s.Events = []byte(secs["events"])
 	}
-	if err := json.Unmarshal([]byte(secs["fve"]), &s.FVEPolicy); err != nil {
-		t.Fatal(err)
-	}
+	unmarshal("fve", &s.FVEPolicy)
 	s.Dsregcmd = []byte(secs["dsregcmd"])
-	s.Volumes = []EncryptableVolume{
-		{
-			DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000001}\`, DriveLetter: str("C:"), VolumeType: u32(0),
-			ProtectionStatus: u32(1), ConversionStatus: u32(1), EncryptionPercentage: u32(100), EncryptionFlags: u32(1),
-			EncryptionMethod: u32(7), LockStatus: u32(0), SuspendCount: u32(0),
-			Protectors: []KeyProtector{
-				{ID: "{3B3E091C-ECB9-4B46-9FDD-A9E699EC3C8C}", Type: u32(1)},
-				{ID: "{8A696888-99A7-4FAC-92C7-6CC497EA7BDF}", Type: u32(3)},
-			},
-		},
-		{
-			DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000002}\`, DriveLetter: str("D:"), VolumeType: u32(1),
-			ProtectionStatus: u32(0), ConversionStatus: u32(2), EncryptionPercentage: u32(42), EncryptionFlags: u32(0),
-			EncryptionMethod: u32(6), LockStatus: u32(0), SuspendCount: u32(0),
-			Protectors: []KeyProtector{
-				{ID: "{C0FFEE00-1111-4222-8333-444455556666}", Type: u32(2)},
-				{ID: "{D00D0000-1111-4222-8333-444455556666}", Type: u32(3)},
-			},
-		},
-		{
-			DeviceID: `\\?\Volume{1b2c3d4e-0000-4000-8000-000000000003}\`, VolumeType: u32(2),
-			ProtectionStatus: u32(0), ConversionStatus: u32(0), EncryptionPercentage: u32(0), EncryptionFlags: u32(0),
-			EncryptionMethod: u32(0), LockStatus: u32(0), SuspendCount: u32(0),
-		},
-	}
 	return s
 }
 
-// TestDecodeAgreesWithWinRM holds the local collector to the WinRM one: the
-// WMI values behind a recorded collect.ps1 output decode to the same facts
-// and volumes as that output.
-func TestDecodeAgreesWithWinRM(t *testing.T) {
-	const capture = "../bitlocker/testdata/sim_collect_domain.txt"
-	raw, secs := captureSections(t, capture)
-	wantFacts, wantVols, err := bitlocker.DecodeCollection(raw)
-	if err != nil {
-		t.Fatalf("decoding the capture: %v", err)
+// recordedError is a recorded ##ERROR line as the error a WMI call gives:
+// with the HRESULT it names, if any.
+func recordedError(line string) error {
+	if i := strings.Index(strings.ToLower(line), "0x8004100e"); i >= 0 {
+		return oleError{code: 0x80020009, msg: "Invalid namespace", sub: excepInfo{0x8004100e}}
 	}
-	wantFacts.Source = model.Collection{Collector: "wmi"}
-
-	facts, vols, err := Decode(domainSnapshot(t, secs))
-	if err != nil {
-		t.Fatalf("Decode: %v", err)
-	}
-	if d := cmp.Diff(wantFacts, facts); d != "" {
-		t.Errorf("facts differ from the WinRM decoding (-winrm +wmi):\n%s", d)
-	}
-	if d := cmp.Diff(wantVols, vols); d != "" {
-		t.Errorf("volumes differ from the WinRM decoding (-winrm +wmi):\n%s", d)
-	}
-	if len(vols) != 3 || len(facts.Events) == 0 || len(facts.Policy) == 0 || facts.Join.State != model.JoinDomain {
-		t.Fatalf("decoded too little: %d volumes, %d events, %d policy values, join %q", len(vols), len(facts.Events), len(facts.Policy), facts.Join.State)
-	}
+	return errors.New(line)
 }
 
-// oleError stands in for go-ole's OleError: an error with an HRESULT.
+// oleError stands in for go-ole's OleError: an HRESULT, and for
+// DISP_E_EXCEPTION the EXCEPINFO with WMI's own status.
 type oleError struct {
 	code uintptr
 	msg  string
+	sub  error
 }
 
-func (e oleError) Error() string { return e.msg }
-func (e oleError) Code() uintptr { return e.code }
+func (e oleError) Error() string   { return e.msg }
+func (e oleError) Code() uintptr   { return e.code }
+func (e oleError) SubError() error { return e.sub }
+
+type excepInfo struct{ scode uint32 }
+
+func (e excepInfo) Error() string { return "exception" }
+func (e excepInfo) SCODE() uint32 { return e.scode }
+
+// TestDecodeAgreesWithWinRM holds the local collector to the WinRM one: the
+// WMI values behind recorded collect.ps1 outputs (format 2) decode to the
+// same facts and volumes as those outputs, but for what only PowerShell
+// has (its language mode) and the IDs of failed sections.
+func TestDecodeAgreesWithWinRM(t *testing.T) {
+	for _, capture := range []string{
+		"../bitlocker/testdata/sim_collect_v2_clm_edrive_winre.txt", // eDrive, Windows RE, odd events
+		"../bitlocker/testdata/sim_collect_v2_no_feature.txt",       // no BitLocker feature
+	} {
+		t.Run(capture, func(t *testing.T) {
+			raw, secs, errs := captureSections(t, capture)
+			wantFacts, wantVols, err := bitlocker.DecodeCollection(raw)
+			if err != nil {
+				t.Fatalf("decoding the capture: %v", err)
+			}
+			facts, vols, err := Decode(snapshotOf(t, secs, errs))
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			wantFacts.Source = model.Collection{Collector: "wmi", EventsSkipped: wantFacts.Source.EventsSkipped, SectionErrors: wantFacts.Source.SectionErrors}
+			opt := cmp.Transformer("section", func(e model.SectionError) string { return e.Section })
+			if d := cmp.Diff(wantFacts, facts, opt); d != "" {
+				t.Errorf("facts differ from the WinRM decoding (-winrm +wmi):\n%s", d)
+			}
+			if d := cmp.Diff(wantVols, vols); d != "" {
+				t.Errorf("volumes differ from the WinRM decoding (-winrm +wmi):\n%s", d)
+			}
+		})
+	}
+	// The cases the captures hold, so the comparison above cannot pass on empty data.
+	_, secs, errs := captureSections(t, "../bitlocker/testdata/sim_collect_v2_clm_edrive_winre.txt")
+	facts, vols, err := Decode(snapshotOf(t, secs, errs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreadable := 0
+	for _, v := range vols {
+		if v.Unreadable() {
+			unreadable++
+		}
+	}
+	if len(vols) == 0 || unreadable != 1 || len(facts.SystemVolumes) != 1 || len(facts.Events) != 4 {
+		t.Errorf("eDrive/WinRE capture: %d volumes (%d unreadable), %d system volumes, %d events; want 2 (1), 1, 4",
+			len(vols), unreadable, len(facts.SystemVolumes), len(facts.Events))
+	}
+	_, secs, errs = captureSections(t, "../bitlocker/testdata/sim_collect_v2_no_feature.txt")
+	if facts, _, err = Decode(snapshotOf(t, secs, errs)); err != nil || !facts.BitLockerNotInstalled {
+		t.Errorf("no BitLocker feature: BitLockerNotInstalled %v, %v", facts.BitLockerNotInstalled, err)
+	}
+}
 
 func TestDecodeFailures(t *testing.T) {
-	_, secs := captureSections(t, "../bitlocker/testdata/sim_collect_domain.txt")
+	_, secs, errs := captureSections(t, "../bitlocker/testdata/sim_collect_v2_clm_edrive_winre.txt")
 	tests := []struct {
 		name   string
 		modify func(*Snapshot)
@@ -137,7 +191,7 @@ func TestDecodeFailures(t *testing.T) {
 	}{
 		{
 			name:   "access denied to the BitLocker namespace",
-			modify: func(s *Snapshot) { s.VolumesErr = oleError{0x80041003, "Access denied"} },
+			modify: func(s *Snapshot) { s.VolumesErr = oleError{code: 0x80041003, msg: "Access denied"} },
 			want:   []error{model.ErrAuth, model.ErrNoData},
 		},
 		{
@@ -151,23 +205,22 @@ func TestDecodeFailures(t *testing.T) {
 			want:   []error{model.ErrProtocol},
 		},
 		{
-			name: "failed method leaves its value unknown, never a default",
+			name: "a failed method makes the volume unreadable, never a default value",
 			modify: func(s *Snapshot) {
-				s.Volumes[0].MethodRet, s.Volumes[0].EncryptionMethod = 0x80310000, u32(0)
-				s.Volumes[0].LockStatus = u32(1)
+				s.Volumes[0].MethodRet = 0x80070005
 			},
 			check: func(t *testing.T, _ model.HostFacts, v []model.Volume) {
-				if v[0].Method != model.MethodUnknown {
-					t.Errorf("method of a failed GetEncryptionMethod = %q, want unknown", v[0].Method)
+				if !v[0].Unreadable() {
+					t.Errorf("volume with a failed GetEncryptionMethod: %+v, want a read error", v[0])
 				}
 			},
 		},
 		{
-			name:   "events unreadable: the rest is kept",
-			modify: func(s *Snapshot) { s.EventsErr = errors.New("wevtutil.exe: exit status 15007") },
+			name:   "events unreadable: the rest is kept and the gap recorded",
+			modify: func(s *Snapshot) { s.Events, s.EventsErr = nil, errors.New("wevtutil.exe: exit status 15007") },
 			check: func(t *testing.T, f model.HostFacts, v []model.Volume) {
-				if len(v) != 3 || f.Hostname != "WS-0001" {
-					t.Errorf("got %d volumes, host %q", len(v), f.Hostname)
+				if len(v) == 0 || f.Hostname != "WS-0001" || len(f.Source.SectionErrors) != 1 || f.Source.SectionErrors[0].Section != "events" {
+					t.Errorf("got %d volumes, host %q, section errors %+v", len(v), f.Hostname, f.Source.SectionErrors)
 				}
 			},
 		},
@@ -175,8 +228,8 @@ func TestDecodeFailures(t *testing.T) {
 			name:   "FVE policy key absent",
 			modify: func(s *Snapshot) { s.FVEPolicy = nil },
 			check: func(t *testing.T, f model.HostFacts, _ []model.Volume) {
-				if len(f.Policy) != 0 {
-					t.Errorf("policy %v, want empty", f.Policy)
+				if len(f.Policy) != 0 || len(f.Source.SectionErrors) != 0 {
+					t.Errorf("policy %v, section errors %v; want empty, none", f.Policy, f.Source.SectionErrors)
 				}
 			},
 		},
@@ -190,7 +243,7 @@ func TestDecodeFailures(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := domainSnapshot(t, secs)
+			s := snapshotOf(t, secs, errs)
 			tc.modify(s)
 			f, v, err := Decode(s)
 			for _, w := range tc.want {
@@ -211,32 +264,18 @@ func TestDecodeFailures(t *testing.T) {
 	}
 }
 
-func TestSplitEvents(t *testing.T) {
-	_, secs := captureSections(t, "../bitlocker/testdata/sim_collect_domain.txt")
-	var events []string
-	if err := json.Unmarshal([]byte(secs["events"]), &events); err != nil {
-		t.Fatal(err)
+func TestSectionErrorIDs(t *testing.T) {
+	tests := []struct {
+		err  error
+		want string
+	}{
+		{oleError{code: 0x80041003, msg: "Access denied"}, "HRESULT 0x80041003"},
+		{oleError{code: 0x80020009, msg: "Exception occurred.", sub: excepInfo{0x8004100e}}, "HRESULT 0x8004100e"},
+		{errors.New("exit status 1"), "LocalCollectionFailed"},
 	}
-	// wevtutil /f:xml prints the events one after another, each on its own line.
-	out := "\xef\xbb\xbf" + strings.Join(events, "\r\n") + "\r\n"
-	got, err := SplitEvents([]byte(out))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := cmp.Diff(events, got); d != "" {
-		t.Errorf("SplitEvents (-want +got):\n%s", d)
-	}
-	if got, err := SplitEvents(nil); err != nil || len(got) != 0 {
-		t.Errorf("no events: %v, %v", got, err)
-	}
-	for _, bad := range []string{
-		events[0][:len(events[0])-5], // truncated
-		"<Other/>",                   // not an event
-		events[0] + " stray text",    // text outside
-		"<Event><System></Event>",    // malformed
-	} {
-		if _, err := SplitEvents([]byte(bad)); err == nil {
-			t.Errorf("SplitEvents(%.40q) accepted malformed output", bad)
+	for _, tc := range tests {
+		if got := sectionError("volumes", tc.err); got.ID != tc.want {
+			t.Errorf("sectionError(%v).ID = %q, want %q", tc.err, got.ID, tc.want)
 		}
 	}
 }

@@ -56,6 +56,7 @@ func readLocal(ctx context.Context) (*Snapshot, error) {
 	}
 
 	s.Volumes, s.VolumesErr = readVolumes()
+	s.Partitions, s.PartitionsErr = readPartitions()
 	s.Events, s.EventsErr = readEvents(ctx)
 	s.FVEPolicy, s.FVEErr = readFVEPolicy()
 	s.Dsregcmd, s.DsregcmdErr = run(ctx, "dsregcmd.exe", "/status")
@@ -299,16 +300,30 @@ func uintProp(obj *ole.IDispatch, name string) (*uint32, error) {
 	return &u, nil
 }
 
-// readEvents runs wevtutil, a native program that prints the same event
-// XML as EventLogRecord.ToXml() and, unlike ToXml, works in Constrained
-// Language Mode too.
-func readEvents(ctx context.Context) ([]string, error) {
-	out, err := run(ctx, "wevtutil.exe", "qe", "Microsoft-Windows-BitLocker/BitLocker Management",
-		"/q:"+eventQuery, "/c:500", "/rd:true", "/f:xml")
-	if err != nil {
+// readPartitions reads MSFT_Partition (Windows 8 / Server 2012 and later),
+// whose GPT and MBR types tell recovery and system partitions apart.
+func readPartitions() ([]Partition, error) {
+	var rows []struct {
+		AccessPaths []string
+		GptType     *string
+		MbrType     *uint16
+	}
+	c := &wmi.Client{PtrNil: true, AllowMissingFields: true}
+	if err := c.Query("SELECT AccessPaths, GptType, MbrType FROM MSFT_Partition", &rows, nil, `root\Microsoft\Windows\Storage`); err != nil {
 		return nil, err
 	}
-	return SplitEvents(out)
+	parts := make([]Partition, 0, len(rows))
+	for _, r := range rows {
+		parts = append(parts, Partition(r))
+	}
+	return parts, nil
+}
+
+// readEvents runs wevtutil, the native program collect.ps1 also runs: it
+// prints the same event XML as EventLogRecord.ToXml().
+func readEvents(ctx context.Context) ([]byte, error) {
+	return run(ctx, "wevtutil.exe", "qe", "Microsoft-Windows-BitLocker/BitLocker Management",
+		"/q:"+eventQuery, "/c:500", "/rd:true", "/f:xml")
 }
 
 func readFVEPolicy() (map[string]any, error) {

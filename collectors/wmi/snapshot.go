@@ -24,8 +24,13 @@ type Snapshot struct {
 	ComputerErr error
 	Volumes     []EncryptableVolume
 	VolumesErr  error
-	// Events are BitLocker Management event records as XML, newest first.
-	Events    []string
+	// Partitions are the MSFT_Partition instances (root\Microsoft\Windows\Storage),
+	// which tell recovery and system partitions from data volumes.
+	Partitions    []Partition
+	PartitionsErr error
+	// Events is what `wevtutil qe … /f:xml` printed: the BitLocker
+	// Management backup events as XML, newest first.
+	Events    []byte
 	EventsErr error
 	// FVEPolicy holds the values of HKLM\SOFTWARE\Policies\Microsoft\FVE:
 	// uint64 for REG_DWORD and REG_QWORD, string for REG_SZ. Nil: the key
@@ -76,6 +81,15 @@ type EncryptableVolume struct {
 	Protectors           []KeyProtector
 }
 
+// A Partition holds the MSFT_Partition properties read.
+type Partition struct {
+	AccessPaths []string
+	// GptType is the GPT partition type GUID ("{…}"); nil on MBR disks.
+	GptType *string
+	// MbrType is the MBR partition type; nil on GPT disks.
+	MbrType *uint16
+}
+
 // A KeyProtector is one ID GetKeyProtectors returned and what
 // GetKeyProtectorType said of it.
 type KeyProtector struct {
@@ -84,24 +98,20 @@ type KeyProtector struct {
 	Type    *uint32
 }
 
-// Sections returns the snapshot as the sections collect.ps1 prints, in its
-// order, for [bitlocker.Frame] and [bitlocker.DecodeCollection].
+// Sections returns the snapshot as the sections collect.ps1 (format 2)
+// prints, in its order, for [bitlocker.Frame] and
+// [bitlocker.DecodeCollection]. The os section has no LanguageMode: no
+// PowerShell runs.
 func (s *Snapshot) Sections() []bitlocker.Section {
 	return []bitlocker.Section{
 		jsonSection("os", s.OS, s.OSErr),
 		jsonSection("computer", s.Computer, s.ComputerErr),
 		jsonSection("volumes", scriptVolumes(s.Volumes), s.VolumesErr),
-		jsonSection("events", nonNil(s.Events), s.EventsErr),
+		jsonSection("partitions", scriptPartitions(s.Partitions), s.PartitionsErr),
+		{Name: "events", Body: s.Events, Err: sectionError("events", s.EventsErr)},
 		fveSection(s.FVEPolicy, s.FVEErr),
 		{Name: "dsregcmd", Body: s.Dsregcmd, Err: sectionError("dsregcmd", s.DsregcmdErr)},
 	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func jsonSection(name string, v any, err error) bitlocker.Section {
@@ -125,25 +135,32 @@ func fveSection(values map[string]any, err error) bitlocker.Section {
 }
 
 // scriptVolume is one volume in collect.ps1's JSON shape (the
-// pscustomobject it builds). A method that failed leaves its value null.
+// pscustomobject it builds): each method's out parameters as WMI returned
+// them (null when absent) beside its ReturnValue, which the decoder reads.
 type scriptVolume struct {
 	DeviceID      string
 	DriveLetter   *string
 	VolumeType    *uint32
 	Protection    *uint32
-	ConversionRet uint32
+	ProtectionRet uint32
 	Conversion    *uint32
 	Percent       *uint32
 	Flags         *uint32
+	ConversionRet uint32
 	Method        *uint32
+	MethodRet     uint32
 	Lock          *uint32
+	LockRet       uint32
 	Suspend       *uint32
+	SuspendRet    uint32
+	ProtectorsRet uint32
 	Protectors    []scriptProtector
 }
 
 type scriptProtector struct {
 	ID   string `json:"Id"`
 	Type *uint32
+	Ret  uint32
 }
 
 func scriptVolumes(vols []EncryptableVolume) []scriptVolume {
@@ -151,42 +168,51 @@ func scriptVolumes(vols []EncryptableVolume) []scriptVolume {
 	for _, v := range vols {
 		sv := scriptVolume{
 			DeviceID: v.DeviceID, DriveLetter: v.DriveLetter, VolumeType: v.VolumeType,
-			Protection:    ok(v.ProtectionRet, v.ProtectionStatus),
-			ConversionRet: v.ConversionRet,
-			Conversion:    ok(v.ConversionRet, v.ConversionStatus),
-			Percent:       ok(v.ConversionRet, v.EncryptionPercentage),
-			Flags:         ok(v.ConversionRet, v.EncryptionFlags),
-			Method:        ok(v.MethodRet, v.EncryptionMethod),
-			Lock:          ok(v.LockRet, v.LockStatus),
-			Suspend:       ok(v.SuspendRet, v.SuspendCount),
-			Protectors:    []scriptProtector{},
+			Protection: v.ProtectionStatus, ProtectionRet: v.ProtectionRet,
+			Conversion: v.ConversionStatus, Percent: v.EncryptionPercentage, Flags: v.EncryptionFlags, ConversionRet: v.ConversionRet,
+			Method: v.EncryptionMethod, MethodRet: v.MethodRet,
+			Lock: v.LockStatus, LockRet: v.LockRet,
+			Suspend: v.SuspendCount, SuspendRet: v.SuspendRet,
+			ProtectorsRet: v.ProtectorsRet, Protectors: []scriptProtector{},
 		}
 		if v.DriveLetter != nil && *v.DriveLetter == "" {
 			sv.DriveLetter = nil
 		}
-		if v.ProtectorsRet == 0 {
-			for _, p := range v.Protectors {
-				sv.Protectors = append(sv.Protectors, scriptProtector{ID: p.ID, Type: ok(p.TypeRet, p.Type)})
-			}
+		for _, p := range v.Protectors {
+			sv.Protectors = append(sv.Protectors, scriptProtector{ID: p.ID, Type: p.Type, Ret: p.TypeRet})
 		}
 		out = append(out, sv)
 	}
 	return out
 }
 
-// ok returns the out parameter of a method that succeeded, nil otherwise.
-func ok(ret uint32, v *uint32) *uint32 {
-	if ret != 0 {
-		return nil
-	}
-	return v
+// scriptPartition is MSFT_Partition | Select-Object AccessPaths,GptType,MbrType.
+type scriptPartition struct {
+	AccessPaths []string
+	GptType     *string
+	MbrType     *uint16
 }
 
-// An hresulter is an error that carries a COM/WMI status (go-ole's OleError).
+func scriptPartitions(parts []Partition) []scriptPartition {
+	out := make([]scriptPartition, 0, len(parts))
+	for _, p := range parts {
+		out = append(out, scriptPartition(p))
+	}
+	return out
+}
+
+// An hresulter is an error that carries a COM status (go-ole's OleError).
 type hresulter interface{ Code() uintptr }
 
+// A scoder is the exception a COM call raised (go-ole's EXCEPINFO): WMI's
+// own status when the call failed with DISP_E_EXCEPTION.
+type scoder interface{ SCODE() uint32 }
+
+// dispException is DISP_E_EXCEPTION: the real status is in the EXCEPINFO.
+const dispException = 0x80020009
+
 // sectionError turns a failed read into the error record the script would
-// print: the HRESULT as the ID where there is one (0x80041003 access
+// print: the WMI status as the ID where there is one (0x80041003 access
 // denied, 0x8004100E invalid namespace), so the decoder classifies it.
 func sectionError(section string, err error) *bitlocker.SectionError {
 	if err == nil {
@@ -195,7 +221,14 @@ func sectionError(section string, err error) *bitlocker.SectionError {
 	id := "LocalCollectionFailed"
 	var h hresulter
 	if errors.As(err, &h) {
-		id = fmt.Sprintf("HRESULT_0x%08X", uint32(h.Code()))
+		code := uint32(h.Code())
+		if sub, ok := h.(interface{ SubError() error }); ok && code == dispException {
+			var sc scoder
+			if errors.As(sub.SubError(), &sc) && sc.SCODE() != 0 {
+				code = sc.SCODE()
+			}
+		}
+		id = fmt.Sprintf("HRESULT 0x%08x", code)
 	}
 	return &bitlocker.SectionError{Section: section, ID: id, Message: strings.TrimSpace(err.Error())}
 }
