@@ -30,8 +30,9 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkFleet runs "bitaudit audit" with every report against a healthy
-// simulated fleet (HTTPS + NTLM, 500 ms per command, served by a child
-// process) and reports wall time against the latency limit N·T/C, the
+// simulated fleet (HTTPS + NTLM, 500 ms per command, with the simulated AD,
+// Entra ID and key store checked for escrow, all served by a child process)
+// and reports wall time against the latency limit N·T/C, the
 // client's CPU per host, its peak RSS, and how many hosts got a status other
 // than the simulator's own expectation (must be 0). 1,000 hosts at C=100 by
 // default; BITAUDIT_BENCH_HOSTS and BITAUDIT_BENCH_CONCURRENCY change it:
@@ -48,7 +49,8 @@ func BenchmarkFleet(b *testing.B) {
 	spec := fmt.Sprintf("seed: 17\nhosts: %d\nlatency: %s\nprofiles:\n"+
 		"  - {name: domain-laptop, share: 0.5}\n  - {name: entra-laptop, share: 0.2}\n  - {name: hybrid-laptop, share: 0.1}\n"+
 		"  - {name: never-escrowed, share: 0.1}\n  - {name: suspended, share: 0.1}\n", hosts, latency)
-	fleetFile, targets, ca, expect := filepath.Join(dir, "fleet.yaml"), filepath.Join(dir, "targets.txt"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "expect.json")
+	fleetFile, targets, ca := filepath.Join(dir, "fleet.yaml"), filepath.Join(dir, "targets.txt"), filepath.Join(dir, "ca.pem")
+	expect, escrow := filepath.Join(dir, "expect.json"), filepath.Join(dir, "escrow.yaml")
 	if err := os.WriteFile(fleetFile, []byte(spec), 0o600); err != nil {
 		b.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func BenchmarkFleet(b *testing.B) {
 	sim := exec.Command(os.Args[0], "-test.run=^$")
 	sim.Env = append(os.Environ(), "BITAUDIT_PASSWORD="+password, benchSimulateEnv+"="+strings.Join([]string{
 		"simulate", "--fleet", fleetFile, "--tls", "--ca-out", ca, "--auth", "ntlm", "--user", "auditor",
-		"--listen-base", "127.0.180.1", "--expect-out", expect, "--targets-out", targets}, "\n"))
+		"--listen-base", "127.0.180.1", "--escrow-out", escrow, "--expect-out", expect, "--targets-out", targets}, "\n"))
 	simLog, err := os.Create(filepath.Join(dir, "simulate.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -67,10 +69,8 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	defer func() { _ = sim.Process.Kill(); _ = sim.Wait() }()
 	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-		if fi, err := os.Stat(expect); err == nil && fi.Size() > 0 {
-			if fi, err := os.Stat(targets); err == nil && fi.Size() > 0 {
-				break
-			}
+		if nonEmpty(expect) && nonEmpty(escrow) && nonEmpty(targets) {
+			break
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(simLog.Name())
@@ -85,7 +85,7 @@ func BenchmarkFleet(b *testing.B) {
 		start := time.Now()
 		var out1, err1 strings.Builder
 		code := run(b.Context(), []string{"audit", "--targets", targets, "--transport", "https", "--ca-cert", ca,
-			"--auth", "ntlm", "--user", "auditor", "--concurrency", strconv.Itoa(conc), "--host-timeout", "120s", "--out", out},
+			"--auth", "ntlm", "--user", "auditor", "--escrow-config", escrow, "--concurrency", strconv.Itoa(conc), "--host-timeout", "120s", "--out", out},
 			streams{In: strings.NewReader(""), Out: &out1, Err: &err1},
 			func(k string) string {
 				if k == "BITAUDIT_PASSWORD" {
@@ -111,6 +111,11 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(float64(misreported), "misreported")
 	}
 	b.ReportMetric(peakRSSMiB(), "peak-MiB")
+}
+
+func nonEmpty(file string) bool {
+	fi, err := os.Stat(file)
+	return err == nil && fi.Size() > 0
 }
 
 func benchEnv(b *testing.B, name string, def int) int {

@@ -55,7 +55,7 @@ then holds exactly the files this command writes.
 				return err
 			}
 			log := g.logger()
-			if err := writeResults(c.Context(), out, r, reports.Options{Formats: formats, SignKey: key, PDFFont: font, Logger: log}, "", log); err != nil {
+			if err := writeResults(c.Context(), out, r, reports.Options{Formats: formats, SignKey: key, PDFFont: font, Logger: log, Concurrent: true}, "", log); err != nil {
 				return err
 			}
 			fmt.Fprintf(g.Out, "Reports for run %s written to %s\n", r.Run.ID, o.outDir)

@@ -1,0 +1,38 @@
+package reports
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWriteAllConcurrentSameBundle renders a bundle one file after another
+// and all at once: every file, the manifest included, is byte for byte the
+// same.
+func TestWriteAllConcurrentSameBundle(t *testing.T) {
+	r := fixtureResult(60)
+	seq, conc := t.TempDir(), t.TempDir()
+	if err := WriteAll(t.Context(), seq, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteAll(t.Context(), conc, r, Options{Concurrent: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{ResultFile, PDFFile, XLSXFile, CSVFile, ManifestName} {
+		a, err := os.ReadFile(filepath.Join(seq, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(filepath.Join(conc, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s differs between sequential and concurrent rendering", name)
+		}
+	}
+	if _, err := Verify(conc, nil); err != nil {
+		t.Errorf("Verify of the concurrent bundle: %v", err)
+	}
+}
