@@ -60,7 +60,7 @@ func (a *ntlmAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.authed {
-		resp, err := a.conn.RoundTrip(cloneRequest(req, body, ""))
+		resp, err := a.conn.RoundTrip(cloneRequest(req, body, true, ""))
 		if err != nil {
 			a.authed = false
 			return nil, err
@@ -88,7 +88,7 @@ func (a *ntlmAuth) RoundTrip(req *http.Request) (*http.Response, error) {
 // and returns the answer to the request the AUTHENTICATE carried.
 func (a *ntlmAuth) handshake(req *http.Request, body []byte) (*http.Response, error) {
 	negotiate := ntlmseal.NegotiateMessage()
-	resp, err := a.conn.RoundTrip(cloneRequest(req, nil, "Negotiate "+base64.StdEncoding.EncodeToString(negotiate)))
+	resp, err := a.conn.RoundTrip(cloneRequest(req, nil, false, "Negotiate "+base64.StdEncoding.EncodeToString(negotiate)))
 	if err != nil {
 		return nil, &lostLeg{err}
 	}
@@ -115,7 +115,7 @@ func (a *ntlmAuth) handshake(req *http.Request, body []byte) (*http.Response, er
 	if err != nil {
 		return nil, fmt.Errorf("NTLM challenge from the host rejected: %v: %w", err, model.ErrProtocol)
 	}
-	resp, err = a.conn.RoundTrip(cloneRequest(req, body, scheme+" "+base64.StdEncoding.EncodeToString(auth)))
+	resp, err = a.conn.RoundTrip(cloneRequest(req, body, true, scheme+" "+base64.StdEncoding.EncodeToString(auth)))
 	if err != nil {
 		return nil, &lostLeg{err}
 	}
@@ -145,10 +145,14 @@ func ntlmChallenge(values []string) (scheme string, token []byte, ok bool) {
 const maxRequest = 2 * envelopeSize
 
 // readRequestBody reads and closes req's body: a handshake may send it
-// again.
+// again. A request that can replay its body (GetBody, as for masterzen's
+// strings) is not copied: nil, nil, and cloneRequest takes fresh bodies.
 func readRequestBody(req *http.Request) ([]byte, error) {
 	if req.Body == nil || req.Body == http.NoBody {
 		return nil, nil
+	}
+	if req.GetBody != nil {
+		return nil, req.Body.Close()
 	}
 	defer req.Body.Close()
 	b, err := readBounded(req.Body, req.ContentLength, maxRequest)
@@ -161,21 +165,26 @@ func readRequestBody(req *http.Request) ([]byte, error) {
 	return b, nil
 }
 
-// cloneRequest copies req with body and, if authorization is not empty,
-// that Authorization header; any other Authorization (masterzen's Basic) is
+// cloneRequest copies req, with its body when withBody (from body, or
+// req.GetBody when body is nil) and, if authorization is not empty, that
+// Authorization header; any other Authorization (masterzen's Basic) is
 // dropped, never sent.
-func cloneRequest(req *http.Request, body []byte, authorization string) *http.Request {
+func cloneRequest(req *http.Request, body []byte, withBody bool, authorization string) *http.Request {
 	r := req.Clone(req.Context())
 	r.Header.Del("Authorization")
 	if authorization != "" {
 		r.Header.Set("Authorization", authorization)
 	}
-	r.ContentLength = int64(len(body))
-	r.Body = http.NoBody
-	if len(body) > 0 {
-		r.Body = io.NopCloser(bytes.NewReader(body))
+	r.ContentLength, r.Body, r.GetBody = 0, http.NoBody, nil
+	switch {
+	case !withBody:
+	case body == nil && req.GetBody != nil:
+		if b, err := req.GetBody(); err == nil {
+			r.ContentLength, r.Body = req.ContentLength, b
+		}
+	case len(body) > 0:
+		r.ContentLength, r.Body = int64(len(body)), io.NopCloser(bytes.NewReader(body))
 	}
-	r.GetBody = nil
 	return r
 }
 
