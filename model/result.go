@@ -21,6 +21,9 @@ type Result struct {
 	// Coverage compares the directory with the targets, when a directory
 	// was configured.
 	Coverage *Coverage `json:"coverage,omitempty"`
+
+	// History compares the run with the runs before it, when they were known.
+	History *History `json:"history,omitempty"`
 }
 
 // Run describes the run itself.
@@ -47,6 +50,12 @@ type Run struct {
 	// RejectedInputs lists input files the run did not use, and why (a
 	// malformed facts file, one for a host outside the targets).
 	RejectedInputs []RejectedInput `json:"rejected_inputs,omitempty"`
+	// Scope names the set of targets, so runs of the same scope are compared.
+	Scope string `json:"scope,omitempty"`
+	// Shard is set on the result of one shard of a sharded run.
+	Shard *Shard `json:"shard,omitempty"`
+	// MergedFrom lists the run IDs of the shards a merged result combines.
+	MergedFrom []string `json:"merged_from,omitempty"`
 }
 
 // A RejectedInput is an input file a run read but did not use.
@@ -61,6 +70,19 @@ const MaxDuplicatesListed = 100
 
 // DuplicateCount is the number of duplicate target lines of the run.
 func (r *Run) DuplicateCount() int { return max(r.DuplicateLines, len(r.Duplicates)) }
+
+// Shard identifies one part of a run split across several auditors.
+type Shard struct {
+	// Index is this shard, 0 <= Index < Count.
+	Index int `json:"index"`
+	Count int `json:"count"`
+	// Group names the sharded run; every shard of one run has the same.
+	Group string `json:"group"`
+	// Targets is the number of distinct targets before sharding.
+	Targets int `json:"targets"`
+	// TargetsSHA256 digests the whole sorted target list before sharding.
+	TargetsSHA256 string `json:"targets_sha256"`
+}
 
 // PolicyInfo identifies the policy the run was evaluated against.
 type PolicyInfo struct {
