@@ -118,6 +118,7 @@ func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 	d.setup()
 	d.cover()
 	d.executiveSummary()
+	d.sincePrevious()
 	d.findingsByRule()
 	d.nonCompliant()
 	d.notAudited()

@@ -68,7 +68,7 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	defer f.Close()
 	x := &xlsxDoc{f: f, r: r, v: newView(r)}
 	steps := []func() error{
-		x.styles, x.props, x.summary, x.findings, x.hosts, x.volumes, x.protectors,
+		x.styles, x.props, x.summary, x.history, x.findings, x.hosts, x.volumes, x.protectors,
 		x.notAudited, x.collection, x.coverage, x.waivers, x.remediation, x.rejectedInputs,
 	}
 	for _, step := range steps {
