@@ -59,6 +59,9 @@ type auditOptions struct {
 	resolveFile      string
 	scope            scopeOptions
 	fix              fixOptions
+	shard            string
+	runGroup         string
+	history          historyOptions
 }
 
 func (o *auditOptions) addFlags(f *pflag.FlagSet) {
@@ -84,6 +87,9 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.resolveFile, "resolve-file", "", "hosts(5)-format file of name-to-address mappings used before DNS (labs, split DNS, the simulator's --hosts-out)")
 	o.scope.addFlags(f)
 	o.fix.addFlags(f)
+	f.StringVar(&o.shard, "shard", "", "audit only shard I of N of the targets (I from 0; by a hash of each target, whatever the order), e.g. $JOB_COMPLETION_INDEX/4; combine the results with bitaudit merge")
+	f.StringVar(&o.runGroup, "run-group", "", "with --shard: the name every shard of this run shares (default: derived from the targets and N)")
+	o.history.addFlags(f)
 }
 
 func (o *auditOptions) addOutputFlags(f *pflag.FlagSet, defaultOut string) {
@@ -138,6 +144,8 @@ type auditJob struct {
 	// facts are the facts files of --facts; rejectedInputs the files not used.
 	facts          *factsfile.Set
 	rejectedInputs []model.RejectedInput
+	shard          *model.Shard
+	scope          string
 	// quiet suppresses the per-run summary on stdout (tests).
 	quiet bool
 }
@@ -178,6 +186,10 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 		return nil, usageErrorf("--fix changes hosts over WinRM and verifies them by collecting again: use it with --targets, without --facts")
 	}
 	if o.targetsFile == "" && len(sources) == 0 {
+		if o.shard != "" {
+			return nil, usageErrorf("--shard splits the targets of --targets or --targets-from")
+		}
+		job.scope = defaultScope(o.factsDir)
 		return job, job.resolveEscrowAndFacts()
 	}
 	if o.targetsFile != "" {
@@ -189,6 +201,15 @@ func resolveAudit(g *globals, o *auditOptions) (*auditJob, error) {
 		job.targets, job.duplicates, err = model.ParseTargets(f, o.targetsFile)
 		if err != nil {
 			return nil, usageError(fmt.Errorf("targets file rejected, no host contacted:\n%w", err))
+		}
+	}
+	job.scope = defaultScope(o.targetsFile)
+	if o.targetsFile == "" {
+		job.scope = "directory " + o.targetsFrom
+	}
+	if len(sources) == 0 { // else once the directory's computers are added
+		if err := job.applyShard(); err != nil {
+			return nil, err
 		}
 	}
 	var password model.Secret
@@ -371,7 +392,16 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		if err := job.addDirectoryTargets(ctx, g); err != nil {
 			return err
 		}
+		if err := job.applyShard(); err != nil {
+			return err
+		}
 	}
+	hist, err := openRunHistory(ctx, g, &o.history, job.scope, job.shard == nil)
+	if err != nil {
+		return err
+	}
+	defer hist.Close()
+
 	if k := job.collector.Kerberos; k != nil {
 		for _, w := range k.Warnings {
 			log.Warn(w)
@@ -413,6 +443,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 			Policy: model.PolicyInfo{
 				Source: job.policyName, SHA256: job.policy.Digest(), Default: o.policyFile == "",
 			},
+			Shard: job.shard,
 		},
 	}
 	logRejected(log, job.rejectedInputs)
@@ -465,6 +496,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
+	hist.attach(wctx, result)
 	ro := reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log}
 	if _, err := os.Stat(filepath.Join(o.outDir, reports.JournalFile)); err == nil {
 		// The journal of this and earlier fix passes is evidence: listed
@@ -473,6 +505,9 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		out.replace = true // the journal may be this run's own
 	}
 	if err := writeResults(wctx, out, result, ro, "", log); err != nil {
+		return err
+	}
+	if err := hist.save(wctx, result); err != nil {
 		return err
 	}
 	if !job.quiet {
@@ -579,6 +614,9 @@ func (j *auditJob) recordedOptions() map[string]string {
 		m["allow_unencrypted"] = "true"
 	}
 	o.fix.record(m)
+	if o.shard != "" {
+		m["shard"] = o.shard
+	}
 	return m
 }
 
@@ -645,6 +683,7 @@ func printRunSummary(w io.Writer, r *model.Result, dir string) {
 		fmt.Fprintf(w, "Directory: %d computers, %d in scope, %d audited, %d not in the targets (%d with no key escrowed), %d disabled, %d stale\n",
 			c.InDirectory, c.InScope, c.Audited, c.NotAudited[model.NotInTargets], c.EscrowNone, c.Disabled, c.Stale)
 	}
+	printSince(w, r)
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		abs = dir

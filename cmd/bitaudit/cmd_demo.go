@@ -51,6 +51,7 @@ exited with), 2 on bad flags, 4 on a runtime error and 130 when interrupted.`,
 	f.IntVar(&o.audit.concurrency, "concurrency", 64, "hosts audited at once")
 	f.DurationVar(&o.audit.hostTimeout, "host-timeout", 10*time.Second, "deadline for one host (the demo fleet has hung hosts)")
 	o.audit.addOutputFlags(f, "./bitaudit-demo")
+	o.audit.history.addFlags(f)
 	return c
 }
 
@@ -119,6 +120,7 @@ func runDemo(ctx context.Context, g *globals, o *demoOptions) error {
 	if err != nil {
 		return err
 	}
+	job.scope = "demo"
 	err = executeAudit(ctx, &dg, job)
 	if ee, ok := errors.AsType[*exitError](err); ok {
 		switch ee.code {

@@ -139,6 +139,9 @@ Start with "bitaudit demo": it audits a simulated fleet on this machine.`,
 		newRulesCmd(g),
 		newPolicyCmd(g),
 		newVersionCmd(g),
+		newHistoryCmd(g),
+		newDiffCmd(g),
+		newMergeCmd(g),
 	)
 	return root
 }

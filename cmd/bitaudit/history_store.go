@@ -1,0 +1,190 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/spf13/pflag"
+
+	"github.com/bitaudit/bitaudit/history"
+	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/reports"
+	"github.com/bitaudit/bitaudit/shard"
+)
+
+// historyOptions are the history flags of audit, demo and merge.
+type historyOptions struct {
+	location string
+	disabled bool
+	previous string
+	scope    string
+}
+
+func (o *historyOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&o.location, "history", "", "history database: a file (SQLite; default: bitaudit/history.db in the per-user data directory) or a postgres:// URL (password from PGPASSWORD or ~/.pgpass)")
+	f.BoolVar(&o.disabled, "no-history", false, "do not record the run in the history, nor compare it with the previous one from there")
+	f.StringVar(&o.previous, "previous", "", "result.json of the previous run to compare with, instead of the one in the history")
+	f.StringVar(&o.scope, "scope", "", "name of the fleet this run covers; runs of one scope are compared (default: the targets file's name)")
+}
+
+// historyLocation resolves --history: the flag, or the per-user default.
+func historyLocation(g *globals, location string) (string, error) {
+	if location != "" {
+		return location, nil
+	}
+	p, err := history.DefaultPath(runtime.GOOS, g.getenv)
+	if err != nil {
+		return "", fmt.Errorf("%w: give --history PATH", err)
+	}
+	return p, nil
+}
+
+// openHistoryForReading opens an existing history for history and diff:
+// a missing file is an error, never a new empty database.
+func openHistoryForReading(ctx context.Context, g *globals, location string) (*history.Store, error) {
+	loc, err := historyLocation(g, location)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	if !history.IsPostgres(loc) {
+		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
+			return nil, usageErrorf("no history at %s: runs are recorded there by bitaudit audit (or choose one with --history)", loc)
+		}
+	}
+	s, err := history.Open(ctx, loc)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return s, nil
+}
+
+// runHistory is the history of one run being audited: where it is compared
+// from and recorded to.
+type runHistory struct {
+	store    *history.Store
+	previous *model.Result
+	opts     *historyOptions
+	scope    string
+	// record is false for a shard: its result is recorded when merged.
+	record bool
+	log    *slog.Logger
+}
+
+// openRunHistory opens the history before any host is contacted, so a
+// history that cannot be used stops the run early. Without a per-user data
+// directory and without --history, the run goes unrecorded, with a warning.
+func openRunHistory(ctx context.Context, g *globals, o *historyOptions, scope string, record bool) (*runHistory, error) {
+	h := &runHistory{opts: o, scope: scope, record: record, log: g.logger()}
+	if o.scope != "" {
+		h.scope = o.scope
+	}
+	if o.previous != "" {
+		f, err := os.Open(o.previous)
+		if err != nil {
+			return nil, usageErrorf("--previous: %v", err)
+		}
+		defer f.Close()
+		if h.previous, err = reports.ReadResult(f); err != nil {
+			return nil, usageError(fmt.Errorf("--previous %s: %w", o.previous, err))
+		}
+	}
+	if o.disabled {
+		if o.location != "" {
+			return nil, usageErrorf("--history and --no-history contradict each other")
+		}
+		return h, nil
+	}
+	loc, err := historyLocation(g, o.location)
+	if err != nil {
+		h.log.Warn("run not recorded in the history", "reason", err.Error())
+		return h, nil
+	}
+	if h.store, err = history.Open(ctx, loc); err != nil {
+		return nil, usageError(fmt.Errorf("%w (use --no-history to audit without it)", err))
+	}
+	return h, nil
+}
+
+// attach compares the finished run with the previous one and sets its
+// trend; a history that cannot be read leaves the run without them, with a
+// warning, rather than losing the run.
+func (h *runHistory) attach(ctx context.Context, r *model.Result) {
+	r.Run.Scope = h.scope
+	if !h.record {
+		return // a shard: compared once merged
+	}
+	var earlier []history.RunInfo
+	var prev *history.Snapshot
+	source := ""
+	if h.store != nil {
+		var err error
+		if earlier, err = h.store.Runs(ctx, h.scope, history.TrendRuns); err != nil {
+			h.log.Warn("history not read: the report has no comparison with earlier runs", "error", err.Error())
+			earlier = nil
+		} else if len(earlier) > 0 && h.previous == nil {
+			if prev, err = h.store.Snapshot(ctx, earlier[0].ID); err != nil {
+				h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
+				prev = nil
+			}
+			source = "history"
+		}
+	}
+	if h.previous != nil {
+		prev, source = history.SnapshotOf(h.previous), h.opts.previous
+	}
+	if prev == nil && h.store == nil {
+		return
+	}
+	history.Attach(r, prev, source, earlier)
+}
+
+// save records the run in the history.
+func (h *runHistory) save(ctx context.Context, r *model.Result) error {
+	if h.store == nil || !h.record {
+		return nil
+	}
+	if err := h.store.Record(ctx, r); err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("results written, but the run was not recorded: %w", err)}
+	}
+	h.log.Info("run recorded in the history", "history", h.store.Where(), "run", r.Run.ID)
+	return nil
+}
+
+func (h *runHistory) Close() {
+	if h != nil && h.store != nil {
+		h.store.Close()
+	}
+}
+
+// defaultScope names the fleet a targets file covers.
+func defaultScope(targetsFile string) string {
+	if targetsFile == "" {
+		return ""
+	}
+	return filepath.Base(targetsFile)
+}
+
+// applyShard keeps the job's share of the targets under --shard I/N.
+func (j *auditJob) applyShard() error {
+	o := j.opts
+	if o.shard == "" {
+		if o.runGroup != "" {
+			return usageErrorf("--run-group names the shards of one run: it needs --shard")
+		}
+		return nil
+	}
+	i, n, err := shard.Parse(o.shard)
+	if err != nil {
+		return usageError(err)
+	}
+	if o.history.previous != "" {
+		return usageErrorf("--previous compares a whole run: give it to bitaudit merge, not to one shard")
+	}
+	j.targets, j.shard = shard.Of(j.targets, i, n, o.runGroup)
+	return nil
+}
