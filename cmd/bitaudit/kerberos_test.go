@@ -29,6 +29,10 @@ func kerberosFleet(t *testing.T, n int, base string, tls bool) (*mitkdc.KDC, *si
 // domainFleet is kerberosFleet with the hosts accepting auth ("kerberos",
 // or "negotiate": Kerberos and NTLM).
 func domainFleet(t *testing.T, auth string, n int, base string, tls bool) (*mitkdc.KDC, *simulator.Fleet, string) {
+	return domainFleetCBT(t, auth, n, base, tls, "")
+}
+
+func domainFleetCBT(t *testing.T, auth string, n int, base string, tls bool, cbt string) (*mitkdc.KDC, *simulator.Fleet, string) {
 	t.Helper()
 	kdc := mitkdc.Start(t, krbRealm)
 	kdc.AddUser(t, "auditor", "Krb-Passw0rd!")
@@ -50,7 +54,7 @@ func domainFleet(t *testing.T, auth string, n int, base string, tls bool) (*mitk
 		t.Fatal(err)
 	}
 	fleet, err := simulator.Start(t.Context(), spec, simulator.Options{Auth: auth, Keytab: kt, Realm: krbRealm,
-		User: "auditor", Password: "Krb-Passw0rd!", RequireEncryption: true, TLS: tls, ListenBase: netip.MustParseAddr(base)})
+		User: "auditor", Password: "Krb-Passw0rd!", RequireEncryption: true, TLS: tls, CBT: cbt, ListenBase: netip.MustParseAddr(base)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,10 +142,11 @@ func TestAuditKerberos(t *testing.T) {
 	})
 }
 
-// TestAuditKerberosHTTPS: over TLS the same login authenticates, messages
+// TestAuditKerberosHTTPS: over TLS the same login authenticates, bound to
+// the host's certificate (the hosts require channel binding), and messages
 // are not sealed.
 func TestAuditKerberosHTTPS(t *testing.T) {
-	kdc, fleet, targets := kerberosFleet(t, 2, "127.0.72.1", true)
+	kdc, fleet, targets := domainFleetCBT(t, "kerberos", 2, "127.0.72.1", true, "strict")
 	out := t.TempDir()
 	ca := filepath.Join(filepath.Dir(targets), "ca.pem")
 	code, stdout, stderr := cli(t, context.Background(), map[string]string{"BITAUDIT_PASSWORD": "Krb-Passw0rd!", "KRB5_CONFIG": kdc.Conf},

@@ -58,6 +58,9 @@ type Accepted struct {
 	Reply   []byte // the token for WWW-Authenticate (AP-REP, in SPNEGO if the client used it)
 	User    string // the client principal's name, without realm
 	Realm   string
+	// Bindings is the channel-binding hash of the authenticator checksum
+	// (RFC 4121 §4.1.1.2), all zero when the client sent none.
+	Bindings [16]byte
 }
 
 // Accept verifies an initial context token: a SPNEGO NegTokenInit whose
@@ -117,7 +120,9 @@ func (a *Acceptor) Accept(token []byte) (*Accepted, []byte, error) {
 			reply = negTokenResp(mechOID, reply)
 		}
 	}
-	return &Accepted{Context: c, Reply: reply, User: creds.UserName(), Realm: creds.Domain()}, nil, nil
+	out := &Accepted{Context: c, Reply: reply, User: creds.UserName(), Realm: creds.Domain()}
+	copy(out.Bindings[:], auth.Cksum.Checksum[4:20])
+	return out, nil, nil
 }
 
 func (a *Acceptor) ownsTicket(sname types.PrincipalName) bool {

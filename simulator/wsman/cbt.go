@@ -12,7 +12,7 @@ import (
 )
 
 // CBT is the WinRM service's Service/Auth/CbtHardeningLevel: how it treats
-// the channel-binding token of a login over HTTPS ("Sets the policy for
+// the channel-binding token of a login (NTLM or Kerberos) over HTTPS ("Sets the policy for
 // channel-binding token requirements in authentication requests": Strict,
 // Relaxed or None; Microsoft Learn, "Installation and configuration for
 // Windows Remote Management", WinRM service default settings; MS-NLMP
@@ -76,8 +76,17 @@ func checkCBT(level CBT, ntResponse []byte, want [16]byte) error {
 	if level == CBTNone || level == "" {
 		return nil
 	}
-	got, found := blobChannelBindings(ntResponse)
-	if found && got != ([16]byte{}) {
+	got, _ := blobChannelBindings(ntResponse)
+	return checkBindings(level, got, want)
+}
+
+// checkBindings applies level to the channel-binding hash a client sent
+// (zero: none), as checkCBT does for NTLM.
+func checkBindings(level CBT, got, want [16]byte) error {
+	if level == CBTNone || level == "" {
+		return nil
+	}
+	if got != ([16]byte{}) {
 		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
 			return fmt.Errorf("%w: bindings of another TLS channel", errCBT)
 		}

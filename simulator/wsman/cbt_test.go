@@ -70,3 +70,21 @@ func TestServerEndPointHash(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckBindings: the same levels for a Kerberos authenticator's
+// channel-binding hash.
+func TestCheckBindings(t *testing.T) {
+	want := [16]byte{7, 7, 7}
+	for _, c := range []struct {
+		level CBT
+		got   [16]byte
+		ok    bool
+	}{
+		{CBTStrict, want, true}, {CBTStrict, [16]byte{}, false}, {CBTStrict, [16]byte{1}, false},
+		{CBTRelaxed, [16]byte{}, true}, {CBTRelaxed, [16]byte{1}, false}, {CBTNone, [16]byte{1}, true},
+	} {
+		if err := checkBindings(c.level, c.got, want); (err == nil) != c.ok {
+			t.Errorf("%s, %x: %v, want ok=%v", c.level, c.got[:2], err, c.ok)
+		}
+	}
+}

@@ -61,6 +61,10 @@ func (h *Host) kerberosStep(w http.ResponseWriter, r *http.Request, c *connState
 		// Authenticated, but not the account this host lets in.
 		err = errors.New("principal is not the host's administrator")
 	}
+	if err == nil && r.TLS != nil && h.cfg.CBT != "" && h.cfg.CBT != CBTNone {
+		want, _ := serverEndPointHash(h.cfg.TLSCertificate) // checked in NewHost
+		err = checkBindings(h.cfg.CBT, acc.Bindings, want)
+	}
 	if err != nil {
 		c.mu.Lock()
 		c.krb = nil

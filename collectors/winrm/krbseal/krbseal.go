@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bitaudit/bitaudit/collectors/winrm/tlsbind"
 	"github.com/bitaudit/bitaudit/collectors/winrm/wsmvenc"
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -117,8 +118,15 @@ func (t *roundTripper) once(ctx context.Context, orig *http.Request, soap []byte
 			return t.base.RoundTrip(req)
 		}
 		// Over TLS the first SOAP request carries the AP-REQ, as pywinrm
-		// sends it; its answer carries the AP-REP.
-		resp, _, err := t.authenticate(ctx, orig, soap)
+		// sends it; its answer carries the AP-REP. The AP-REQ is bound to
+		// the host's certificate (channel binding), learnt from a first
+		// unauthenticated request on the same connection, so a host with
+		// CbtHardeningLevel=Strict accepts it (kerberos.md §2.5 #7).
+		bind, err := t.channelBindings(ctx, orig)
+		if err != nil {
+			return nil, err
+		}
+		resp, _, err := t.authenticate(ctx, orig, soap, bind)
 		if err == nil {
 			t.authed = true
 		}
@@ -127,7 +135,7 @@ func (t *roundTripper) once(ctx context.Context, orig *http.Request, soap []byte
 	if t.sess == nil {
 		// pywinrm's setup_encryption: an empty authenticated POST before
 		// the first encrypted message (kerberos.md §2.1).
-		resp, sess, err := t.authenticate(ctx, orig, nil)
+		resp, sess, err := t.authenticate(ctx, orig, nil, nil)
 		if err != nil {
 			return nil, err
 		}
@@ -151,13 +159,13 @@ func (t *roundTripper) once(ctx context.Context, orig *http.Request, soap []byte
 // authenticate posts body with a fresh AP-REQ and verifies the AP-REP of
 // the answer. A 401 is an authentication failure, explained by the
 // KRB-ERROR the host may include.
-func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request, body []byte) (*http.Response, *Session, error) {
+func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request, body, bindings []byte) (*http.Response, *Session, error) {
 	tkt, key, err := t.login.ServiceTicket(ctx, t.spn)
 	if err != nil {
 		return nil, nil, err
 	}
 	cred := t.login.cl.Credentials
-	in, token, err := newInitiator(cred.Domain(), cred.CName(), tkt, key, nil)
+	in, token, err := newInitiator(cred.Domain(), cred.CName(), tkt, key, bindings)
 	if err != nil {
 		return nil, nil, Explain(err, t.spn)
 	}
@@ -197,6 +205,28 @@ func (t *roundTripper) authenticate(ctx context.Context, orig *http.Request, bod
 		return nil, nil, Explain(err, t.spn)
 	}
 	return resp, sess, nil
+}
+
+// channelBindings returns the channel-binding hash of the TLS connection
+// under orig (nil for plain HTTP): an empty POST without credentials,
+// which the host answers 401, shows its certificate.
+func (t *roundTripper) channelBindings(ctx context.Context, orig *http.Request) ([]byte, error) {
+	if orig.URL.Scheme != "https" {
+		return nil, nil
+	}
+	req, err := wsmvenc.NewRequest(ctx, orig, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("kerberos: reach the host: %w", err)
+	}
+	wsmvenc.Drain(resp)
+	if resp.TLS == nil || len(resp.TLS.PeerCertificates) == 0 {
+		return nil, nil
+	}
+	return tlsbind.Hash(resp.TLS.PeerCertificates[0])
 }
 
 // authToken finds the Negotiate (or Kerberos) token of WWW-Authenticate
