@@ -60,6 +60,9 @@ type Action struct {
 	RuleID      string
 	// Skip, when set, says why the action is not applied.
 	Skip string
+	// BackupTo is, for add-recovery-password, where the new protector is
+	// then backed up (each its own action).
+	BackupTo []model.Location
 }
 
 // actionID derives an action's ID from what it changes.
@@ -215,6 +218,25 @@ func BuildPlan(hosts []model.HostResult, targets map[string]model.Target, o Plan
 					a.Skip = "volume is not encrypted"
 				case !o.AddRecoveryPassword:
 					a.Skip = "policy does not allow adding a recovery password (remediation.add_recovery_password)"
+				}
+				if a.Skip == "" {
+					// Add only a password that can then be backed up: an
+					// unescrowed recovery password is worse than none.
+					probe := model.Protector{ID: "{00000000-0000-4000-8000-000000000000}", Type: model.ProtectorRecoveryPassword}
+					for _, loc := range model.Locations {
+						probe.Backups = append(probe.Backups, model.Backup{Location: loc, State: model.BackupMissing})
+					}
+					var why []string
+					for _, b := range backupActions(h, t, v, probe, f.RuleID, o) {
+						if b.Skip != "" {
+							why = append(why, string(b.Location)+": "+b.Skip)
+						} else {
+							a.BackupTo = append(a.BackupTo, b.Location)
+						}
+					}
+					if len(a.BackupTo) == 0 {
+						a.Skip = "no accepted location could hold the new recovery password's backup (" + strings.Join(why, "; ") + ")"
+					}
 				}
 				add(a)
 				continue
@@ -451,7 +473,7 @@ func Apply(ctx context.Context, r Remediator, plan Plan, hosts map[string]*model
 						if res.Kind == ActionAddRecoveryPassword && res.Result == ResultDone {
 							// Back the new protector up where the volume's
 							// recovery passwords belong: the host's join.
-							queue = append(followUps(res, hosts[k], o), queue...)
+							queue = append(followUps(res), queue...)
 						}
 					}
 					mu.Unlock()
@@ -476,23 +498,10 @@ feed:
 }
 
 // followUps are the backups of a protector an add-recovery-password action
-// created, to the locations the host is joined to.
-func followUps(res *Applied, h *model.HostResult, o ApplyOptions) []Action {
-	if h == nil || h.Facts == nil {
-		return nil
-	}
-	var locs []model.Location
-	if h.Facts.Join.InAD() {
-		locs = append(locs, model.LocationAD)
-	}
-	if h.Facts.Join.InEntra() {
-		locs = append(locs, model.LocationEntra)
-	}
-	if len(locs) == 0 && o.Exporter != nil {
-		locs = append(locs, model.LocationExternal)
-	}
+// created, to the locations the plan chose for it.
+func followUps(res *Applied) []Action {
 	var out []Action
-	for _, loc := range locs {
+	for _, loc := range res.BackupTo {
 		a := Action{Kind: ActionBackup, Target: res.Target, Volume: res.Volume, ProtectorID: res.NewProtectorID, Location: loc, RuleID: res.RuleID}
 		a.ID = actionID(a.Target, a.Kind, a.Volume, a.ProtectorID, loc)
 		out = append(out, a)

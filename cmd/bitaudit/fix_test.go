@@ -384,3 +384,60 @@ func TestFixExportsToExternalStore(t *testing.T) {
 		})
 	}
 }
+
+// TestFixAddsRecoveryPassword: where the policy allows it, a volume without
+// a recovery password gets exactly one, which is then backed up and
+// verified; where no accepted location could take its backup, none is added.
+func TestFixAddsRecoveryPassword(t *testing.T) {
+	two := 2
+	ff := startFixFleet(t, &simulator.Spec{Seed: 6, Hosts: 2, Profiles: []simulator.ProfileMix{{Name: "tpm-only", Count: &two}}}, "127.0.66.101")
+	hosts := ff.fleet.Hosts()
+	withGPO, without := hosts[0], hosts[1]
+	withGPO.Machine.Mu.Lock()
+	withGPO.Machine.FVEPolicy = map[string]any{"OSActiveDirectoryBackup": uint32(1), "OSRequireActiveDirectoryBackup": uint32(1)}
+	withGPO.Machine.Mu.Unlock()
+	policy := filepath.Join(t.TempDir(), "policy.yaml")
+	os.WriteFile(policy, []byte("remediation:\n  add_recovery_password: true\n"), 0o600)
+	out := filepath.Join(t.TempDir(), "apply")
+	code, stdout, stderr := ff.audit(t, out, "--fix", "--yes", "--policy", policy)
+	if code != exitFindings {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	r := readResult(t, out)
+	status := map[string]model.Status{}
+	for _, h := range r.Hosts {
+		status[h.Target] = h.Status
+	}
+	if status[withGPO.Address] != model.StatusCompliant || status[without.Address] != model.StatusNoncompliant {
+		t.Errorf("statuses %v\n%s", status, stdout)
+	}
+	count := func(h *simulator.Host) int {
+		h.Machine.Mu.Lock()
+		defer h.Machine.Mu.Unlock()
+		n := 0
+		for _, p := range h.Machine.Volumes[0].Protectors {
+			if p.Type == 3 {
+				n++
+			}
+		}
+		return n
+	}
+	if count(withGPO) != 1 || count(without) != 0 {
+		t.Errorf("recovery passwords: %d with the GPO (want 1), %d without (want 0)", count(withGPO), count(without))
+	}
+	if !strings.Contains(stdout, "no accepted location could hold the new recovery password's backup") {
+		t.Errorf("plan output:\n%s", stdout)
+	}
+	kinds := map[string]string{}
+	for _, e := range r.Remediation {
+		kinds[e.Action+" "+e.Target] = e.Outcome
+	}
+	if kinds["add-recovery-password "+withGPO.Address] != audit.OutcomeFixed || kinds["backup "+withGPO.Address] != audit.OutcomeFixed {
+		t.Errorf("remediation: %v", kinds)
+	}
+	// A second run adds nothing more.
+	code, stdout, _ = ff.audit(t, filepath.Join(t.TempDir(), "again"), "--fix", "--yes", "--policy", policy)
+	if code != exitFindings || count(withGPO) != 1 || !strings.Contains(stdout, "Fix plan: 0 actions") {
+		t.Errorf("second run: exit %d, %d recovery passwords\n%s", code, count(withGPO), stdout)
+	}
+}
