@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -18,13 +17,14 @@ import (
 
 // benchSimulateEnv, when set in the environment, makes the test binary run
 // "bitaudit simulate" with the arguments it holds (one per line) instead of
-// the tests: BenchmarkFleet serves the fleet from a child process, so the
-// client's CPU and memory are measured alone.
+// the tests, with the signal handling of main: BenchmarkFleet serves the
+// fleet from a child process, so the client's CPU and memory are measured
+// alone; the --fix kill and interrupt tests run the CLI as a child.
 const benchSimulateEnv = "BITAUDIT_BENCH_SIMULATE"
 
 func TestMain(m *testing.M) {
 	if args := os.Getenv(benchSimulateEnv); args != "" {
-		os.Exit(run(context.Background(), strings.Split(args, "\n"), streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}, os.Getenv))
+		os.Exit(runWithSignals(strings.Split(args, "\n")))
 	}
 	os.Exit(m.Run())
 }

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,5 +173,57 @@ func checkJournalTrue(t *testing.T, f *simulator.Fleet, before map[escrowKey]boo
 		if !before[k] && !intended[k] {
 			t.Errorf("%s gained %s at %s with no intent in the journal", k.host, k.id, k.loc)
 		}
+	}
+}
+
+// TestFixInterruptFinishesRunningActions sends SIGINT to "bitaudit audit
+// --fix --yes" while it applies: no further action starts, the one running
+// finishes and is journalled, the result is written, the exit status is 130.
+func TestFixInterruptFinishesRunningActions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	ff := startFixFleetLatency(t, fixSpec(), "127.0.64.101", 300*time.Millisecond)
+	out := filepath.Join(t.TempDir(), "run")
+	args := append(append([]string{}, ff.args...), "--out", out, "--fix", "--yes", "--fix-concurrency", "1")
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), "BITAUDIT_PASSWORD="+fixPassword, benchSimulateEnv+"="+strings.Join(args, "\n"))
+	var logb bytes.Buffer
+	child.Stdout, child.Stderr = &logb, &logb
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		if i, o := journalCounts(out); i >= 2 && i > o {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never reached the second action:\n%s", logb.String())
+		}
+	}
+	if err := child.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := child.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitInterrupted {
+		t.Fatalf("exit %v, want %d\n%s", err, exitInterrupted, logb.String())
+	}
+	recs, torn, err := audit.ReadJournal(filepath.Join(out, audit.JournalName))
+	if err != nil || torn {
+		t.Fatalf("journal: %v torn=%v", err, torn)
+	}
+	order, entries := audit.Replay(recs)
+	for _, id := range order {
+		if entries[id].Interrupted() {
+			t.Errorf("action %s has no outcome after an interrupt", id)
+		}
+	}
+	if len(order) >= 8 {
+		t.Errorf("%d actions ran: the interrupt did not stop the plan", len(order))
+	}
+	r := readResult(t, out)
+	if !r.Run.Interrupted || len(r.Remediation) == 0 {
+		t.Errorf("result: interrupted %v, %d remediation entries", r.Run.Interrupted, len(r.Remediation))
 	}
 }

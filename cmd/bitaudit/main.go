@@ -8,15 +8,18 @@ import (
 	"syscall"
 )
 
-func main() {
+func main() { os.Exit(runWithSignals(os.Args[1:])) }
+
+// runWithSignals runs the CLI on the process's streams and signals: the
+// first SIGINT/SIGTERM stops starting hosts (and --fix actions) and lets
+// running ones finish; the second stops them at once. Either way the
+// partial result is written. After the second, default handling returns:
+// a third ends the process.
+func runWithSignals(args []string) int {
 	ctx, interrupt := context.WithCancel(context.Background())
 	abort := make(chan struct{})
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	// The first signal stops starting hosts and lets running ones finish;
-	// the second stops them at once. Either way the partial result is
-	// written. After the second, default handling returns: a third ends
-	// the process.
 	go func() {
 		<-sig
 		interrupt()
@@ -24,7 +27,7 @@ func main() {
 		close(abort)
 		signal.Stop(sig)
 	}()
-	code := run(ctx, os.Args[1:], streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Abort: abort}, os.Getenv)
+	code := run(ctx, args, streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Abort: abort}, os.Getenv)
 	interrupt()
-	os.Exit(code)
+	return code
 }
