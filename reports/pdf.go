@@ -786,7 +786,7 @@ func (d *pdfDoc) remediation() {
 		return
 	}
 	d.section("Remediation log")
-	d.para("Actions taken by --fix during this run, and whether the result was verified at the source afterwards.")
+	d.para("What --fix planned, skipped (with the reason) or did during this run, and whether each change was verified at the source afterwards (journal.jsonl in the bundle holds every action's intent and outcome).")
 	t := d.newTable(7.5, column{"Time", 24, "L"}, column{"Host", 36, "L"}, column{"Volume / protector", 34, "L"}, column{"Action", 20, "L"},
 		column{"Outcome", 18, "L"}, column{"Verified", 14, "L"}, column{"Detail", 34, "L"})
 	for _, e := range es {

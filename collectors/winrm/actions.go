@@ -82,6 +82,10 @@ var actionReasons = map[uint32]string{
 	0x803100DB: "group policy for AD DS backup of fixed drives is not set (FVE_E_AD_BACKUP_REQUIRED_POLICY_NOT_SET_FIXED_DRIVE)",
 	0x8007054B: "the host cannot reach its domain (ERROR_NO_SUCH_DOMAIN)",
 	0x801C0003: "the device is not joined to Entra ID (DSREG_E_DEVICE_NOT_JOINED)",
+	// WinINet errors reach the method when the device cannot reach
+	// Entra ID (winerror.h, WININET_E_*).
+	0x80072EE7: "the device cannot resolve the Entra ID service's name (WININET_E_NAME_NOT_RESOLVED)",
+	0x80072EFD: "the device cannot connect to the Entra ID service (WININET_E_CANNOT_CONNECT)",
 }
 
 // An ActionError is a failure the host reported: the method's ReturnValue
