@@ -474,8 +474,9 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	// The first Ctrl-C says what happens next; the second (g.Abort) stops
 	// the running hosts at once. Both still write the partial result.
 	defer context.AfterFunc(ctx, func() {
-		fmt.Fprintf(g.Err, "\ninterrupted: finishing %s (Ctrl-C again to stop now); the partial result will be written\n",
-			plural(auditor.Running(), "running host", "running hosts"))
+		// Through the logger: its handler serialises the writes with the hosts' lines.
+		log.Warn(fmt.Sprintf("interrupted: finishing %s (Ctrl-C again to stop now); the partial result will be written",
+			plural(auditor.Running(), "running host", "running hosts")))
 	})()
 	result.Hosts = auditor.Run(runCtx, job.targets)
 	var fixErr error
