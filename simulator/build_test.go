@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -96,7 +97,7 @@ func TestProfilesHonest(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, h := range hosts {
-				if !strings.HasPrefix(h.Profile, "inject-") {
+				if !strings.HasPrefix(h.Profile, "inject-") && h.Profile != "bidi-name" {
 					checkWellFormed(t, h.Machine)
 				}
 				got := evaluate(h.Machine)
@@ -164,8 +165,9 @@ func validRecoveryPassword(s string) error {
 // evaluate judges a machine under bitaudit's default policy as the
 // package documents it, from the machine state alone.
 func evaluate(m *windows.Machine) Expectation {
-	if hostileMount(m) {
-		// The collector refuses a DriveLetter that is no drive letter.
+	if hostileMount(m) || strings.ContainsFunc(m.ComputerName, func(r rune) bool { return unicode.Is(unicode.Cf, r) }) {
+		// The collector refuses a DriveLetter that is no drive letter, and
+		// text with invisible format characters (bidi overrides).
 		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
 	}
 	switch {

@@ -119,6 +119,8 @@
 //	no-volumes             joined, reports no BitLocker volume at all   no_os_volume
 //	duplicate-protector    its recovery password has the victim's protector ID
 //	                                                              duplicate_protector (the victim too)
+//	bidi-name              its computer name carries a right-to-left override (U+202E) and
+//	                       would display as another name    protocol_error (hostile_value)
 //
 // Without a victim (a fleet of hostile hosts only) a hostile host keeps its
 // own build: a recovery password never escrowed (escrow_missing).

@@ -106,6 +106,15 @@ var (
 	servers = []string{"server2019", "server2022"}
 )
 
+// reverse returns s with its bytes in reverse order (ASCII names).
+func reverse(s string) string {
+	b := []byte(s)
+	for i, j := 0, len(b)-1; i < j; i, j = i+1, j-1 {
+		b[i], b[j] = b[j], b[i]
+	}
+	return string(b)
+}
+
 func compliant() Expectation { return Expectation{Status: StatusCompliant} }
 
 func noncompliant(problems ...string) Expectation {
@@ -492,6 +501,20 @@ var profiles = []profile{
 	// victim's object. The auditor cannot tell which host lies: both are
 	// noncompliant, neither verified for that ID.
 	{"duplicate-protector", "WS-", clients, unescrowed((*gen).joinDomain), copyProtector},
+	// A computer name carrying a right-to-left override (U+202E): shown
+	// as is, "LT-\u202e8100" displays as "LT-0018", another machine's name,
+	// in every report (the "Trojan Source" trick, CVE-2021-42574). Windows
+	// forbids it in a NetBIOS name; a hostile host answers what it likes.
+	// The collector's answer is refused, never reported.
+	{"bidi-name", "LT-", clients, func(g *gen) Expectation {
+		g.joinDomain()
+		g.policy(true)
+		osTPMRecovery(g)
+		account := g.m.Identity() // the directory and its certificate keep the real name
+		g.m.Account = &account
+		g.m.ComputerName = g.m.ComputerName[:3] + "\u202e" + reverse(g.m.ComputerName[3:])
+		return Expectation{Status: StatusProtocolError, Problems: []string{ProblemHostileValue}}
+	}, nil},
 
 	// Remediation hosts: what a --fix pass meets on real estates.
 

@@ -451,3 +451,43 @@ func TestPasswordFileReadableByOthers(t *testing.T) {
 		t.Errorf("warned about a 0600 file: %s", stderr)
 	}
 }
+
+// TestAuditRefusesBidiName: a host whose computer name carries a
+// right-to-left override (simulator profile bidi-name) is a protocol error,
+// as the simulator's own expectation says (the decoder refuses the name;
+// model.CheckText refuses such text in every other field), and the
+// override is in no report.
+func TestAuditRefusesBidiName(t *testing.T) {
+	spec, err := simulator.LoadSpec(strings.NewReader("seed: 8\nhosts: 2\nprofiles:\n  - name: bidi-name\n    share: 1\n"), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fleet.Close()
+	dir := t.TempDir()
+	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
+	if err := writeFleetFiles(fleet, targets, ca); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	code, _, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "pw"}, "audit", "--targets", targets, "--user", "auditor",
+		"--ca-cert", ca, "--out", out, "--format", "all")
+	if code != exitIncomplete {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	for i, h := range readResult(t, out).Hosts {
+		want := fleet.Hosts()[i].Expect.Status
+		if string(h.Status) != string(want) || h.Facts != nil {
+			t.Errorf("%s: %s (%s), the simulator expects %s and no facts kept", h.Target, h.Status, h.Reason, want)
+		}
+	}
+	for _, name := range []string{"result.json", "report.csv", "report.pdf", "report.xlsx"} {
+		b, _ := os.ReadFile(filepath.Join(out, name))
+		if bytes.Contains(b, []byte("\u202e")) {
+			t.Errorf("%s holds the override character", name)
+		}
+	}
+}
