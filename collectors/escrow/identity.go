@@ -90,6 +90,10 @@ func (c *Checker) bind(ctx context.Context, h *model.HostResult, f *model.HostFa
 	case len(id.Mismatches) > 0:
 		id.State, b.credit = model.IdentityMismatch, false
 		id.Reason = "the host reports another identity than the directory holds for this target: " + strings.Join(id.Mismatches, "; ")
+	case reported == "":
+		// Every Windows host has a name; one that withholds it cannot be compared.
+		id.State = model.IdentityUnverified
+		id.Reason = "the host reports no computer name to compare with " + confirmation(b.ad, dev, id)
 	case b.adErr != nil && id.ADDN != "":
 		id.State = model.IdentityUnverified
 		id.Reason = "the computer object " + id.ADDN + " could not be read: " + b.adErr.Error()
