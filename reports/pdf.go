@@ -849,9 +849,9 @@ func (d *pdfDoc) appendix() {
 	}
 	hosts := d.v.hosts
 	if compliant := countStatus(hosts, model.StatusCompliant); len(hosts) > pdfListAllLimit && compliant > 0 {
-		d.para(fmt.Sprintf("This fleet has %d hosts: the %d compliant hosts are counted here, not listed, to keep the report readable; "+
+		d.para(fmt.Sprintf("This fleet has %s hosts: the %s compliant hosts are counted here, not listed, to keep the report readable; "+
 			"every non-compliant and not-audited host is listed in full. report.xlsx, report.csv and result.json list every host.",
-			len(hosts), compliant))
+			num(len(hosts)), num(compliant)))
 		hosts = slices.DeleteFunc(slices.Clone(hosts), func(h *model.HostResult) bool { return h.Status == model.StatusCompliant })
 	}
 	t := d.newTable(7, cols...)
