@@ -98,11 +98,29 @@ func TestAuditKerberos(t *testing.T) {
 	}
 
 	t.Run("password, sealed http", func(t *testing.T) {
+		before := kdcRequests(t, kdc)
 		wantAudited(t, audit(t, env, targets, "--user", "auditor@"+krbRealm), "kerberos-sealing")
+		// One login for the whole run, one service ticket per host.
+		after := kdcRequests(t, kdc)
+		if as, tgs := after["AS_REQ"]-before["AS_REQ"], after["TGS_REQ"]-before["TGS_REQ"]; as != 1 || tgs != len(fleet.Hosts()) {
+			t.Errorf("the KDC issued %d TGTs and %d service tickets for %d hosts, want 1 and %d", as, tgs, len(fleet.Hosts()), len(fleet.Hosts()))
+		}
 	})
 	t.Run("keytab", func(t *testing.T) {
 		kt := kdc.UserKeytab(t, "auditor", "auditor.keytab")
-		wantAudited(t, audit(t, map[string]string{"KRB5_CONFIG": kdc.Conf}, targets, "--user", "auditor", "--keytab", kt), "kerberos-sealing")
+		if err := os.Chmod(kt, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		code, stdout, stderr := cli(t, context.Background(), map[string]string{"KRB5_CONFIG": kdc.Conf}, "audit", "--targets", targets,
+			"--transport", "http", "--auth", "kerberos", "--user", "auditor", "--keytab", kt, "--out", out, "--format", "json", "--fail-on", "none")
+		if code != exitOK {
+			t.Fatalf("audit exit %d\n%s\n%s", code, stdout, stderr)
+		}
+		if !strings.Contains(stderr, "readable by others") {
+			t.Errorf("no warning about a world-readable keytab: %s", stderr)
+		}
+		wantAudited(t, readResult(t, out), "kerberos-sealing")
 	})
 	t.Run("credential cache, realm and kdc by flag", func(t *testing.T) {
 		cc := kdc.Kinit(t, "auditor", "Krb-Passw0rd!")
@@ -230,4 +248,24 @@ func TestAuditNegotiateFallback(t *testing.T) {
 			t.Errorf("without fallback: address-only host %s (%s), want auth_failed naming the fix", bare.Status, bare.Reason)
 		}
 	}
+}
+
+// kdcRequests counts the tickets the KDC issued, by request kind (a
+// pre-authenticated login is two AS-REQs, one of them answered
+// NEEDED_PREAUTH).
+func kdcRequests(t *testing.T, kdc *mitkdc.KDC) map[string]int {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(kdc.Dir, "kdc.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := map[string]int{}
+	for _, l := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"AS_REQ", "TGS_REQ"} {
+			if strings.Contains(l, "): "+k+" ") && strings.Contains(l, ": ISSUE: ") {
+				n[k]++
+			}
+		}
+	}
+	return n
 }
