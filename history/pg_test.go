@@ -97,7 +97,9 @@ func startPostgres() (dsn, skip string) {
 			return "", err.Error()
 		}
 		wrap = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+			c := exec.Command("runuser", append([]string{"-u", "postgres", "--", name}, args...)...)
+			c.Dir = dir // the postgres account may not enter the test's directory
+			return c
 		}
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
