@@ -734,7 +734,7 @@ func (d *pdfDoc) notAudited() {
 		if h.Status.Audited() {
 			continue
 		}
-		t.row(txt(h.Target), statusCell(h.Status), txt(h.Reason))
+		t.row(txt(hostTitle(h)), statusCell(h.Status), txt(h.Reason))
 		n++
 	}
 	if n == 0 {

@@ -700,3 +700,22 @@ func TestPDFContinuedHostNamed(t *testing.T) {
 		t.Errorf("%d rows say (continued), want one on every page after the host's first:\n%s", n, text)
 	}
 }
+
+func TestComputerName(t *testing.T) {
+	tests := []struct {
+		name string
+		h    model.HostResult
+		want string
+	}{
+		{"confirmed beats reported", model.HostResult{Target: "127.0.10.18:5986", Identity: &model.Identity{ComputerName: "LT-0018"}, Facts: &model.HostFacts{Hostname: "LT-9999"}}, "LT-0018"},
+		{"reported", model.HostResult{Target: "127.0.10.18:5986", Facts: &model.HostFacts{Hostname: "LT-0018"}}, "LT-0018"},
+		{"not audited, fqdn column", model.HostResult{Target: "127.0.10.18:5986", Identity: &model.Identity{DNSName: "lt-0018.corp.example.test"}}, "LT-0018"},
+		{"not audited, target is the name", model.HostResult{Target: "lt-0018.corp.example.test", Identity: &model.Identity{DNSName: "lt-0018.corp.example.test"}}, ""},
+		{"nothing known", model.HostResult{Target: "127.0.10.18"}, ""},
+	}
+	for _, tt := range tests {
+		if got := computerName(&tt.h); got != tt.want {
+			t.Errorf("%s: computerName = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}

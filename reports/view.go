@@ -182,13 +182,24 @@ func rulesBySeverity(r *model.Result) []ruleRow {
 	return out
 }
 
-// computerName is the name a host reported for itself, when it was audited:
-// what an auditor knows the machine by, shown next to the target.
+// computerName is what an auditor knows the machine by, shown next to the
+// target: the name confirmed independently of the host (directory, Entra
+// ID), else the name the host reported, else the first label of the DNS
+// name the targets file gave (hosts not audited).
 func computerName(h *model.HostResult) string {
-	if h.Facts == nil {
-		return ""
+	if h.Identity != nil && h.Identity.ComputerName != "" {
+		return h.Identity.ComputerName
 	}
-	return h.Facts.Hostname
+	if h.Facts != nil && h.Facts.Hostname != "" {
+		return h.Facts.Hostname
+	}
+	if h.Identity != nil && h.Identity.DNSName != "" {
+		label, _, _ := strings.Cut(h.Identity.DNSName, ".")
+		if host, _, _ := strings.Cut(h.Target, ":"); !strings.EqualFold(host, h.Identity.DNSName) && !strings.EqualFold(host, label) {
+			return strings.ToUpper(label)
+		}
+	}
+	return ""
 }
 
 // sortedKeys returns a map's keys in order.

@@ -574,16 +574,16 @@ func (x *xlsxDoc) hosts() error {
 	}
 	row := make([]any, 0, len(cols))
 	for _, h := range x.v.hosts {
-		var hostname, fqdn, osName, build, join, domain, device, coll string
+		var fqdn, osName, build, join, domain, device, coll string
 		if fc := h.Facts; fc != nil {
-			hostname, fqdn, osName, build = fc.Hostname, fc.FQDN, fc.OS.Caption, fc.OS.Build
+			fqdn, osName, build = fc.FQDN, fc.OS.Caption, fc.OS.Build
 			join, domain, device = string(fc.Join.State), fc.Join.DomainName, fc.Join.EntraDeviceID
 			coll = strings.Join(nonEmpty(fc.Source.Collector, fc.Source.Transport, fc.Source.Auth, fc.Source.Protection, fc.Source.FactsFile), " / ")
 			if fc.Source.Note != "" {
 				coll += ": " + fc.Source.Note
 			}
 		}
-		row = append(row[:0], h.Target, hostname, x.status(h.Status), h.Reason, fqdn, osName, build, join, domain, device,
+		row = append(row[:0], h.Target, computerName(h), x.status(h.Status), h.Reason, fqdn, osName, build, join, domain, device,
 			x.date(h.CollectedAt), h.Duration.Seconds(), coll)
 		for _, k := range x.v.labelKeys {
 			row = append(row, h.Labels[k])
@@ -679,7 +679,7 @@ func (x *xlsxDoc) protectors() error {
 }
 
 func (x *xlsxDoc) notAudited() error {
-	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}}, x.v.notAudited)
+	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}}, x.v.notAudited)
 	if err != nil {
 		return err
 	}
@@ -687,7 +687,7 @@ func (x *xlsxDoc) notAudited() error {
 		if h.Status.Audited() {
 			continue
 		}
-		if err := s.add(h.Target, x.status(h.Status), h.Reason, x.date(h.CollectedAt)); err != nil {
+		if err := s.add(h.Target, computerName(h), x.status(h.Status), h.Reason, x.date(h.CollectedAt)); err != nil {
 			return err
 		}
 	}
