@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,11 +32,18 @@ func startSimulate(t *testing.T, spec, listenBase, password string, extra ...str
 	if err := os.WriteFile(specFile, []byte(spec), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	l, err := net.Listen("tcp", net.JoinHostPort(listenBase, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan string, 1)
 	go func() {
+		// A port of our own: other engineers' runs of these tests use the same addresses.
 		args := append([]string{"simulate", "--fleet", specFile, "--tls", "--ca-out", s.ca, "--listen-base", listenBase,
-			"--targets-out", s.targets, "--escrow-out", s.escrow, "--expect-out", s.expect}, extra...)
+			"--port", strconv.Itoa(port), "--targets-out", s.targets, "--escrow-out", s.escrow, "--expect-out", s.expect}, extra...)
 		code, stdout, stderr := cli(t, ctx, map[string]string{"BITAUDIT_PASSWORD": password}, args...)
 		done <- strings.Join([]string{string(rune('0' + code)), stdout, stderr}, "\n")
 	}()
