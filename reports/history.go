@@ -108,19 +108,18 @@ func (d *pdfDoc) deltaFindings(title string, l []model.DeltaFinding, age bool) {
 	}
 	d.subheading(fmt.Sprintf("%s (%s)", title, num(len(l))), 12)
 	w, _ := d.GetPageSize()
-	last := column{"Title", w - 2*margin - 14 - 40 - 36 - 50, "L"}
-	cols := []column{{"Severity", 14, "L"}, {"Host", 40, "L"}, {"Rule", 36, "L"}, {"Volume, protector", 50, "L"}, last}
+	cols := []column{{"Severity", 14, "L"}, {"Host", 38, "L"}, {"Finding", w - 2*margin - 14 - 38 - 44, "L"}, {"Volume, protector", 44, "L"}}
 	if age {
-		cols[4].w -= 30
-		cols = append(cols, column{"First seen", 30, "L"})
+		cols[2].w -= 32
+		cols = append(cols, column{"First seen", 32, "L"})
 	}
 	t := d.newTable(7.5, cols...)
 	for _, f := range l[:min(len(l), pdfDeltaRows)] {
-		title := f.Title
+		what := f.Title + " [" + f.RuleID + "]"
 		if f.Waived {
-			title += " (waived)"
+			what += " (waived)"
 		}
-		cells := []cell{sevCell(f.Severity), txt(f.Target), txt(f.RuleID), txt(strings.TrimSpace(f.Volume + " " + f.ProtectorID)), txt(title)}
+		cells := []cell{sevCell(f.Severity), txt(f.Target), txt(what), txt(strings.TrimSpace(f.Volume + " " + f.ProtectorID))}
 		if age {
 			cells = append(cells, txt(day(f.FirstSeen)+" ("+ageDays(d.r.Run.Started.Sub(f.FirstSeen))+")"))
 		}
@@ -167,7 +166,7 @@ func ageDays(dur time.Duration) string {
 	n := int(dur.Hours() / 24)
 	switch {
 	case n < 1:
-		return "this run"
+		return "under a day"
 	case n == 1:
 		return "1 day"
 	}

@@ -234,7 +234,7 @@ func writeDelta(w io.Writer, d *model.Delta, now time.Time) error {
 func ageText(d time.Duration) string {
 	days := int(d.Hours() / 24)
 	if days < 1 {
-		return "this run"
+		return "under a day"
 	}
 	if days == 1 {
 		return "1 day"
