@@ -73,3 +73,22 @@ func TestRejectedInputsAndFactsHosts(t *testing.T) {
 		t.Errorf("a run without rejected inputs has a %q sheet", sheetRejected)
 	}
 }
+
+func TestWrappedLines(t *testing.T) {
+	tests := []struct {
+		text  string
+		width int
+		want  int
+	}{
+		{"", 44, 1},
+		{"built-in default", 44, 1},
+		{"auth=ntlm, ca_cert=/tmp/bitaudit-demo-2939005346/fleet-ca.pem, concurrency=64, escrow_config=/tmp/x/escrow.yaml", 44, 4},
+		{"809dc8725d31f9cb9dc171c659e583a8823d34d1d58d9bf0233143fa6da1e1652", 44, 2}, // one long word
+		{"a\nb", 44, 2},
+	}
+	for _, tc := range tests {
+		if got := wrappedLines(tc.text, tc.width); got != tc.want {
+			t.Errorf("wrappedLines(%q, %d) = %d, want %d", tc.text, tc.width, got, tc.want)
+		}
+	}
+}

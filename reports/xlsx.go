@@ -34,7 +34,7 @@ const (
 
 // xlsxStyles are the cell styles the workbook uses.
 type xlsxStyles struct {
-	header, bold, date, day, pct, pctBold, wrap int
+	header, bold, date, day, pct, pctBold, wrap, top int
 	notRequired                                 int
 	severity                                    map[model.Severity]int
 	status                                      map[model.Status]int
@@ -210,6 +210,7 @@ func (x *xlsxDoc) styles() error {
 		pct:         style(&excelize.Style{NumFmt: 10}),
 		pctBold:     style(&excelize.Style{NumFmt: 10, Font: &excelize.Font{Bold: true}}),
 		wrap:        style(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}),
+		top:         style(&excelize.Style{Alignment: &excelize.Alignment{Vertical: "top"}}),
 		notRequired: style(&excelize.Style{Font: &excelize.Font{Color: "7F7F7F"}, Fill: fill("F4F4F4")}),
 		severity:    map[model.Severity]int{},
 		status:      map[model.Status]int{},
@@ -368,11 +369,23 @@ func (x *xlsxDoc) summary() error {
 				return err
 			}
 		}
+		if text, ok := fg.value.(string); ok && fg.style == x.st.wrap {
+			// Readers do not grow a row to fit wrapped text they did not
+			// lay out (LibreOffice draws the lines over the next rows).
+			if n := wrappedLines(text, summaryValueWidth); n > 1 {
+				if err := f.SetRowHeight(sheetSummary, row, float64(13*n+2)); err != nil {
+					return err
+				}
+				if err := x.cellStyle(a, x.st.top); err != nil {
+					return err
+				}
+			}
+		}
 	}
 	if err := f.SetColWidth(sheetSummary, "A", "A", 38); err != nil {
 		return err
 	}
-	if err := f.SetColWidth(sheetSummary, "B", "B", 44); err != nil {
+	if err := f.SetColWidth(sheetSummary, "B", "B", summaryValueWidth); err != nil {
 		return err
 	}
 	if err := f.SetColWidth(sheetSummary, "C", "C", 3); err != nil {
@@ -739,4 +752,35 @@ func (x *xlsxDoc) rejectedInputs() error {
 		}
 	}
 	return s.close()
+}
+
+// summaryValueWidth is the width of the Summary sheet's value column, in characters.
+const summaryValueWidth = 44
+
+// wrappedLines estimates how many lines text takes when wrapped at spaces
+// in a column width characters wide (a word longer than the width takes
+// as many lines as it fills).
+func wrappedLines(text string, width int) int {
+	lines := 0
+	for _, para := range strings.Split(text, "\n") {
+		n, col := 1, 0
+		for _, w := range strings.Fields(para) {
+			l := len([]rune(w))
+			switch {
+			case col == 0:
+				col = l
+			case col+1+l <= width:
+				col += 1 + l
+			default:
+				n++
+				col = l
+			}
+			for col > width {
+				n++
+				col -= width
+			}
+		}
+		lines += n
+	}
+	return lines
 }
