@@ -35,10 +35,10 @@ const (
 // xlsxStyles are the cell styles the workbook uses.
 type xlsxStyles struct {
 	header, bold, date, day, pct, pctBold, wrap, top int
-	notRequired                                 int
-	severity                                    map[model.Severity]int
-	status                                      map[model.Status]int
-	backup                                      map[model.BackupState]int
+	notRequired                                      int
+	severity                                         map[model.Severity]int
+	status                                           map[model.Status]int
+	backup                                           map[model.BackupState]int
 }
 
 // A sheetCol is a column of a streamed sheet: title and width in characters.
