@@ -1,0 +1,5 @@
+//go:build !race
+
+package winrm
+
+const raceEnabled = false
