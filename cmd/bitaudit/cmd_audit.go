@@ -562,11 +562,11 @@ func (j *auditJob) recordedOptions() map[string]string {
 	m := map[string]string{
 		"concurrency":  strconv.Itoa(o.concurrency),
 		"host_timeout": o.hostTimeout.String(),
-		"transport":    o.transport,
-		"auth":         o.auth,
-		"user":         o.user,
 		"fail_on":      o.failOn,
 		"formats":      o.formats,
+	}
+	if o.liveTargets() { // a run of facts files alone reaches no host over WinRM
+		m["transport"], m["auth"], m["user"] = o.transport, o.auth, o.user
 	}
 	if o.port != 0 {
 		m["port"] = strconv.Itoa(o.port)

@@ -196,8 +196,8 @@ func TestLoadDir(t *testing.T) {
 		reasons[r.File] = r.Reason
 	}
 	for file, want := range map[string]string{
-		"WS-0001-old.json": "one of 2 facts files that claim the computer WS-0001 (WS-0001-old.json, WS-0001.json): none is used",
-		"WS-0001.json":     "one of 2 facts files that claim the computer WS-0001",
+		"WS-0001-old.json": "claims the computer WS-0001, as WS-0001.json also does: none is used",
+		"WS-0001.json":     "claims the computer WS-0001, as WS-0001-old.json also does",
 		"WS-0002.json":     "in the future",
 		"zz-broken.json":   "not a facts document",
 		"big.json":         "larger than",

@@ -230,8 +230,14 @@ func LoadDir(dir string, now time.Time) (*Set, error) {
 		}
 		sort.Strings(c.Files)
 		for _, l := range group {
-			set.reject(l.File, fmt.Sprintf("one of %d facts files that claim the computer %s (%s): none is used, since nothing tells the genuine one; remove the others",
-				len(group), c.ComputerName, strings.Join(c.Files, ", ")))
+			var others []string
+			for _, f := range c.Files {
+				if f != l.File {
+					others = append(others, f)
+				}
+			}
+			set.reject(l.File, fmt.Sprintf("claims the computer %s, as %s also does: none is used, since nothing tells the genuine one",
+				c.ComputerName, strings.Join(others, ", ")))
 		}
 		set.Conflicts = append(set.Conflicts, c)
 	}
