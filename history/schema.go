@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -130,24 +131,16 @@ func migrateV2(ctx context.Context, tx *sql.Tx, d dialect) error {
 		return err
 	}
 	// Walk the runs in order, carrying each audited host's findings forward.
-	rows, err := tx.QueryContext(ctx, `SELECT id, started FROM bitaudit_runs ORDER BY started, id`)
-	if err != nil {
-		return err
-	}
 	type run struct {
 		id      string
 		started int64
 	}
-	var runs []run
-	for rows.Next() {
+	rows, err := tx.QueryContext(ctx, `SELECT id, started FROM bitaudit_runs ORDER BY started, id`)
+	runs, err := scanAll(rows, err, func(rows *sql.Rows) (run, error) {
 		var r run
-		if err := rows.Scan(&r.id, &r.started); err != nil {
-			rows.Close()
-			return err
-		}
-		runs = append(runs, r)
-	}
-	if err := closeRows(rows); err != nil {
+		return r, rows.Scan(&r.id, &r.started)
+	})
+	if err != nil {
 		return err
 	}
 	// Each host's findings' first sightings in its last run and in its last audited run.
@@ -223,25 +216,42 @@ type storedFinding struct {
 
 func runFindings(ctx context.Context, tx *sql.Tx, d dialect, runID string) ([]storedFinding, error) {
 	rows, err := tx.QueryContext(ctx, d.rebind(`SELECT target, rule_id, volume, protector_id FROM bitaudit_findings WHERE run_id = ?`), runID)
-	if err != nil {
-		return nil, err
-	}
-	var out []storedFinding
-	for rows.Next() {
+	return scanAll(rows, err, func(rows *sql.Rows) (storedFinding, error) {
 		var f storedFinding
-		if err := rows.Scan(&f.target, &f.ruleID, &f.volume, &f.protectorID); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := rows.Scan(&f.target, &f.ruleID, &f.volume, &f.protectorID)
 		f.key = FindingKey{hostKey(f.target), f.ruleID, strings.ToUpper(f.volume), strings.ToUpper(f.protectorID)}
-		out = append(out, f)
-	}
-	return out, closeRows(rows)
+		return f, err
+	})
 }
 
 func closeRows(rows *sql.Rows) error {
 	err := rows.Err()
 	return errors.Join(err, rows.Close())
+}
+
+// scanAll reads every row of a query with scan and closes the rows; err
+// is the query's own error.
+func scanAll[T any](rows *sql.Rows, err error, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, closeRows(rows)
+}
+
+// scanOne scans a row of one column.
+func scanOne[T any](rows *sql.Rows) (T, error) {
+	var v T
+	err := rows.Scan(&v)
+	return v, err
 }
 
 func execAll(ctx context.Context, tx *sql.Tx, stmts []string) error {
@@ -315,28 +325,12 @@ func schemaVersion(ctx context.Context, q interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }, d dialect) (int, error) {
 	rows, err := q.QueryContext(ctx, d.tablesQuery)
+	tables, err := scanAll(rows, err, scanOne[string])
 	if err != nil {
 		return 0, err
 	}
-	var tables []string
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		tables = append(tables, t)
-	}
-	if err := closeRows(rows); err != nil {
-		return 0, err
-	}
 	has := func(name string) bool {
-		for _, t := range tables {
-			if strings.EqualFold(t, name) {
-				return true
-			}
-		}
-		return false
+		return slices.ContainsFunc(tables, func(t string) bool { return strings.EqualFold(t, name) })
 	}
 	switch {
 	case has("bitaudit_schema"):
@@ -348,19 +342,8 @@ func schemaVersion(ctx context.Context, q interface {
 		return 0, nil
 	}
 	rows, err = q.QueryContext(ctx, `SELECT version FROM bitaudit_schema`)
+	vs, err := scanAll(rows, err, scanOne[int])
 	if err != nil {
-		return 0, err
-	}
-	var vs []int
-	for rows.Next() {
-		var v int
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return 0, err
-		}
-		vs = append(vs, v)
-	}
-	if err := closeRows(rows); err != nil {
 		return 0, err
 	}
 	if len(vs) != 1 || vs[0] < 1 {

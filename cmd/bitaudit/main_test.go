@@ -168,24 +168,34 @@ func TestAuditRejectsBadInputBeforeContactingHosts(t *testing.T) {
 	}
 }
 
+// specFleet starts the fleet a spec (YAML) describes, with HTTPS and NTLM
+// for user "auditor" and the given password, on free addresses until the
+// test ends, and writes its targets and CA files into a temporary
+// directory, which it returns with them.
+func specFleet(t *testing.T, specYAML, password string) (fleet *simulator.Fleet, dir, targets, ca string) {
+	t.Helper()
+	spec, err := simulator.LoadSpec(strings.NewReader(specYAML), "spec.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleet, err = startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fleet.Close() })
+	dir = t.TempDir()
+	targets, ca = filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
+	if err := writeFleetFiles(fleet, targets, ca); err != nil {
+		t.Fatal(err)
+	}
+	return fleet, dir, targets, ca
+}
+
 // TestAuditInterrupted cancels a run against hung hosts: the result is still
 // written, with every target present, and the exit status is 130.
 func TestAuditInterrupted(t *testing.T) {
 	const password = "Sim-Passw0rd!"
-	spec, err := simulator.LoadSpec(strings.NewReader("seed: 3\nhosts: 12\nprofiles:\n  - name: domain-laptop\n    share: 1\nfaults:\n  - kind: hung\n    count: 8\n"), "spec.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: password})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	dir := t.TempDir()
-	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
-	if err := writeFleetFiles(fleet, targets, ca); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, targets, ca := specFleet(t, "seed: 3\nhosts: 12\nprofiles:\n  - name: domain-laptop\n    share: 1\nfaults:\n  - kind: hung\n    count: 8\n", password)
 	ctx, cancel := context.WithCancel(t.Context())
 	time.AfterFunc(3*time.Second, cancel)
 	out := filepath.Join(dir, "out")

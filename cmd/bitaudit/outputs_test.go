@@ -263,20 +263,7 @@ func TestBadGlobalFlags(t *testing.T) {
 // credentials no further host is started; the rest are interrupted with the
 // reason, the result is written, and the exit status is 3.
 func TestAuditMaxAuthFailures(t *testing.T) {
-	spec, err := simulator.LoadSpec(strings.NewReader("seed: 4\nhosts: 8\nprofiles:\n  - name: domain-laptop\n    share: 1\n"), "spec.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "the-right-one"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	dir := t.TempDir()
-	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
-	if err := writeFleetFiles(fleet, targets, ca); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, targets, ca := specFleet(t, "seed: 4\nhosts: 8\nprofiles:\n  - name: domain-laptop\n    share: 1\n", "the-right-one")
 	out := filepath.Join(dir, "out")
 	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "a-wrong-one"}, "audit", "--targets", targets,
 		"--user", "auditor", "--ca-cert", ca, "--out", out, "--concurrency", "1", "--max-auth-failures", "3", "--format", "json")
@@ -303,20 +290,7 @@ func TestAuditMaxAuthFailures(t *testing.T) {
 // finishing; the second stops them at once (the grace period would be
 // seconds), and every target is still in the written result.
 func TestAuditSecondInterrupt(t *testing.T) {
-	spec, err := simulator.LoadSpec(strings.NewReader("seed: 3\nhosts: 6\nprofiles:\n  - name: domain-laptop\n    share: 1\nfaults:\n  - kind: hung\n    count: 6\n"), "spec.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	dir := t.TempDir()
-	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
-	if err := writeFleetFiles(fleet, targets, ca); err != nil {
-		t.Fatal(err)
-	}
+	_, dir, targets, ca := specFleet(t, "seed: 3\nhosts: 6\nprofiles:\n  - name: domain-laptop\n    share: 1\nfaults:\n  - kind: hung\n    count: 6\n", "pw")
 	ctx, cancel := context.WithCancel(t.Context())
 	abort := make(chan struct{})
 	time.AfterFunc(2*time.Second, func() { cancel(); time.Sleep(100 * time.Millisecond); close(abort) })
@@ -458,20 +432,7 @@ func TestPasswordFileReadableByOthers(t *testing.T) {
 // model.CheckText refuses such text in every other field), and the
 // override is in no report.
 func TestAuditRefusesBidiName(t *testing.T) {
-	spec, err := simulator.LoadSpec(strings.NewReader("seed: 8\nhosts: 2\nprofiles:\n  - name: bidi-name\n    share: 1\n"), "spec.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "pw"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fleet.Close()
-	dir := t.TempDir()
-	targets, ca := filepath.Join(dir, "t.txt"), filepath.Join(dir, "ca.pem")
-	if err := writeFleetFiles(fleet, targets, ca); err != nil {
-		t.Fatal(err)
-	}
+	fleet, dir, targets, ca := specFleet(t, "seed: 8\nhosts: 2\nprofiles:\n  - name: bidi-name\n    share: 1\n", "pw")
 	out := filepath.Join(dir, "out")
 	code, _, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "pw"}, "audit", "--targets", targets, "--user", "auditor",
 		"--ca-cert", ca, "--out", out, "--format", "all")
