@@ -14,6 +14,10 @@ type Result struct {
 	Run     Run          `json:"run"`
 	Summary Summary      `json:"summary"`
 	Hosts   []HostResult `json:"hosts"`
+	// Source, when set, holds the hosts instead of Hosts (which is then
+	// nil): a large run keeps them on disk. Read hosts through
+	// [Result.HostSource], which picks the one in use.
+	Source HostSource `json:"-"`
 	// Waivers lists every waiver in the policy with its state at run time.
 	Waivers []WaiverStatus `json:"waivers,omitempty"`
 	// Remediation is the --fix log, when it ran.
@@ -216,67 +220,105 @@ func Ratio(n, d int) *float64 {
 // a host that could not be audited carries its "host not audited" finding,
 // counted like any other, so the totals match the findings every format lists.
 func Summarize(hosts []HostResult) Summary {
-	s := Summary{
-		Hosts:              len(hosts),
-		HostsByStatus:      map[Status]int{},
+	var z Summarizer
+	for i := range hosts {
+		z.Add(&hosts[i])
+	}
+	return z.Summary()
+}
+
+// SummarizeSource is [Summarize] over a HostSource.
+func SummarizeSource(src HostSource) (Summary, error) {
+	var z Summarizer
+	err := EachHost(src, func(_ int, h *HostResult) error { z.Add(h); return nil })
+	return z.Summary(), err
+}
+
+// A Summarizer computes a [Summary] one host at a time; the zero value is
+// ready to use.
+type Summarizer struct {
+	s                             Summary
+	compliant, compliantNoWaivers int
+}
+
+// Add counts one host.
+func (z *Summarizer) Add(h *HostResult) {
+	z.init()
+	s := &z.s
+	s.Hosts++
+	s.HostsByStatus[h.Status]++
+	blocking := false
+	for _, f := range h.Findings {
+		if f.Severity > SeverityInfo {
+			blocking = true
+		}
+		if f.Waived() {
+			s.Waived++
+			continue
+		}
+		s.FindingsBySeverity[f.Severity]++
+		s.FindingsByRule[f.RuleID]++
+	}
+	if !h.Status.Audited() {
+		return
+	}
+	s.HostsAudited++
+	if h.Status == StatusCompliant {
+		z.compliant++
+	}
+	if !blocking {
+		z.compliantNoWaivers++
+	}
+	for _, v := range h.Volumes {
+		s.Volumes++
+		s.VolumesByState[string(v.Conversion)]++
+		for _, p := range v.RecoveryPasswords() {
+			s.RecoveryPasswords++
+			s.ByState.add(p.Backups)
+			for _, b := range p.Backups {
+				s.BackupByState[string(b.Location)+":"+string(b.State)]++
+			}
+		}
+	}
+}
+
+func (z *Summarizer) init() {
+	if z.s.HostsByStatus != nil {
+		return
+	}
+	z.s = Summary{
+		HostsByStatus:      make(map[Status]int, len(Statuses)),
 		VolumesByState:     map[string]int{},
 		BackupByState:      map[string]int{},
 		FindingsBySeverity: map[Severity]int{},
 		FindingsByRule:     map[string]int{},
 	}
 	for _, st := range Statuses {
-		s.HostsByStatus[st] = 0
+		z.s.HostsByStatus[st] = 0
 	}
-	compliant, compliantNoWaivers := 0, 0
-	for _, h := range hosts {
-		s.HostsByStatus[h.Status]++
-		blocking := false
-		for _, f := range h.Findings {
-			if f.Severity > SeverityInfo {
-				blocking = true
-			}
-			if f.Waived() {
-				s.Waived++
-				continue
-			}
-			s.FindingsBySeverity[f.Severity]++
-			s.FindingsByRule[f.RuleID]++
-		}
-		if !h.Status.Audited() {
-			continue
-		}
-		s.HostsAudited++
-		if h.Status == StatusCompliant {
-			compliant++
-		}
-		if !blocking {
-			compliantNoWaivers++
-		}
-		for _, v := range h.Volumes {
-			s.Volumes++
-			s.VolumesByState[string(v.Conversion)]++
-			for _, p := range v.RecoveryPasswords() {
-				s.RecoveryPasswords++
-				s.ByState.add(p.Backups)
-				for _, b := range p.Backups {
-					s.BackupByState[string(b.Location)+":"+string(b.State)]++
-				}
-			}
-		}
-	}
+}
+
+// Summary returns the summary of the hosts added so far. Its maps are the
+// Summarizer's: call it once every host is in.
+func (z *Summarizer) Summary() Summary {
+	z.init()
+	s := z.s
 	s.BackedUp = s.ByState.Verified
-	s.CompliantShare = Ratio(compliant, s.HostsAudited)
-	s.CompliantShareWithoutWaivers = Ratio(compliantNoWaivers, s.HostsAudited)
+	s.CompliantShare = Ratio(z.compliant, s.HostsAudited)
+	s.CompliantShareWithoutWaivers = Ratio(z.compliantNoWaivers, s.HostsAudited)
 	s.BackupCoverage = Ratio(s.BackedUp, s.RecoveryPasswords)
 	return s
 }
 
 // Worst returns the highest severity among unwaived findings, those about
-// directory computers the run did not audit included.
+// directory computers the run did not audit included. It reads the
+// hosts' findings from the Summary.
 func (r *Result) Worst() Severity {
 	w := SeverityNone
-	for _, h := range r.Hosts {
-		w = max(w, worst(h.Findings))
+	for sev, n := range r.Summary.FindingsBySeverity {
+		if n > 0 {
+			w = max(w, sev)
+		}
 	}
 	if r.Coverage != nil {
 		for _, c := range r.Coverage.Computers {
@@ -296,16 +338,9 @@ func worst(fs []Finding) Severity {
 	return w
 }
 
-// NotAudited counts hosts whose facts could not be collected.
-func (r *Result) NotAudited() int {
-	n := 0
-	for _, h := range r.Hosts {
-		if !h.Status.Audited() {
-			n++
-		}
-	}
-	return n
-}
+// NotAudited counts hosts whose facts could not be collected, from the
+// Summary.
+func (r *Result) NotAudited() int { return r.Summary.Hosts - r.Summary.HostsAudited }
 
 // SortHosts orders hosts by target, the order every report uses.
 func SortHosts(hosts []HostResult) {
