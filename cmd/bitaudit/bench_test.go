@@ -30,20 +30,31 @@ func TestMain(m *testing.M) {
 }
 
 // BenchmarkFleet runs "bitaudit audit" with every report against a healthy
-// simulated fleet (HTTPS + NTLM, 500 ms per command, with the simulated AD,
+// simulated fleet (HTTPS + NTLM by default, 500 ms per command, with the simulated AD,
 // Entra ID and key store checked for escrow, all served by a child process)
 // and reports wall time against the latency limit N·T/C, the
 // client's CPU per host, its peak RSS, and how many hosts got a status other
 // than the simulator's own expectation (must be 0). 1,000 hosts at C=100 by
-// default; BITAUDIT_BENCH_HOSTS and BITAUDIT_BENCH_CONCURRENCY change it:
+// default; BITAUDIT_BENCH_HOSTS and BITAUDIT_BENCH_CONCURRENCY change it, and
+// BITAUDIT_BENCH_TRANSPORT=http audits over plain HTTP with NTLM message
+// sealing (hosts requiring encryption, as Windows' default) instead of HTTPS:
 //
 //	go test -run '^$' -bench Fleet -benchtime 1x ./cmd/bitaudit/
+//	BITAUDIT_BENCH_TRANSPORT=http go test -run '^$' -bench Fleet -benchtime 1x ./cmd/bitaudit/
 //	BITAUDIT_BENCH_HOSTS=10000 BITAUDIT_BENCH_CONCURRENCY=512 go test -run '^$' -bench Fleet -benchtime 1x -timeout 30m ./cmd/bitaudit/
 //
 // Add -cpuprofile cpu.out to profile the client (the simulator is another
 // process). Peak RSS is the benchmark process's, harness included.
 func BenchmarkFleet(b *testing.B) {
 	hosts, conc := benchEnv(b, "BITAUDIT_BENCH_HOSTS", 1000), benchEnv(b, "BITAUDIT_BENCH_CONCURRENCY", 100)
+	transport := os.Getenv("BITAUDIT_BENCH_TRANSPORT")
+	switch transport {
+	case "":
+		transport = "https"
+	case "https", "http":
+	default:
+		b.Fatalf("BITAUDIT_BENCH_TRANSPORT=%q: want https or http", transport)
+	}
 	const latency = 500 * time.Millisecond
 	dir := b.TempDir()
 	spec := fmt.Sprintf("seed: 17\nhosts: %d\nlatency: %s\nprofiles:\n"+
@@ -56,9 +67,17 @@ func BenchmarkFleet(b *testing.B) {
 	}
 	const password = "Bench-Secret-42"
 	sim := exec.Command(os.Args[0], "-test.run=^$")
-	sim.Env = append(os.Environ(), "BITAUDIT_PASSWORD="+password, benchSimulateEnv+"="+strings.Join([]string{
-		"simulate", "--fleet", fleetFile, "--tls", "--ca-out", ca, "--auth", "ntlm", "--user", "auditor",
-		"--listen-base", "127.0.180.1", "--escrow-out", escrow, "--expect-out", expect, "--targets-out", targets}, "\n"))
+	simArgs := []string{"simulate", "--fleet", fleetFile, "--auth", "ntlm", "--user", "auditor",
+		"--listen-base", "127.0.180.1", "--escrow-out", escrow, "--expect-out", expect, "--targets-out", targets}
+	auditArgs := []string{"audit", "--targets", targets, "--transport", transport, "--auth", "ntlm", "--user", "auditor",
+		"--escrow-config", escrow, "--concurrency", strconv.Itoa(conc), "--host-timeout", "120s"}
+	if transport == "https" {
+		simArgs = append(simArgs, "--tls", "--ca-out", ca)
+		auditArgs = append(auditArgs, "--ca-cert", ca)
+	} else {
+		simArgs = append(simArgs, "--require-encryption")
+	}
+	sim.Env = append(os.Environ(), "BITAUDIT_PASSWORD="+password, benchSimulateEnv+"="+strings.Join(simArgs, "\n"))
 	simLog, err := os.Create(filepath.Join(dir, "simulate.log"))
 	if err != nil {
 		b.Fatal(err)
@@ -84,8 +103,7 @@ func BenchmarkFleet(b *testing.B) {
 		before := cpuTime()
 		start := time.Now()
 		var out1, err1 strings.Builder
-		code := run(b.Context(), []string{"audit", "--targets", targets, "--transport", "https", "--ca-cert", ca,
-			"--auth", "ntlm", "--user", "auditor", "--escrow-config", escrow, "--concurrency", strconv.Itoa(conc), "--host-timeout", "120s", "--out", out},
+		code := run(b.Context(), append(auditArgs, "--out", out),
 			streams{In: strings.NewReader(""), Out: &out1, Err: &err1},
 			func(k string) string {
 				if k == "BITAUDIT_PASSWORD" {

@@ -57,34 +57,41 @@ func BenchmarkCollectAuth(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer fleet.Close()
-			var targets []model.Target
-			for _, h := range fleet.Hosts() {
-				host, port, _ := net.SplitHostPort(h.Address)
-				p, _ := strconv.Atoi(port)
-				targets = append(targets, model.Target{Host: host, Port: p,
-					FQDN: strings.ToLower(h.Machine.ComputerName) + "." + h.Machine.DNSDomain})
-			}
 			opts := Options{Transport: tc.transport, Auth: tc.auth, User: "auditor", Password: model.NewSecret(password), CACertPEM: fleet.CAPEM()}
 			if tc.auth == "kerberos" {
 				if opts.Kerberos, err = krbseal.NewLogin(krbseal.LoginOptions{User: "auditor", Password: opts.Password, ConfigPath: kdc.Conf}); err != nil {
 					b.Fatal(err)
 				}
 			}
-			c, err := New(opts)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			n := 0
-			for b.Loop() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				_, _, err := c.Collect(ctx, targets[n%len(targets)])
-				cancel()
-				if err != nil {
-					b.Fatal(err)
-				}
-				n++
-			}
+			benchCollectFleet(b, opts, fleet)
 		})
+	}
+}
+
+// benchCollectFleet collects from fleet's hosts in turn with a Collector
+// of opts, one host per iteration.
+func benchCollectFleet(b *testing.B, opts Options, fleet *simulator.Fleet) {
+	b.Helper()
+	var targets []model.Target
+	for _, h := range fleet.Hosts() {
+		host, port, _ := net.SplitHostPort(h.Address)
+		p, _ := strconv.Atoi(port)
+		targets = append(targets, model.Target{Host: host, Port: p,
+			FQDN: strings.ToLower(h.Machine.ComputerName) + "." + h.Machine.DNSDomain})
+	}
+	c, err := New(opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		_, _, err := c.Collect(ctx, targets[n%len(targets)])
+		cancel()
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
 	}
 }
