@@ -207,7 +207,7 @@ func (c *Collector) action(ctx context.Context, t model.Target, script string) (
 	}
 	lines := map[string]string{}
 	complete := false
-	for _, l := range strings.Split(res.stdout, "\n") {
+	for _, l := range strings.Split(string(res.stdout), "\n") {
 		l = strings.TrimRight(l, "\r")
 		if l == "##BITAUDIT DONE" {
 			complete = true
@@ -220,7 +220,7 @@ func (c *Collector) action(ctx context.Context, t model.Target, script string) (
 	}
 	if !complete {
 		// Output cut short: the method may have run.
-		return nil, fmt.Errorf("%s: action output incomplete (exit code %d%s): %w", t, res.exit, stderrExcerpt(res.stderr), ErrActionUnknown)
+		return nil, fmt.Errorf("%s: action output incomplete (exit code %d%s): %w", t, res.exit, stderrExcerpt(string(res.stderr)), ErrActionUnknown)
 	}
 	return lines, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -285,9 +286,9 @@ func (c *Collector) Collect(ctx context.Context, t model.Target) (model.HostFact
 	if err != nil {
 		return model.HostFacts{}, nil, fmt.Errorf("%s: %w", t, err)
 	}
-	facts, vols, err := bitlocker.DecodeCollection([]byte(res.stdout))
+	facts, vols, err := bitlocker.DecodeCollection(res.stdout)
 	if err != nil {
-		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(res.stdout), stderrExcerpt(res.stderr), err)
+		return model.HostFacts{}, nil, fmt.Errorf("%s: collection output (exit code %d%s%s): %w", t, res.exit, stdoutExcerpt(string(res.stdout)), stderrExcerpt(string(res.stderr)), err)
 	}
 	src := c.describe(a.scheme)
 	src.LanguageMode, src.EventsSkipped, src.SectionErrors = facts.Source.LanguageMode, facts.Source.EventsSkipped, facts.Source.SectionErrors
@@ -388,7 +389,7 @@ func (c *Collector) collect(ctx context.Context, command, url, host string, port
 
 // run is the outcome of one attempt.
 type run struct {
-	stdout, stderr string
+	stdout, stderr []byte
 	exit           int
 	retryable      bool
 	// sent says the command reached the host: after a failure it may or
@@ -438,11 +439,15 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 			}
 			done <- r
 		}()
-		stdout, stderr, code, err := client.RunWithString(command, "")
-		r = run{stdout: stdout, stderr: stderr, exit: code}
+		// The output comes from the transport, which keeps the streams
+		// (masterzen sees envelopes without them: response.reply).
+		code, err := client.Run(command, io.Discard, io.Discard)
 		if err != nil {
 			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
 		}
+		st.mu.Lock()
+		r = run{stdout: st.stdout, stderr: st.stderr, exit: code}
+		st.mu.Unlock()
 	}()
 
 	var r run

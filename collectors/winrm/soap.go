@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 )
 
@@ -20,13 +21,19 @@ const (
 	faultCodeOperationTimeout = "2150858793"
 )
 
-// response is what the transport learned from one SOAP envelope.
+// response is what the transport learned from one SOAP envelope: all that
+// masterzen/winrm reads from it (response.go), found where its XPaths look.
 type response struct {
 	fault    *soapFault
-	shellID  string // Create: w:Selector[@Name='ShellId']
-	cmdID    string // Command: rsp:CommandId
+	shellID  string // Create: //w:Selector[@Name='ShellId']
+	cmdID    string // Command: //rsp:CommandId
 	streamed int64  // decoded bytes in rsp:Stream elements
-	done     bool   // an element has State=…/CommandState/Done
+	// stdout and stderr are the decoded //rsp:Stream[@Name='stdout'] and
+	// [@Name='stderr'] texts, in document order.
+	stdout, stderr []byte
+	done           bool   // an element has State=…/CommandState/Done
+	exitCode       string // the first //rsp:ExitCode's text
+	sawExitCode    bool
 }
 
 // soapFault is a SOAP 1.2 fault with its WS-Management detail.
@@ -71,11 +78,13 @@ func parseResponse(body []byte) (*response, error) {
 	var (
 		r        response
 		stack    []xml.Name
-		text     strings.Builder
+		text     []byte // the current element's own text, reused
 		sawRoot  bool
 		sawBody  bool
 		inFault  bool
 		selector bool
+		stream   string // Name of the rsp:Stream open, if one is
+		inStream bool
 	)
 	for {
 		tok, err := dec.Token()
@@ -103,6 +112,14 @@ func parseResponse(body []byte) (*response, error) {
 				inFault = true
 				r.fault = &soapFault{}
 			}
+			if inStream {
+				// masterzen would read the text of every descendant;
+				// Windows never nests elements in a stream.
+				return nil, errors.New("garbled output stream (element inside rsp:Stream)")
+			}
+			if t.Name.Space == nsShell && t.Name.Local == "Stream" {
+				inStream, stream = true, ""
+			}
 			selector = false
 			for _, a := range t.Attr {
 				switch {
@@ -112,38 +129,40 @@ func parseResponse(body []byte) (*response, error) {
 					r.fault.wsmanCode = a.Value
 				case t.Name.Space == nsWSMan && t.Name.Local == "Selector" && a.Name.Local == "Name" && a.Value == "ShellId":
 					selector = true
+				case inStream && a.Name.Space == "" && a.Name.Local == "Name":
+					stream = a.Value
 				}
 			}
 			stack = append(stack, t.Name)
-			text.Reset()
+			text = text[:0]
 		case xml.CharData:
-			if text.Len()+len(t) > 1<<20 {
+			if len(text)+len(t) > 1<<20 {
 				return nil, errors.New("element text too large")
 			}
-			text.Write(t)
+			text = append(text, t...)
 		case xml.EndElement:
 			name := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			s := text.String()
 			switch {
 			case name.Space == nsShell && name.Local == "Stream":
-				n, err := base64.StdEncoding.DecodeString(s)
-				if err != nil {
-					return nil, errors.New("garbled output stream (invalid base64)")
+				if err := r.addStream(stream, text); err != nil {
+					return nil, err
 				}
-				r.streamed += int64(len(n))
+				inStream = false
 			case name.Space == nsShell && name.Local == "CommandId":
-				r.cmdID = strings.TrimSpace(s)
+				r.cmdID = strings.TrimSpace(string(text))
+			case name.Space == nsShell && name.Local == "ExitCode" && !r.sawExitCode:
+				r.exitCode, r.sawExitCode = string(text), true
 			case name.Space == nsWSMan && name.Local == "Selector" && selector:
-				r.shellID = strings.TrimSpace(s)
+				r.shellID = strings.TrimSpace(string(text))
 			case inFault:
-				r.fault.set(stack, name, s)
+				r.fault.set(stack, name, string(text))
 			}
 			if name.Space == nsSOAP && name.Local == "Fault" {
 				inFault = false
 			}
 			selector = false
-			text.Reset()
+			text = text[:0]
 		case xml.Directive:
 			return nil, errors.New("DTDs are not allowed")
 		case xml.ProcInst:
@@ -157,6 +176,84 @@ func parseResponse(body []byte) (*response, error) {
 		return nil, errors.New("not a SOAP 1.2 envelope with a Body")
 	}
 	return &r, nil
+}
+
+// addStream decodes one rsp:Stream's base64 text and appends it to the
+// stream it names (stdout or stderr; masterzen ignores others).
+func (r *response) addStream(name string, b64 []byte) error {
+	var dst *[]byte
+	switch name {
+	case "stdout":
+		dst = &r.stdout
+	case "stderr":
+		dst = &r.stderr
+	default:
+		var scratch []byte
+		dst = &scratch
+	}
+	n := len(*dst)
+	out, err := base64.StdEncoding.AppendDecode(*dst, b64)
+	if err != nil {
+		return errors.New("garbled output stream (invalid base64)")
+	}
+	r.streamed += int64(len(out) - n)
+	if name == "stdout" || name == "stderr" {
+		*dst = out
+	}
+	return nil
+}
+
+// masterzen/winrm parses every answer into an XPath DOM (goxpath) and
+// queries it afresh for each value it needs, which cost the client more
+// per host than its TLS handshake. The transport parses and validates each
+// answer once (parseResponse), keeps the output streams itself, and hands
+// masterzen a minimal envelope carrying only the values masterzen reads
+// (response.go): the ShellId, the CommandId, the Done state and the exit
+// code. masterzen reads nothing from other answers (Signal, Delete, Send).
+const (
+	replyOpen  = `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `"><s:Body>`
+	replyClose = `</s:Body></s:Envelope>`
+)
+
+// reply is the envelope masterzen gets in place of r, the answer to op.
+func (r *response) reply(op string) string {
+	var b strings.Builder
+	b.WriteString(replyOpen)
+	switch op {
+	case "Create":
+		b.WriteString(`<w:Selector Name="ShellId">`)
+		xmlEscape(&b, r.shellID)
+		b.WriteString(`</w:Selector>`)
+	case "Command":
+		b.WriteString(`<rsp:CommandId>`)
+		xmlEscape(&b, r.cmdID)
+		b.WriteString(`</rsp:CommandId>`)
+	case "Receive":
+		if r.done {
+			b.WriteString(`<rsp:CommandState State="` + stateDone + `">`)
+			if r.sawExitCode {
+				b.WriteString(`<rsp:ExitCode>` + strconv.Itoa(r.exit()) + `</rsp:ExitCode>`)
+			}
+			b.WriteString(`</rsp:CommandState>`)
+		}
+	}
+	b.WriteString(replyClose)
+	return b.String()
+}
+
+func xmlEscape(b *strings.Builder, s string) {
+	_ = xml.EscapeText(b, []byte(s)) // a strings.Builder never fails
+}
+
+// exit is the exit code masterzen reads from the response: the first
+// rsp:ExitCode as a number, 0 when it has none or no number
+// (ParseSlurpOutputErrResponse).
+func (r *response) exit() int {
+	n, err := strconv.Atoi(r.exitCode)
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // set records fault text by element name (s:Code/s:Value,

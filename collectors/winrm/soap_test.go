@@ -1,7 +1,7 @@
 package winrm
 
 import (
-	"io"
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,7 +22,21 @@ func TestParseResponse(t *testing.T) {
 	}{
 		{"create", envelope("a/CreateResponse", createBody), func(r *response) bool { return r.shellID == "67A74734-DD32-4F10-89DE-49A060483810" }, ""},
 		{"command", envelope("a/CommandResponse", commandBody), func(r *response) bool { return r.cmdID == cmdID }, ""},
-		{"receive done", envelope("a/ReceiveResponse", receiveBody([]byte("hello"), []byte("e"), true, 0)), func(r *response) bool { return r.done && r.streamed == 6 }, ""},
+		{"receive done", envelope("a/ReceiveResponse", receiveBody([]byte("hello"), []byte("e"), true, 0)), func(r *response) bool {
+			return r.done && r.streamed == 6 && string(r.stdout) == "hello" && string(r.stderr) == "e" && r.sawExitCode && r.exit() == 0
+		}, ""},
+		{"receive running", envelope("a/ReceiveResponse", receiveBody([]byte("part"), nil, false, 0)), func(r *response) bool {
+			return !r.done && string(r.stdout) == "part" && r.stderr == nil && !r.sawExitCode
+		}, ""},
+		{"streams in document order, other streams counted not kept", envelope("a/ReceiveResponse", `<rsp:ReceiveResponse>`+
+			`<rsp:Stream Name="stdout">b25l</rsp:Stream><rsp:Stream Name="pr">eHh4</rsp:Stream><rsp:Stream Name="stdout" End="true"></rsp:Stream>`+
+			`<rsp:Stream Name="stdout">dHdv</rsp:Stream><rsp:CommandState State="`+stateDone+`"><rsp:ExitCode>7</rsp:ExitCode></rsp:CommandState>`+
+			`<rsp:ExitCode>9</rsp:ExitCode></rsp:ReceiveResponse>`), func(r *response) bool {
+			return string(r.stdout) == "onetwo" && r.streamed == 9 && r.done && r.exit() == 7
+		}, ""},
+		{"exit code not a number", envelope("a/ReceiveResponse", `<rsp:CommandState State="`+stateDone+`"><rsp:ExitCode>x</rsp:ExitCode></rsp:CommandState>`),
+			func(r *response) bool { return r.done && r.sawExitCode && r.exit() == 0 }, ""},
+		{"element inside a stream", envelope("a", `<rsp:Stream Name="stdout">b25l<x>dHdv</x></rsp:Stream>`), nil, "element inside"},
 		{"fault", string(timeout), func(r *response) bool {
 			return r.fault != nil && r.fault.wsmanCode == faultCodeOperationTimeout && r.fault.subcode == "w:TimedOut" && strings.HasPrefix(r.fault.reason, "The WS-Management service")
 		}, ""},
@@ -50,8 +64,10 @@ func TestParseResponse(t *testing.T) {
 	}
 }
 
-// FuzzParseResponse checks the property the transport relies on: whatever
-// parseResponse accepts, masterzen/winrm parses without panicking (M2b).
+// FuzzParseResponse checks the properties the transport relies on: whatever
+// parseResponse accepts, masterzen/winrm parses without panicking (M2b), and
+// the envelope masterzen gets instead (reply) gives it the values it would
+// have read from the host's answer.
 func FuzzParseResponse(f *testing.F) {
 	f.Add([]byte(envelope("a/CreateResponse", createBody)))
 	f.Add([]byte(envelope("a/CommandResponse", commandBody)))
@@ -61,14 +77,54 @@ func FuzzParseResponse(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		if _, err := parseResponse(body); err != nil {
+		r, err := parseResponse(body)
+		if err != nil {
 			return
 		}
 		s := string(body)
 		mwinrm.ParseOpenShellResponse(s)
 		mwinrm.ParseExecuteCommandResponse(s)
-		mwinrm.ParseSlurpOutputErrResponse(s, io.Discard, io.Discard)
+		var stdout, stderr bytes.Buffer
+		done, exit, _ := mwinrm.ParseSlurpOutputErrResponse(s, &stdout, &stderr)
+		if !bytes.Equal(stdout.Bytes(), r.stdout) || !bytes.Equal(stderr.Bytes(), r.stderr) {
+			t.Errorf("streams %q %q, masterzen read %q %q", r.stdout, r.stderr, stdout.Bytes(), stderr.Bytes())
+		}
+		checkReply(t, r, done, exit)
 	})
+}
+
+// checkReply checks that masterzen reads from r's replies what r holds, and
+// that the Receive reply says done with exit as the host's answer did.
+func checkReply(t *testing.T, r *response, done bool, exit int) {
+	t.Helper()
+	if id, err := mwinrm.ParseOpenShellResponse(r.reply("Create")); err != nil || id != r.shellID {
+		t.Errorf("Create reply gives ShellId %q, %v; want %q", id, err, r.shellID)
+	}
+	if id, err := mwinrm.ParseExecuteCommandResponse(r.reply("Command")); err != nil || id != r.cmdID {
+		t.Errorf("Command reply gives CommandId %q, %v; want %q", id, err, r.cmdID)
+	}
+	var stdout, stderr bytes.Buffer
+	gotDone, gotExit, err := mwinrm.ParseSlurpOutputErrResponse(r.reply("Receive"), &stdout, &stderr)
+	if err != nil || gotDone != done || gotExit != exit || stdout.Len()+stderr.Len() != 0 {
+		t.Errorf("Receive reply gives done %v, exit %d, %d output bytes, %v; want done %v, exit %d, no output", gotDone, gotExit, stdout.Len()+stderr.Len(), err, done, exit)
+	}
+}
+
+// TestReply checks what masterzen reads from the envelopes that replace a
+// host's answers, with values that need escaping.
+func TestReply(t *testing.T) {
+	for _, r := range []*response{
+		{shellID: "67A74734-DD32-4F10-89DE-49A060483810", cmdID: cmdID, done: true, sawExitCode: true, exitCode: "3"},
+		{shellID: `a&b<c>"d'`, cmdID: "]]>\t\r\n", done: true},
+		{shellID: "", cmdID: "", done: false, sawExitCode: true, exitCode: "1"},
+		{done: true, sawExitCode: true, exitCode: "-2147024891"},
+	} {
+		exit := 0
+		if r.done {
+			exit = r.exit()
+		}
+		checkReply(t, r, r.done, exit)
+	}
 }
 
 func TestSoapAction(t *testing.T) {

@@ -70,6 +70,24 @@ type runState struct {
 	receives    int   // Receive requests sent
 	out         int64 // output bytes received so far
 	firstErr    error // first failure of Create, Command or Receive
+	// stdout and stderr are the command's output streams as received
+	// (masterzen gets envelopes without them: response.reply).
+	stdout, stderr []byte
+}
+
+// addOutput appends one Receive's streams.
+func (r *runState) addOutput(resp *response) {
+	r.stdout = appendOwned(r.stdout, resp.stdout)
+	r.stderr = appendOwned(r.stderr, resp.stderr)
+}
+
+// appendOwned appends b to dst, taking b itself when dst is empty (b is
+// the caller's to keep): most commands answer in one Receive.
+func appendOwned(dst, b []byte) []byte {
+	if len(dst) == 0 {
+		return b
+	}
+	return append(dst, b...)
 }
 
 func (r *runState) fail(err error) error {
@@ -288,13 +306,16 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 		t.run.mu.Lock()
 		t.run.out += r.streamed
 		over := t.run.out > t.maxOut
+		if !over {
+			t.run.addOutput(r)
+		}
 		t.run.mu.Unlock()
 		if over {
 			e.msg = fmt.Sprintf("output larger than %d bytes", t.maxOut)
 			return "", e
 		}
 	}
-	return string(data), nil
+	return r.reply(op), nil
 }
 
 // faultText renders a fault for an error message: cleaned, bounded, and
