@@ -46,13 +46,7 @@ func collectionGaps(h *model.HostResult) []collectionGap {
 
 // collectionGapsPDF lists every audited host's collection gaps, when there are any.
 func (d *pdfDoc) collectionGapsPDF() {
-	n := 0
-	for _, h := range sortedHosts(d.r) {
-		if h.Status.Audited() {
-			n += len(collectionGaps(h))
-		}
-	}
-	if n == 0 {
+	if d.v.gaps == 0 {
 		return
 	}
 	d.ensure(50) // heading, the paragraph and the first rows together
@@ -60,10 +54,7 @@ func (d *pdfDoc) collectionGapsPDF() {
 	d.para("Parts of the collection that did not give everything on audited hosts: sections that failed on the host (their facts are missing), " +
 		"events that could not be decoded, volumes only partly read, and recovery or system partitions kept out of the audit.")
 	t := d.newTable(7.5, column{"Host", 50, "L"}, column{"Part", 30, "L"}, column{"What happened", 100, "L"})
-	for _, h := range sortedHosts(d.r) {
-		if !h.Status.Audited() {
-			continue
-		}
+	d.eachHost(hasGaps, func(h *model.HostResult) {
 		for i, g := range collectionGaps(h) {
 			host := cell{}
 			if i == 0 {
@@ -71,32 +62,28 @@ func (d *pdfDoc) collectionGapsPDF() {
 			}
 			t.row(host, txt(g.Part), txt(g.Detail))
 		}
-	}
+	})
 }
 
-// collection is the XLSX sheet of collection gaps, one row per gap.
-func (x *xlsxDoc) collection() error {
-	type row struct {
-		target string
-		gap    collectionGap
+// hasGaps selects the audited hosts with collection gaps.
+func hasGaps(k *hostKey) bool { return k.gaps > 0 }
+
+// collection is the XLSX sheet of collection gaps, one row per gap of an
+// audited host.
+func (x *xlsxDoc) collection() (*sheet, hostRows, error) {
+	s, err := x.newSheet(sheetCollection, []sheetCol{{"Target", 34}, {"Part", 22}, {"What happened", 100}}, x.v.gaps)
+	if err != nil {
+		return nil, nil, err
 	}
-	var rows []row
-	for _, h := range sortedHosts(x.r) {
+	return s, func(h *model.HostResult) error {
 		if !h.Status.Audited() {
-			continue
+			return nil
 		}
 		for _, g := range collectionGaps(h) {
-			rows = append(rows, row{h.Target, g})
+			if err := s.add(h.Target, g.Part, g.Detail); err != nil {
+				return err
+			}
 		}
-	}
-	s, err := x.newSheet(sheetCollection, []sheetCol{{"Target", 34}, {"Part", 22}, {"What happened", 100}}, len(rows))
-	if err != nil {
-		return err
-	}
-	for _, r := range rows {
-		if err := s.add(r.target, r.gap.Part, r.gap.Detail); err != nil {
-			return err
-		}
-	}
-	return s.close()
+		return nil
+	}, nil
 }

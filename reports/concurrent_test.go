@@ -19,20 +19,31 @@ func TestWriteAllConcurrentSameBundle(t *testing.T) {
 	if err := WriteAll(t.Context(), conc, r, Options{Concurrent: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{ResultFile, PDFFile, XLSXFile, CSVFile, ManifestName} {
-		a, err := os.ReadFile(filepath.Join(seq, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := os.ReadFile(filepath.Join(conc, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(a, b) {
-			t.Errorf("%s differs between sequential and concurrent rendering", name)
-		}
+	for _, name := range differentFiles(t, seq, conc) {
+		t.Errorf("%s differs between sequential and concurrent rendering", name)
 	}
 	if _, err := Verify(conc, nil); err != nil {
 		t.Errorf("Verify of the concurrent bundle: %v", err)
 	}
+}
+
+// differentFiles returns the bundle files (manifest included) that are not
+// byte for byte the same in directories a and b.
+func differentFiles(t *testing.T, a, b string) []string {
+	t.Helper()
+	var diff []string
+	for _, name := range []string{ResultFile, PDFFile, XLSXFile, CSVFile, ManifestName} {
+		x, err := os.ReadFile(filepath.Join(a, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := os.ReadFile(filepath.Join(b, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(x, y) {
+			diff = append(diff, name)
+		}
+	}
+	return diff
 }

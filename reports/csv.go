@@ -26,13 +26,21 @@ func WriteCSV(w io.Writer, r *model.Result) error {
 	if r == nil {
 		return errNilResult
 	}
+	v, err := newView(r)
+	if err != nil {
+		return fmt.Errorf("write csv: %w", err)
+	}
+	return writeCSV(w, v)
+}
+
+func writeCSV(w io.Writer, v *view) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
 	if err := cw.Write(csvHeader); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
 	row := make([]string, len(csvHeader))
-	for _, h := range newView(r).hosts {
+	err := v.hosts(nil, func(h *model.HostResult) error {
 		for _, f := range sortedFindings(h) {
 			waiverID, expires := "", ""
 			if f.Waiver != nil {
@@ -44,9 +52,13 @@ func WriteCSV(w io.Writer, r *model.Result) error {
 				row[i] = csvSafe(row[i])
 			}
 			if err := cw.Write(row); err != nil {
-				return fmt.Errorf("write csv: %w", err)
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("write csv: %w", err)
 	}
 	cw.Flush()
 	if err := cw.Error(); err != nil {

@@ -15,7 +15,8 @@ import (
 // encoding/json, hosts in the order of the result, and arrays that the
 // schema defines as arrays never null. An empty schema field is written as
 // [model.ResultSchema]; another schema is an error. Hosts are encoded one at
-// a time, so memory does not grow with the fleet beyond the result itself.
+// a time from [model.Result.HostSource], so memory does not grow with the
+// fleet.
 func WriteJSON(w io.Writer, r *model.Result) error {
 	if r == nil {
 		return errNilResult
@@ -43,20 +44,16 @@ func WriteJSON(w io.Writer, r *model.Result) error {
 	bw := bufio.NewWriter(w)
 	bw.Write(head)
 	bw.WriteString("\n  \"hosts\": [")
+	src := r.HostSource()
+	raw, _ := src.(rawSource)
 	var hb bytes.Buffer
 	henc := json.NewEncoder(&hb)
 	henc.SetEscapeHTML(false)
 	henc.SetIndent("    ", "  ")
-	for i, h := range r.Hosts {
-		if h.Volumes == nil {
-			h.Volumes = []model.Volume{}
-		}
-		if h.Findings == nil {
-			h.Findings = []model.Finding{}
-		}
+	for i := range src.Len() {
 		hb.Reset()
-		if err := henc.Encode(&h); err != nil {
-			return fmt.Errorf("encode result: host %s: %w", h.Target, err)
+		if err := encodeHost(&hb, henc, src, raw, i); err != nil {
+			return fmt.Errorf("encode result: %w", err)
 		}
 		if i > 0 {
 			bw.WriteByte(',')
@@ -64,12 +61,64 @@ func WriteJSON(w io.Writer, r *model.Result) error {
 		bw.WriteString("\n    ")
 		bw.Write(bytes.TrimSuffix(hb.Bytes(), []byte("\n")))
 	}
-	if len(r.Hosts) > 0 {
+	if src.Len() > 0 {
 		bw.WriteString("\n  ")
 	}
 	bw.WriteString("]")
 	bw.Write(tail)
 	return bw.Flush() // bufio keeps the first write error and returns it here
+}
+
+// A rawSource is a HostSource that also gives a host's record as the JSON
+// json.Marshal wrote for it (a spool).
+type rawSource interface {
+	Raw(i int) ([]byte, error)
+}
+
+// Where json.Marshal's bytes differ from what WriteJSON writes for a host:
+// it escapes <, > and & (WriteJSON does not), and writes an empty list of
+// volumes or findings as null (WriteJSON writes []).
+var rawDiffers = [][]byte{[]byte(`\u003c`), []byte(`\u003e`), []byte(`\u0026`), []byte(`"volumes":null`), []byte(`"findings":null`)}
+
+// encodeHost writes host i into hb as henc does: from its raw record,
+// re-indented, when that gives the same bytes, else decoded and encoded.
+func encodeHost(hb *bytes.Buffer, henc *json.Encoder, src model.HostSource, raw rawSource, i int) error {
+	if raw != nil {
+		b, err := raw.Raw(i)
+		if err != nil {
+			return fmt.Errorf("host %d: %w", i, err)
+		}
+		same := true
+		for _, d := range rawDiffers {
+			if bytes.Contains(b, d) {
+				same = false
+				break
+			}
+		}
+		if same {
+			// What Encoder.Encode does after marshalling (json.Indent is
+			// its indenting), newline included.
+			if err := json.Indent(hb, b, "    ", "  "); err != nil {
+				return fmt.Errorf("host %d: %w", i, err)
+			}
+			hb.WriteByte('\n')
+			return nil
+		}
+	}
+	h, err := src.Host(i)
+	if err != nil {
+		return fmt.Errorf("host %d: %w", i, err)
+	}
+	if h.Volumes == nil {
+		h.Volumes = []model.Volume{}
+	}
+	if h.Findings == nil {
+		h.Findings = []model.Finding{}
+	}
+	if err := henc.Encode(&h); err != nil {
+		return fmt.Errorf("host %s: %w", h.Target, err)
+	}
+	return nil
 }
 
 // ReadResult decodes a result document and checks that it is one this

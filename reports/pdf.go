@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +86,17 @@ type pdfDoc struct {
 	o PDFOptions
 	// missing is what the font cannot draw, said on the cover.
 	missing *undrawable
+	// err is the first error reading the hosts.
+	err error
+}
+
+// eachHost calls fn with the hosts keep accepts (nil: all), in target
+// order; after a source error it calls fn no more and WritePDF returns it.
+func (d *pdfDoc) eachHost(keep func(*hostKey) bool, fn func(h *model.HostResult)) {
+	if d.err != nil {
+		return
+	}
+	d.err = d.v.hosts(keep, func(h *model.HostResult) error { fn(h); return nil })
 }
 
 // WritePDF renders the report as PDF: cover block, executive summary with
@@ -107,14 +117,23 @@ func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 			return fmt.Errorf("PDF font: %w", err)
 		}
 	}
-	missing, err := missingGlyphs(o.Font, r)
+	g, err := newGlyphCheck(o.Font, r)
 	if err != nil {
 		return err
 	}
+	v, err := newView(r, g.host)
+	if err != nil {
+		return fmt.Errorf("render pdf: %w", err)
+	}
+	return writePDF(w, r, v, g.done(r), o)
+}
+
+// writePDF renders r with its view v; missing is what o.Font cannot draw.
+func writePDF(w io.Writer, r *model.Result, v *view, missing *undrawable, o PDFOptions) error {
 	if len(missing.runes) > 0 && o.Warn != nil {
 		o.Warn(missing.String())
 	}
-	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: newView(r), o: o, missing: missing}
+	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: v, o: o, missing: missing}
 	d.setup()
 	d.cover()
 	d.executiveSummary()
@@ -127,6 +146,9 @@ func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 	d.waivers()
 	d.remediation()
 	d.appendix()
+	if d.err != nil {
+		return fmt.Errorf("render pdf: %w", d.err)
+	}
 	if err := d.Error(); err != nil {
 		return fmt.Errorf("render pdf: %w", err)
 	}
@@ -487,7 +509,7 @@ func (d *pdfDoc) cover() {
 	if n := r.Run.DuplicateCount(); n > 0 {
 		scope += fmt.Sprintf("; %s audited once", plural(n, "duplicate target line", "duplicate target lines"))
 	}
-	if n := fromFactsFiles(r); n > 0 {
+	if n := d.v.fromFacts; n > 0 {
 		scope += fmt.Sprintf("; %s from facts files collected on the hosts", num(n))
 	}
 	policy := r.Run.Policy.Source
@@ -701,10 +723,7 @@ func (d *pdfDoc) nonCompliant() {
 	d.para("Every open (unwaived) finding on an audited host, with what is wrong and how to fix it. Hosts are in target order, findings most severe first.")
 	t := d.newTable(7.5, column{"Host", 40, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 58, "L"}, column{"Fix", 48, "L"})
 	n := 0
-	for _, h := range d.v.hosts {
-		if !h.Status.Audited() {
-			continue
-		}
+	d.eachHost(func(k *hostKey) bool { return k.open && audited(k) }, func(h *model.HostResult) {
 		first := true
 		for _, f := range sortedFindings(h) {
 			if f.Waived() {
@@ -719,7 +738,7 @@ func (d *pdfDoc) nonCompliant() {
 			t.row(host, txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Remediation))
 			n++
 		}
-	}
+	})
 	if n == 0 {
 		t.row(txt("None"), txt(""), txt(""), txt(""), txt(""))
 	}
@@ -730,13 +749,10 @@ func (d *pdfDoc) notAudited() {
 	d.para(fmt.Sprintf("%s not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", plural(d.r.NotAudited(), "host could", "hosts could")))
 	t := d.newTable(7.5, column{"Host", 62, "L"}, column{"Status", 24, "L"}, column{"Why", 94, "L"})
 	n := 0
-	for _, h := range d.v.hosts {
-		if h.Status.Audited() {
-			continue
-		}
+	d.eachHost(notAudited, func(h *model.HostResult) {
 		t.row(txt(hostTitle(h)), statusCell(h.Status), txt(h.Reason))
 		n++
-	}
+	})
 	if n == 0 {
 		t.row(txt("None"), txt(""), txt(""))
 	}
@@ -766,7 +782,7 @@ func (d *pdfDoc) waivers() {
 	d.subheading("Waived findings", 12)
 	t = d.newTable(7.5, column{"Host", 50, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 66, "L"}, column{"Waiver", 30, "L"})
 	n := 0
-	for _, h := range d.v.hosts {
+	d.eachHost(func(k *hostKey) bool { return k.waived }, func(h *model.HostResult) {
 		for _, f := range sortedFindings(h) {
 			if !f.Waived() {
 				continue
@@ -774,7 +790,7 @@ func (d *pdfDoc) waivers() {
 			t.row(txt(hostTitle(h)), txt(f.Volume), sevCell(f.Severity), txt(findingText(f)), txt(f.Waiver.ID+" until "+day(f.Waiver.Expires)))
 			n++
 		}
-	}
+	})
 	if n == 0 {
 		t.row(txt("None"), txt(""), txt(""), txt(""), txt(""))
 	}
@@ -824,17 +840,6 @@ func yesNo(b bool) string {
 // list all), so a large fleet's PDF stays a document a ticket can carry.
 const pdfListAllLimit = 500
 
-// countStatus counts the hosts with status s.
-func countStatus(hs []*model.HostResult, s model.Status) int {
-	n := 0
-	for _, h := range hs {
-		if h.Status == s {
-			n++
-		}
-	}
-	return n
-}
-
 // appendix lists every host's volumes and protectors, with the backup state
 // per location, on landscape pages; on large fleets only the hosts that are
 // not compliant.
@@ -847,15 +852,15 @@ func (d *pdfDoc) appendix() {
 	for _, loc := range model.Locations {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
-	hosts := d.v.hosts
-	if compliant := countStatus(hosts, model.StatusCompliant); len(hosts) > pdfListAllLimit && compliant > 0 {
+	var keep func(*hostKey) bool
+	if compliant := d.v.compliant; len(d.v.keys) > pdfListAllLimit && compliant > 0 {
 		d.para(fmt.Sprintf("This fleet has %s hosts: the %s compliant hosts are counted here, not listed, to keep the report readable; "+
 			"every non-compliant and not-audited host is listed in full. report.xlsx, report.csv and result.json list every host.",
-			num(len(hosts)), num(compliant)))
-		hosts = slices.DeleteFunc(slices.Clone(hosts), func(h *model.HostResult) bool { return h.Status == model.StatusCompliant })
+			num(len(d.v.keys)), num(compliant)))
+		keep = func(k *hostKey) bool { return k.status != model.StatusCompliant }
 	}
 	t := d.newTable(7, cols...)
-	for _, h := range hosts {
+	d.eachHost(keep, func(h *model.HostResult) {
 		var host strings.Builder
 		host.WriteString(hostTitle(h))
 		host.WriteString("\n" + statusLabel(h.Status))
@@ -871,7 +876,7 @@ func (d *pdfDoc) appendix() {
 				why = "not audited: " + h.Reason
 			}
 			t.row(txt(host.String()), cell{text: why, span: len(cols) - 1})
-			continue
+			return
 		}
 		first := true
 		for _, v := range sortedVolumes(h) {
@@ -921,7 +926,7 @@ func (d *pdfDoc) appendix() {
 				t.row(row...)
 			}
 		}
-	}
+	})
 }
 
 func locationTitle(l model.Location) string {
@@ -934,17 +939,6 @@ func locationTitle(l model.Location) string {
 		return "External"
 	}
 	return string(l)
-}
-
-// fromFactsFiles counts the hosts whose facts came from a facts file.
-func fromFactsFiles(r *model.Result) int {
-	n := 0
-	for _, h := range r.Hosts {
-		if h.Facts != nil && h.Facts.Source.Collector == "wmi" && h.Facts.Source.FactsFile != "" {
-			n++
-		}
-	}
-	return n
 }
 
 // rejectedText lists the first rejected input files and why; the XLSX and

@@ -77,10 +77,19 @@ func (u *undrawable) String() string {
 		plural(len(u.runes), "character", "characters"), strings.Join(cps, ", "), u.first)
 }
 
-// missingGlyphs finds the characters of every text in r that font has no
-// glyph for. Only non-ASCII text is looked at: the built-in font and any
-// usable text font draw ASCII.
-func missingGlyphs(font []byte, r *model.Result) (*undrawable, error) {
+// A glyphCheck finds the characters of every text of a result that the
+// PDF's font has no glyph for: the run's details first, then each host as
+// the view reads it ([glyphCheck.host]), then the waivers and the
+// remediation log ([glyphCheck.done]). Only non-ASCII text is looked at:
+// the built-in font and any usable text font draw ASCII.
+type glyphCheck struct {
+	f    *sfnt.Font
+	buf  sfnt.Buffer
+	seen map[rune]bool
+	u    *undrawable
+}
+
+func newGlyphCheck(font []byte, r *model.Result) (*glyphCheck, error) {
 	if font == nil {
 		font = goregular.TTF
 	}
@@ -88,32 +97,36 @@ func missingGlyphs(font []byte, r *model.Result) (*undrawable, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse PDF font: %w", err)
 	}
-	u := &undrawable{}
-	seen := map[rune]bool{}
-	var buf sfnt.Buffer
-	check := func(where, s string) {
-		for _, c := range s {
-			if c < 0x80 || seen[c] {
-				continue
-			}
-			seen[c] = true
-			if i, err := f.GlyphIndex(&buf, c); err == nil && i != 0 {
-				continue
-			}
-			if len(u.runes) == 0 {
-				u.first = where
-			}
-			u.runes = append(u.runes, c)
+	g := &glyphCheck{f: f, seen: map[rune]bool{}, u: &undrawable{}}
+	walkStrings(reflect.ValueOf(r.Run), "the run's "+"details", g.check)
+	return g, nil
+}
+
+func (g *glyphCheck) check(where, s string) {
+	for _, c := range s {
+		if c < 0x80 || g.seen[c] {
+			continue
 		}
+		g.seen[c] = true
+		if i, err := g.f.GlyphIndex(&g.buf, c); err == nil && i != 0 {
+			continue
+		}
+		if len(g.u.runes) == 0 {
+			g.u.first = where
+		}
+		g.u.runes = append(g.u.runes, c)
 	}
-	walkStrings(reflect.ValueOf(r.Run), "the run's "+"details", check)
-	for i := range r.Hosts {
-		walkStrings(reflect.ValueOf(&r.Hosts[i]), "host "+r.Hosts[i].Target, check)
-	}
-	walkStrings(reflect.ValueOf(r.Waivers), "the waivers", check)
-	walkStrings(reflect.ValueOf(r.Remediation), "the remediation log", check)
-	slices.Sort(u.runes)
-	return u, nil
+}
+
+func (g *glyphCheck) host(h *model.HostResult) {
+	walkStrings(reflect.ValueOf(h), "host "+h.Target, g.check)
+}
+
+func (g *glyphCheck) done(r *model.Result) *undrawable {
+	walkStrings(reflect.ValueOf(r.Waivers), "the waivers", g.check)
+	walkStrings(reflect.ValueOf(r.Remediation), "the remediation log", g.check)
+	slices.Sort(g.u.runes)
+	return g.u
 }
 
 // walkStrings calls fn with every string reachable from v (map keys

@@ -187,6 +187,26 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	if len(earlier) > 0 && !o.Replace {
 		return fmt.Errorf("%s already holds %s of an earlier bundle; refusing to mix two runs", dir, strings.Join(earlier, ", "))
 	}
+	// One pass over the hosts orders them for every format (and finds what
+	// the PDF's font cannot draw); each format then reads the hosts it
+	// lists again from r's source, one at a time.
+	var glyphs *glyphCheck
+	var visit []func(*model.HostResult)
+	if slices.Contains(formats, FormatPDF) {
+		if o.PDFFont != nil {
+			if err := CheckPDFFont(o.PDFFont); err != nil {
+				return fmt.Errorf("PDF font: %w", err)
+			}
+		}
+		if glyphs, err = newGlyphCheck(o.PDFFont, r); err != nil {
+			return err
+		}
+		visit = append(visit, glyphs.host)
+	}
+	v, err := newView(r, visit...)
+	if err != nil {
+		return err
+	}
 	m := newManifest(r)
 	// Every file renders from r alone into its own file, so with
 	// o.Concurrent they render at once (a 10,000-host bundle is CPU-bound);
@@ -207,22 +227,22 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 		return err
 	}
 	for _, f := range formats {
-		var render func(io.Writer, *model.Result) error
+		var render func(io.Writer) error
 		switch f {
 		case FormatJSON:
 			continue
 		case FormatPDF:
-			render = func(w io.Writer, r *model.Result) error {
-				return WritePDFWith(w, r, PDFOptions{Font: o.PDFFont, Warn: func(msg string) { log.Warn("report.pdf: " + msg) }})
+			render = func(w io.Writer) error {
+				return writePDF(w, r, v, glyphs.done(r), PDFOptions{Font: o.PDFFont, Warn: func(msg string) { log.Warn("report.pdf: " + msg) }})
 			}
 		case FormatXLSX:
-			render = WriteXLSX
+			render = func(w io.Writer) error { return writeXLSX(w, r, v) }
 		case FormatCSV:
-			render = WriteCSV
+			render = func(w io.Writer) error { return writeCSV(w, v) }
 		default:
 			return fmt.Errorf("unknown report format %q", f)
 		}
-		if err := write(f.FileName(), func(w io.Writer) error { return render(w, r) }); err != nil {
+		if err := write(f.FileName(), render); err != nil {
 			return err
 		}
 	}

@@ -17,52 +17,131 @@ import (
 // PDF, XLSX and CSV list the same things in the same order. Summary figures
 // come from model.Summary; the view only counts the rows each listing has.
 
-// A view is what every format shows of one result, computed once per
-// rendering: hosts in target order, the rows of each listing, the label
-// keys the targets carry, and the open findings by rule and severity.
+// A view is what every format shows of one result, computed in one pass
+// over its hosts: the order they are listed in (a small key per host, never
+// the hosts themselves, which stay in the result's [model.HostSource]), the
+// rows of each listing, the label keys the targets carry, and the open
+// findings by rule and severity.
 type view struct {
-	hosts []*model.HostResult
+	src model.HostSource
+	// keys are the hosts in target order.
+	keys []hostKey
 	// Row counts of the listings: every finding (waived included), volume
-	// and protector, and the hosts that could not be audited.
-	findings, volumes, protectors, notAudited int
+	// and protector, the hosts that could not be audited, and the
+	// collection gaps of audited hosts.
+	findings, volumes, protectors, notAudited, gaps int
+	// compliant counts the compliant hosts; fromFacts those whose facts
+	// came from a facts file.
+	compliant, fromFacts int
 	// labelKeys are the keys of every host's labels, sorted.
 	labelKeys []string
 	// rules are the open findings by rule and severity, most severe first.
 	rules []ruleRow
 }
 
-func newView(r *model.Result) *view {
-	v := &view{hosts: sortedHosts(r), rules: rulesBySeverity(r)}
-	keys := map[string]bool{}
-	for _, h := range v.hosts {
-		v.findings += len(h.Findings)
-		v.volumes += len(h.Volumes)
-		for i := range h.Volumes {
-			v.protectors += len(h.Volumes[i].Protectors)
-		}
-		if !h.Status.Audited() {
-			v.notAudited++
-		}
-		for k := range h.Labels {
-			keys[k] = true
-		}
-	}
-	v.labelKeys = sortedKeys(keys)
-	return v
+// A hostKey is what a view keeps of one host to order and select it.
+type hostKey struct {
+	i      int // index in the source
+	target string
+	status model.Status
+	// worst is the most severe unwaived finding's severity; waived is set
+	// when the host has a waived finding.
+	worst  model.Severity
+	open   bool // an unwaived finding
+	waived bool
+	gaps   int // collection gaps (audited hosts only)
 }
 
-// sortedHosts returns pointers to the hosts ordered by target, in natural
-// order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
-func sortedHosts(r *model.Result) []*model.HostResult {
-	hs := make([]*model.HostResult, len(r.Hosts))
-	for i := range r.Hosts {
-		hs[i] = &r.Hosts[i]
-	}
-	slices.SortStableFunc(hs, func(a, b *model.HostResult) int {
-		return cmp.Or(naturalCompare(a.Target, b.Target), strings.Compare(a.Target, b.Target))
+// newView reads every host of r once, calling visit (if any) with each.
+func newView(r *model.Result, visit ...func(*model.HostResult)) (*view, error) {
+	src := r.HostSource()
+	v := &view{src: src, keys: make([]hostKey, 0, src.Len())}
+	keys := map[string]bool{}
+	rules := ruleCounter{}
+	err := model.EachHost(src, func(i int, h *model.HostResult) error {
+		k := hostKey{i: i, target: h.Target, status: h.Status, worst: model.SeverityNone}
+		for j := range h.Findings {
+			f := &h.Findings[j]
+			if f.Waived() {
+				k.waived = true
+				continue
+			}
+			k.open = true
+			k.worst = max(k.worst, f.Severity)
+		}
+		rules.add(h.Findings)
+		v.findings += len(h.Findings)
+		v.volumes += len(h.Volumes)
+		for j := range h.Volumes {
+			v.protectors += len(h.Volumes[j].Protectors)
+		}
+		if h.Status.Audited() {
+			k.gaps = len(collectionGaps(h))
+			v.gaps += k.gaps
+		} else {
+			v.notAudited++
+		}
+		if h.Status == model.StatusCompliant {
+			v.compliant++
+		}
+		if h.Facts != nil && h.Facts.Source.Collector == "wmi" && h.Facts.Source.FactsFile != "" {
+			v.fromFacts++
+		}
+		for l := range h.Labels {
+			keys[l] = true
+		}
+		for _, fn := range visit {
+			fn(h)
+		}
+		v.keys = append(v.keys, k)
+		return nil
 	})
-	return hs
+	if err != nil {
+		return nil, fmt.Errorf("read hosts: %w", err)
+	}
+	// Natural order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
+	slices.SortStableFunc(v.keys, func(a, b hostKey) int {
+		return cmp.Or(naturalCompare(a.target, b.target), strings.Compare(a.target, b.target))
+	})
+	v.labelKeys = sortedKeys(keys)
+	v.rules = rules.rows()
+	return v, nil
 }
+
+// hosts calls fn with every host whose key keep accepts (nil: every host),
+// in target order, read from the source one at a time; it stops at fn's
+// first error or the source's, which it returns.
+func (v *view) hosts(keep func(*hostKey) bool, fn func(h *model.HostResult) error) error {
+	for i := range v.keys {
+		k := &v.keys[i]
+		if keep != nil && !keep(k) {
+			continue
+		}
+		h, err := v.src.Host(k.i)
+		if err != nil {
+			return fmt.Errorf("read host %s: %w", k.target, err)
+		}
+		if err := fn(&h); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// count is the number of hosts keep accepts.
+func (v *view) count(keep func(*hostKey) bool) int {
+	n := 0
+	for i := range v.keys {
+		if keep(&v.keys[i]) {
+			n++
+		}
+	}
+	return n
+}
+
+// Selections of hosts by key.
+func audited(k *hostKey) bool    { return k.status.Audited() }
+func notAudited(k *hostKey) bool { return !k.status.Audited() }
 
 // naturalCompare compares strings with runs of ASCII digits compared by
 // value, case-insensitively otherwise.
@@ -152,28 +231,32 @@ type ruleRow struct {
 	Count    int
 }
 
-// rulesBySeverity counts the open (unwaived) findings by rule and severity,
-// most severe first. Per rule the rows add up to Summary.FindingsByRule.
-func rulesBySeverity(r *model.Result) []ruleRow {
-	type key struct {
-		id  string
-		sev model.Severity
-	}
-	rows := map[key]*ruleRow{}
-	for i := range r.Hosts {
-		for _, f := range r.Hosts[i].Findings {
-			if f.Waived() {
-				continue
-			}
-			k := key{f.RuleID, f.Severity}
-			if rows[k] == nil {
-				rows[k] = &ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
-			}
-			rows[k].Count++
+// A ruleCounter counts open (unwaived) findings by rule and severity.
+type ruleCounter map[ruleKey]*ruleRow
+
+type ruleKey struct {
+	id  string
+	sev model.Severity
+}
+
+func (c ruleCounter) add(fs []model.Finding) {
+	for _, f := range fs {
+		if f.Waived() {
+			continue
 		}
+		k := ruleKey{f.RuleID, f.Severity}
+		if c[k] == nil {
+			c[k] = &ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
+		}
+		c[k].Count++
 	}
-	out := make([]ruleRow, 0, len(rows))
-	for _, row := range rows {
+}
+
+// rows are the counts most severe first; per rule they add up to
+// Summary.FindingsByRule.
+func (c ruleCounter) rows() []ruleRow {
+	out := make([]ruleRow, 0, len(c))
+	for _, row := range c {
 		out = append(out, *row)
 	}
 	slices.SortFunc(out, func(a, b ruleRow) int {

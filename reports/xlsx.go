@@ -64,12 +64,19 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	if r == nil {
 		return errNilResult
 	}
+	v, err := newView(r)
+	if err != nil {
+		return fmt.Errorf("render xlsx: %w", err)
+	}
+	return writeXLSX(w, r, v)
+}
+
+func writeXLSX(w io.Writer, r *model.Result, v *view) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	x := &xlsxDoc{f: f, r: r, v: newView(r)}
+	x := &xlsxDoc{f: f, r: r, v: v}
 	steps := []func() error{
-		x.styles, x.props, x.summary, x.history, x.findings, x.hosts, x.volumes, x.protectors,
-		x.notAudited, x.collection, x.coverage, x.waivers, x.remediation, x.rejectedInputs,
+		x.styles, x.props, x.summary, x.history, x.hostSheets, x.coverage, x.waivers, x.remediation, x.rejectedInputs,
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -553,13 +560,48 @@ func (x *xlsxDoc) date(t time.Time) excelize.Cell {
 	return excelize.Cell{StyleID: x.st.date, Value: utcOrNil(t)}
 }
 
-func (x *xlsxDoc) findings() error {
-	s, err := x.newSheet(sheetFindings, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Volume", 10}, {"Protector ID", 40}, {"Rule", 8},
-		{"Severity", 10}, {"Title", 32}, {"Message", 60}, {"Waived", 8}, {"Waiver", 10}, {"Waiver expires (UTC)", 20}, {"Remediation", 60}}, x.v.findings)
+// A hostRows adds one host's rows to a detail sheet.
+type hostRows func(h *model.HostResult) error
+
+// hostSheets writes the sheets with rows from the hosts (Findings, Hosts,
+// Volumes, Protectors, Not audited, Collection) in one pass over them, so
+// each host is read once.
+func (x *xlsxDoc) hostSheets() error {
+	var sheets []*sheet
+	var adds []hostRows
+	for _, open := range []func() (*sheet, hostRows, error){x.findings, x.hosts, x.volumes, x.protectors, x.notAudited, x.collection} {
+		s, add, err := open()
+		if err != nil {
+			return err
+		}
+		sheets, adds = append(sheets, s), append(adds, add)
+	}
+	err := x.v.hosts(nil, func(h *model.HostResult) error {
+		for _, add := range adds {
+			if err := add(h); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return err
 	}
-	for _, h := range x.v.hosts {
+	for _, s := range sheets {
+		if err := s.close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x *xlsxDoc) findings() (*sheet, hostRows, error) {
+	s, err := x.newSheet(sheetFindings, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Volume", 10}, {"Protector ID", 40}, {"Rule", 8},
+		{"Severity", 10}, {"Title", 32}, {"Message", 60}, {"Waived", 8}, {"Waiver", 10}, {"Waiver expires (UTC)", 20}, {"Remediation", 60}}, x.v.findings)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, func(h *model.HostResult) error {
 		for _, fd := range sortedFindings(h) {
 			var wid, wexp any
 			if fd.Waiver != nil {
@@ -570,23 +612,23 @@ func (x *xlsxDoc) findings() error {
 				return err
 			}
 		}
-	}
-	return s.close()
+		return nil
+	}, nil
 }
 
-func (x *xlsxDoc) hosts() error {
+func (x *xlsxDoc) hosts() (*sheet, hostRows, error) {
 	cols := []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Reason", 50}, {"FQDN", 30},
 		{"OS", 34}, {"Build", 8}, {"Join", 10}, {"Domain", 10}, {"Entra device ID", 38}, {"Collected (UTC)", 20}, {"Duration (s)", 12},
 		{"Collection", 24}}
 	for _, k := range x.v.labelKeys {
 		cols = append(cols, sheetCol{"Label " + k, 16})
 	}
-	s, err := x.newSheet(sheetHosts, cols, len(x.v.hosts))
+	s, err := x.newSheet(sheetHosts, cols, len(x.v.keys))
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	row := make([]any, 0, len(cols))
-	for _, h := range x.v.hosts {
+	return s, func(h *model.HostResult) error {
 		var fqdn, osName, build, join, domain, device, coll string
 		if fc := h.Facts; fc != nil {
 			fqdn, osName, build = fc.FQDN, fc.OS.Caption, fc.OS.Build
@@ -604,8 +646,8 @@ func (x *xlsxDoc) hosts() error {
 		if err := s.add(row...); err != nil {
 			return err
 		}
-	}
-	return s.close()
+		return nil
+	}, nil
 }
 
 func nonEmpty(ss ...string) []string {
@@ -618,13 +660,13 @@ func nonEmpty(ss ...string) []string {
 	return out
 }
 
-func (x *xlsxDoc) volumes() error {
+func (x *xlsxDoc) volumes() (*sheet, hostRows, error) {
 	s, err := x.newSheet(sheetVolumes, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Volume", 12}, {"Device ID", 50}, {"Type", 10}, {"Conversion", 22},
 		{"Encrypted", 10}, {"Used space only", 14}, {"Protection", 11}, {"Locked", 8}, {"Method", 16}, {"Suspend count", 13}, {"Stale keys", 50}}, x.v.volumes)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, h := range x.v.hosts {
+	return s, func(h *model.HostResult) error {
 		for _, v := range sortedVolumes(h) {
 			var suspend any
 			if v.SuspendCount != nil {
@@ -640,11 +682,11 @@ func (x *xlsxDoc) volumes() error {
 				return err
 			}
 		}
-	}
-	return s.close()
+		return nil
+	}, nil
 }
 
-func (x *xlsxDoc) protectors() error {
+func (x *xlsxDoc) protectors() (*sheet, hostRows, error) {
 	cols := []sheetCol{{"Target", 34}, {"Computer", 16}, {"Volume", 12}, {"Protector ID", 40}, {"Type", 18}}
 	for _, loc := range model.Locations {
 		t := locationTitle(loc)
@@ -652,10 +694,10 @@ func (x *xlsxDoc) protectors() error {
 	}
 	s, err := x.newSheet(sheetProtectors, cols, x.v.protectors)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	row := make([]any, 0, len(cols))
-	for _, h := range x.v.hosts {
+	return s, func(h *model.HostResult) error {
 		for _, v := range sortedVolumes(h) {
 			for _, p := range v.Protectors {
 				row = append(row[:0], h.Target, computerName(h), v.MountPoint, p.ID, string(p.Type))
@@ -687,24 +729,21 @@ func (x *xlsxDoc) protectors() error {
 				}
 			}
 		}
-	}
-	return s.close()
+		return nil
+	}, nil
 }
 
-func (x *xlsxDoc) notAudited() error {
+func (x *xlsxDoc) notAudited() (*sheet, hostRows, error) {
 	s, err := x.newSheet(sheetNotAudited, []sheetCol{{"Target", 34}, {"Computer", 16}, {"Status", 14}, {"Reason", 80}, {"Collected (UTC)", 20}}, x.v.notAudited)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	for _, h := range x.v.hosts {
+	return s, func(h *model.HostResult) error {
 		if h.Status.Audited() {
-			continue
+			return nil
 		}
-		if err := s.add(h.Target, computerName(h), x.status(h.Status), h.Reason, x.date(h.CollectedAt)); err != nil {
-			return err
-		}
-	}
-	return s.close()
+		return s.add(h.Target, computerName(h), x.status(h.Status), h.Reason, x.date(h.CollectedAt))
+	}, nil
 }
 
 func (x *xlsxDoc) waivers() error {
