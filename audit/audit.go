@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,14 +88,40 @@ func New(c Collector, v Verifier, e Evaluator, o Options) *Auditor {
 	return &Auditor{collector: c, verifier: v, evaluator: e, opts: o}
 }
 
+// A Store keeps a run's results as the hosts finish: a spool on disk
+// (package spool), or memory. Put may be called from many goroutines.
+type Store interface {
+	model.HostSource
+	Put(i int, h *model.HostResult) error
+}
+
 // Run audits every target and returns one HostResult per target, in target
-// order. It stops starting hosts when ctx is cancelled, lets running hosts
-// finish within the grace period (or until Abort), and marks every other
-// host interrupted, with the cancellation's cause (context.Cause) in the
-// reason when it is not plain cancellation. It never returns early and
-// never drops a target.
+// order, held in memory; see [Auditor.RunTo].
 func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostResult {
-	results := make([]model.HostResult, len(targets))
+	st := make(memStore, len(targets))
+	_ = a.RunTo(ctx, targets, st) // memStore.Put never fails
+	return st
+}
+
+// memStore is a Store in memory.
+type memStore []model.HostResult
+
+func (m memStore) Len() int                             { return len(m) }
+func (m memStore) Host(i int) (model.HostResult, error) { return m[i], nil }
+func (m memStore) Put(i int, h *model.HostResult) error { m[i] = *h; return nil }
+
+// RunTo audits every target and puts one HostResult per target into st
+// (st.Len() == len(targets)) as each host finishes, so no more than the
+// running hosts are held in memory. It stops starting hosts when ctx is
+// cancelled, lets running hosts finish within the grace period (or until
+// Abort), and puts every other host as interrupted, with the
+// cancellation's cause (context.Cause) in the reason when it is not plain
+// cancellation. It never returns early and never drops a target; its error
+// is the store's, after which some hosts may be missing from st.
+func (a *Auditor) RunTo(ctx context.Context, targets []model.Target, st Store) error {
+	if st.Len() != len(targets) {
+		return fmt.Errorf("audit: store for %d hosts, %d targets", st.Len(), len(targets))
+	}
 	started := make([]bool, len(targets))
 
 	// hard is cancelled Grace after ctx: running hosts get that long to finish.
@@ -114,22 +142,29 @@ func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostR
 
 	next := make(chan int)
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		done int
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		done     int
+		copies   protectorIndex
+		storeErr error
 	)
 	for range min(a.opts.Concurrency, len(targets)) {
 		wg.Go(func() {
 			for i := range next {
 				a.running.Add(1)
-				results[i] = a.auditHost(hard, targets[i])
+				h := a.auditHost(hard, targets[i])
 				a.running.Add(-1)
+				err := st.Put(i, &h)
+				mu.Lock()
+				copies.add(i, &h)
+				if err != nil && storeErr == nil {
+					storeErr = err
+				}
+				done++
+				n := done
+				mu.Unlock()
 				if a.opts.Progress != nil {
-					mu.Lock()
-					done++
-					n := done
-					mu.Unlock()
-					a.opts.Progress(n, len(targets), &results[i])
+					a.opts.Progress(n, len(targets), &h)
 				}
 			}
 		})
@@ -145,10 +180,22 @@ feed:
 	}
 	close(next)
 	wg.Wait()
+	if storeErr != nil {
+		return storeErr
+	}
 
 	// One protector ID, one volume: a cross-host check once every host is in.
-	for _, i := range markDuplicates(results) {
-		a.evaluate(&results[i])
+	dups := copies.duplicates()
+	for _, i := range slices.Sorted(maps.Keys(dups)) {
+		h, err := st.Host(i)
+		if err != nil {
+			return err
+		}
+		markHost(&h, dups[i])
+		a.evaluate(&h)
+		if err := st.Put(i, &h); err != nil {
+			return err
+		}
 	}
 
 	now := a.opts.Now()
@@ -160,14 +207,17 @@ feed:
 		if started[i] {
 			continue
 		}
-		results[i] = model.HostResult{
+		h := model.HostResult{
 			Target: t.String(), Labels: t.Labels, Identity: t.Identity(), CollectedAt: now,
 			Status: model.StatusInterrupted,
 			Reason: reason,
 		}
-		a.evaluate(&results[i])
+		a.evaluate(&h)
+		if err := st.Put(i, &h); err != nil {
+			return err
+		}
 	}
-	return results
+	return nil
 }
 
 // auditHost produces exactly one result for t; it never panics and returns

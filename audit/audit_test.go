@@ -2,6 +2,7 @@ package audit_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/bitaudit/bitaudit/audit"
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 // fakeCollector answers by host name: "ok-*" succeed, "down-*" are
@@ -21,6 +23,10 @@ type fakeCollector struct{ calls atomic.Int64 }
 func (f *fakeCollector) Collect(ctx context.Context, t model.Target) (model.HostFacts, []model.Volume, error) {
 	f.calls.Add(1)
 	switch {
+	case strings.HasPrefix(t.Host, "copy"): // every copy-* host reports one protector ID
+		return model.HostFacts{Hostname: strings.ToUpper(t.Host)}, []model.Volume{{MountPoint: "C:", Conversion: model.FullyEncrypted,
+			Protectors: []model.Protector{{ID: "{0C0C0C0C-0000-4000-8000-00000000000C}", Type: model.ProtectorRecoveryPassword,
+				Backups: []model.Backup{{Location: model.LocationAD, State: model.BackupVerified}}}}}}, nil
 	case strings.HasPrefix(t.Host, "bidi"):
 		return model.HostFacts{Hostname: "LT-\u202e8100"}, []model.Volume{{MountPoint: "C:"}}, nil
 	case strings.HasPrefix(t.Host, "ok"):
@@ -178,5 +184,64 @@ func TestRunRefusesFormatCharacters(t *testing.T) {
 	got := a.Run(t.Context(), targets("bidi-1"))
 	if got[0].Status != model.StatusProtocolError || got[0].Facts != nil || !strings.Contains(got[0].Reason, "U+202E") {
 		t.Errorf("status %s, facts %v, reason %q; want protocol_error naming U+202E", got[0].Status, got[0].Facts, got[0].Reason)
+	}
+}
+
+// TestRunToSpoolMatchesMemory: a run into a spool on disk gives what a run
+// in memory gives, host for host, the cross-host copy check included.
+func TestRunToSpoolMatchesMemory(t *testing.T) {
+	t.Parallel()
+	names := []string{"ok-1", "copy-1", "down-1", "copy-2", "auth-1", "ok-2", "panic-1", "copy-3"}
+	now := func() time.Time { return time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC) }
+	opts := audit.Options{Concurrency: 3, Now: now}
+	mem := audit.New(&fakeCollector{}, nil, flagEvaluator{}, opts).Run(t.Context(), targets(names...))
+	sp, err := spool.New(t.TempDir(), len(names))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sp.Close()
+	if err := audit.New(&fakeCollector{}, nil, flagEvaluator{}, opts).RunTo(t.Context(), targets(names...), sp); err != nil {
+		t.Fatal(err)
+	}
+	for i := range names {
+		h, err := sp.Host(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(h)
+		want, _ := json.Marshal(mem[i])
+		if string(got) != string(want) {
+			t.Errorf("host %d from the spool:\n%s\nin memory:\n%s", i, got, want)
+		}
+	}
+	p := mem[1].Volumes[0].Protectors[0]
+	if len(p.Duplicates) != 2 || p.Duplicates[0] != "copy-2 C:" || p.Duplicates[1] != "copy-3 C:" || p.Backups[0].State != model.BackupUnknown {
+		t.Errorf("copy-1's protector: duplicates %v, backup %s; want [copy-2 C: copy-3 C:] and unknown", p.Duplicates, p.Backups[0].State)
+	}
+}
+
+// failingStore refuses host bad.
+type failingStore struct {
+	model.HostSlice
+	bad int
+}
+
+func (s failingStore) Put(i int, h *model.HostResult) error {
+	if i == s.bad {
+		return errors.New("disk full")
+	}
+	s.HostSlice[i] = *h
+	return nil
+}
+
+func TestRunToReportsStoreFailure(t *testing.T) {
+	t.Parallel()
+	st := failingStore{HostSlice: make(model.HostSlice, 3), bad: 1}
+	err := audit.New(&fakeCollector{}, nil, flagEvaluator{}, audit.Options{}).RunTo(t.Context(), targets("ok-1", "ok-2", "ok-3"), st)
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("RunTo = %v, want the store's error", err)
+	}
+	if err := audit.New(&fakeCollector{}, nil, nil, audit.Options{}).RunTo(t.Context(), targets("ok-1"), st); err == nil {
+		t.Error("RunTo into a store of the wrong size: no error")
 	}
 }

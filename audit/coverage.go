@@ -24,7 +24,8 @@ type Directory struct {
 // failing that by what the host reported about itself (FQDN, computer name,
 // Entra deviceId), which is a claim: such matches are counted in
 // MatchedByClaim. Findings are not added here (see rules.Engine.EvaluateCoverage).
-func Coverage(d *Directory, hosts []model.HostResult, staleAfterDays int) *model.Coverage {
+// Hosts are read one at a time; the error is the source's.
+func Coverage(d *Directory, hosts model.HostSource, staleAfterDays int) (*model.Coverage, error) {
 	c := &model.Coverage{
 		Sources:        slices.Clone(d.Sources),
 		StaleAfterDays: staleAfterDays,
@@ -34,27 +35,33 @@ func Coverage(d *Directory, hosts []model.HostResult, staleAfterDays int) *model
 		Computers:      []model.CoverageEntry{},
 	}
 	idx := newComputerIndex(d.Computers)
-	matched := make([]int, len(d.Computers)) // host index + 1; 0: none
-	for hi := range hosts {
-		ci, byClaim := idx.match(&hosts[hi])
+	// What the second pass needs of the host matched to each computer.
+	type matchedHost struct {
+		Target string
+		Status model.Status
+	}
+	matched := make([]*matchedHost, len(d.Computers))
+	err := model.EachHost(hosts, func(_ int, h *model.HostResult) error {
+		ci, byClaim := idx.match(h)
 		if ci < 0 {
 			c.NotInDirectory++
-			continue
+			return nil
 		}
-		if matched[ci] != 0 {
-			continue // two targets name one computer: the first counts
+		if matched[ci] != nil {
+			return nil // two targets name one computer: the first counts
 		}
-		matched[ci] = hi + 1
+		matched[ci] = &matchedHost{Target: h.Target, Status: h.Status}
 		if byClaim {
 			c.MatchedByClaim++
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	adRead, entraRead := !failed(d.Errors, "ad"), !failed(d.Errors, "entra")
 	for ci, comp := range d.Computers {
-		var h *model.HostResult
-		if matched[ci] > 0 {
-			h = &hosts[matched[ci]-1]
-		}
+		h := matched[ci]
 		switch comp.Account {
 		case model.ComputerDisabled:
 			c.Disabled++
@@ -95,7 +102,7 @@ func Coverage(d *Directory, hosts []model.HostResult, staleAfterDays int) *model
 	slices.SortStableFunc(c.Computers, func(a, b model.CoverageEntry) int {
 		return cmp.Or(cmp.Compare(a.Name, b.Name), cmp.Compare(a.ADDN, b.ADDN))
 	})
-	return c
+	return c, nil
 }
 
 // failed reports whether the source's listing or census could not be read.

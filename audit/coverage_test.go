@@ -37,7 +37,7 @@ func TestCoverage(t *testing.T) {
 		{Target: "10.0.0.8", Identity: &model.Identity{EntraDeviceID: "{D1D1D1D1-0000-4000-8000-0000000000D1}"}, Status: model.StatusTimeout},
 		{Target: "workgroup-box", Status: model.StatusCompliant},
 	}
-	c := Coverage(d, hosts, 90)
+	c := coverageOf(t, d, hosts)
 	got := fmt.Sprintf("in %d scope %d audited %d not %v disabled %d stale %d notindir %d claim %d none %d exists %d",
 		c.InDirectory, c.InScope, c.Audited, c.NotAudited, c.Disabled, c.Stale, c.NotInDirectory, c.MatchedByClaim, c.EscrowNone, c.EscrowExists)
 	want := "in 8 scope 6 audited 2 not map[not_in_targets:2 timeout:1 unreachable:1] disabled 1 stale 1 notindir 1 claim 1 none 3 exists 1"
@@ -62,7 +62,7 @@ func TestCoverage(t *testing.T) {
 	// A source that failed makes its census unknown: no "none" from half a census.
 	d.Errors = []string{"entra census: HTTP 403"}
 	d.Census[7] = model.Census{}
-	for _, e := range Coverage(d, hosts, 90).Computers {
+	for _, e := range coverageOf(t, d, hosts).Computers {
 		if e.Name == "CLOUD-1" && e.Escrow != model.EscrowUnknown {
 			t.Errorf("CLOUD-1 escrow %s with the Entra census unread, want unknown", e.Escrow)
 		}
@@ -75,8 +75,18 @@ func TestCoverageAmbiguousNames(t *testing.T) {
 		{Name: "DUP", ADDN: "CN=DUP,OU=A,DC=corp,DC=test", Account: model.ComputerEnabled},
 		{Name: "DUP", ADDN: "CN=DUP,OU=B,DC=corp,DC=test", Account: model.ComputerEnabled},
 	}}
-	c := Coverage(d, []model.HostResult{{Target: "dup", Status: model.StatusCompliant}}, 90)
+	c := coverageOf(t, d, []model.HostResult{{Target: "dup", Status: model.StatusCompliant}})
 	if c.Audited != 0 || c.NotInDirectory != 1 || len(c.Computers) != 2 {
 		t.Errorf("ambiguous name matched: audited %d, not in directory %d, %d listed", c.Audited, c.NotInDirectory, len(c.Computers))
 	}
+}
+
+// coverageOf runs Coverage over hosts in memory, stale after 90 days.
+func coverageOf(t *testing.T, d *Directory, hosts []model.HostResult) *model.Coverage {
+	t.Helper()
+	c, err := Coverage(d, model.HostSlice(hosts), 90)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

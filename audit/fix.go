@@ -150,6 +150,18 @@ func orNone(s ...string) string {
 	return "no name"
 }
 
+// Planned reports whether BuildPlan may plan for h: an audited host with
+// a finding the fix pass acts on. A caller holding many hosts passes
+// BuildPlan these (and those its journal names) alone.
+func Planned(h *model.HostResult) bool {
+	if !h.Status.Audited() || h.Facts == nil {
+		return false
+	}
+	return slices.ContainsFunc(h.Findings, func(f model.Finding) bool {
+		return slices.Contains(FixableRules, f.RuleID) || f.RuleID == ruleEscrowUnverify
+	})
+}
+
 // BuildPlan derives the plan from audited hosts and their findings. targets
 // maps each host's Target string to its target. It changes nothing.
 func BuildPlan(hosts []model.HostResult, targets map[string]model.Target, o PlanOptions) Plan {

@@ -1,63 +1,85 @@
 package audit
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 
 	"github.com/bitaudit/bitaudit/model"
 )
 
-// markDuplicates finds protector IDs reported more than once in the run (by
-// two hosts, or two volumes of one host): a protector ID names one volume,
-// so one report is a copy and nobody can tell which. Each such protector
-// gets the other places in Duplicates and no verified backup. Hosts whose
-// identity does not match the directory are left out: they are credited
-// nothing already, and counting their copies would let an impostor strip a
-// genuine host of its verdict. It returns the indexes of the hosts changed.
-func markDuplicates(results []model.HostResult) []int {
-	type place struct{ host, vol, prot int }
-	seen := map[string][]place{}
-	for hi := range results {
-		h := &results[hi]
-		if !h.Status.Audited() || h.Identity != nil && h.Identity.State == model.IdentityMismatch {
-			continue
-		}
-		for vi := range h.Volumes {
-			for pi, p := range h.Volumes[vi].Protectors {
-				if id := model.NormalizeProtectorID(p.ID); id != "" {
-					seen[id] = append(seen[id], place{hi, vi, pi})
-				}
+// A protectorIndex records where each protector ID was reported, host by
+// host as they finish, so the cross-host check needs no host kept in
+// memory: only IDs and names.
+type protectorIndex struct {
+	seen map[string][]place
+}
+
+// A place is one report of a protector ID: host, volume and protector index.
+type place struct {
+	host, vol, prot int
+	name            string // target and mount point
+}
+
+// add records h's protector IDs, unless h is left out (see markDuplicates).
+func (x *protectorIndex) add(hi int, h *model.HostResult) {
+	if !h.Status.Audited() || h.Identity != nil && h.Identity.State == model.IdentityMismatch {
+		return
+	}
+	if x.seen == nil {
+		x.seen = map[string][]place{}
+	}
+	for vi := range h.Volumes {
+		for pi, p := range h.Volumes[vi].Protectors {
+			if id := model.NormalizeProtectorID(p.ID); id != "" {
+				x.seen[id] = append(x.seen[id], place{hi, vi, pi, h.Target + " " + h.Volumes[vi].MountPoint})
 			}
 		}
 	}
-	name := func(p place) string {
-		return results[p.host].Target + " " + results[p.host].Volumes[p.vol].MountPoint
-	}
-	var changed []int
-	for _, places := range seen {
+}
+
+// A copyMark says that protector prot of volume vol was also reported at others.
+type copyMark struct {
+	vol, prot int
+	others    []string
+}
+
+// duplicates returns, by host index, the protectors also reported elsewhere.
+func (x *protectorIndex) duplicates() map[int][]copyMark {
+	out := map[int][]copyMark{}
+	for _, places := range x.seen {
 		if len(places) < 2 {
 			continue
 		}
+		// Hosts are added as they finish: the places in target order.
+		slices.SortFunc(places, func(a, b place) int {
+			return cmp.Or(cmp.Compare(a.host, b.host), cmp.Compare(a.vol, b.vol), cmp.Compare(a.prot, b.prot))
+		})
 		for _, p := range places {
-			prot := &results[p.host].Volumes[p.vol].Protectors[p.prot]
-			prot.Duplicates = nil
+			m := copyMark{vol: p.vol, prot: p.prot}
 			for _, o := range places {
 				if o != p {
-					prot.Duplicates = append(prot.Duplicates, name(o))
+					m.others = append(m.others, o.name)
 				}
 			}
-			for bi := range prot.Backups {
-				b := &prot.Backups[bi]
-				if b.State == model.BackupVerified {
-					b.State = model.BackupUnknown
-					b.Reason = "the source holds this protector ID, but not credited: it is also reported by " + strings.Join(prot.Duplicates, ", ")
-				}
-			}
-			if !slices.Contains(changed, p.host) {
-				changed = append(changed, p.host)
+			out[p.host] = append(out[p.host], m)
+		}
+	}
+	return out
+}
+
+// markHost gives each marked protector of h its duplicates and takes away
+// its verified backups.
+func markHost(h *model.HostResult, marks []copyMark) {
+	for _, m := range marks {
+		prot := &h.Volumes[m.vol].Protectors[m.prot]
+		prot.Duplicates = m.others
+		for bi := range prot.Backups {
+			b := &prot.Backups[bi]
+			if b.State == model.BackupVerified {
+				b.State = model.BackupUnknown
+				b.Reason = "the source holds this protector ID, but not credited: it is also reported by " + strings.Join(prot.Duplicates, ", ")
 			}
 		}
 	}
-	slices.Sort(changed)
-	return changed
 }

@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/bitaudit/bitaudit/model"
@@ -50,4 +52,24 @@ func TestMarkDuplicates(t *testing.T) {
 	check(3, 1, "h1 D:")
 	check(3, 0, "") // b is copied only by the impostor, who is credited nothing anyway
 	check(2, 0, "")
+}
+
+// markDuplicates runs the cross-host check of RunTo over results in memory: it finds protector IDs reported more than once in the run (by
+// two hosts, or two volumes of one host): a protector ID names one volume,
+// so one report is a copy and nobody can tell which. Each such protector
+// gets the other places in Duplicates and no verified backup. Hosts whose
+// identity does not match the directory are left out: they are credited
+// nothing already, and counting their copies would let an impostor strip a
+// genuine host of its verdict. It returns the indexes of the hosts changed.
+func markDuplicates(results []model.HostResult) []int {
+	var x protectorIndex
+	for i := range results {
+		x.add(i, &results[i])
+	}
+	dups := x.duplicates()
+	changed := slices.Sorted(maps.Keys(dups))
+	for _, i := range changed {
+		markHost(&results[i], dups[i])
+	}
+	return changed
 }

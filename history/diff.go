@@ -51,11 +51,13 @@ func findingKey(target string, f *model.Finding) FindingKey {
 
 // SnapshotOf takes the snapshot of a result. Where the result carries its
 // own comparison with an earlier run, recurring findings keep the first
-// sighting it gives.
-func SnapshotOf(r *model.Result) *Snapshot {
+// sighting it gives. Hosts are read one at a time; the error is the
+// source's.
+func SnapshotOf(r *model.Result) (*Snapshot, error) {
+	src := r.HostSource()
 	s := &Snapshot{
 		Run:      InfoOf(r),
-		Hosts:    make(map[string]HostState, len(r.Hosts)),
+		Hosts:    make(map[string]HostState, src.Len()),
 		Findings: map[FindingKey]FindingState{},
 		Waivers:  r.Waivers,
 	}
@@ -65,8 +67,7 @@ func SnapshotOf(r *model.Result) *Snapshot {
 			seen[FindingKey{hostKey(f.Target), f.RuleID, strings.ToUpper(f.Volume), strings.ToUpper(f.ProtectorID)}] = f.FirstSeen
 		}
 	}
-	for i := range r.Hosts {
-		h := &r.Hosts[i]
+	err := model.EachHost(src, func(_ int, h *model.HostResult) error {
 		s.Hosts[hostKey(h.Target)] = HostState{Target: h.Target, Status: h.Status, Reason: h.Reason}
 		for j := range h.Findings {
 			f := &h.Findings[j]
@@ -80,8 +81,12 @@ func SnapshotOf(r *model.Result) *Snapshot {
 			}
 			s.Findings[k] = fs
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return s
+	return s, nil
 }
 
 // Compare says what changed from the previous run to the current one.
@@ -239,12 +244,17 @@ const TrendRuns = 12
 
 // Attach sets r.History: the comparison with prev (nil when there is none),
 // and the trend over earlier (newest first, as [Store.Runs] lists them)
-// followed by r itself, at most [TrendRuns] points.
-func Attach(r *model.Result, prev *Snapshot, prevSource string, earlier []RunInfo) {
+// followed by r itself, at most [TrendRuns] points. Its error is that of
+// reading r's hosts, and leaves r.History unset.
+func Attach(r *model.Result, prev *Snapshot, prevSource string, earlier []RunInfo) error {
 	h := &model.History{}
 	if prev != nil {
+		cur, err := SnapshotOf(r)
+		if err != nil {
+			return err
+		}
 		h.Previous = &model.RunRef{ID: prev.Run.ID, Started: prev.Run.Started, Scope: prev.Run.Scope, Source: prevSource}
-		h.Since = Compare(prev, SnapshotOf(r))
+		h.Since = Compare(prev, cur)
 	}
 	runs := slices.Clone(earlier)
 	if prev != nil && !slices.ContainsFunc(runs, func(ri RunInfo) bool { return ri.ID == prev.Run.ID }) {
@@ -259,4 +269,5 @@ func Attach(r *model.Result, prev *Snapshot, prevSource string, earlier []RunInf
 	slices.Reverse(pts)
 	h.Trend = append(pts, InfoOf(r).Point())
 	r.History = h
+	return nil
 }

@@ -308,8 +308,7 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 		"method", "encryption_percent", "recovery_passwords", "backed_up")
 	finds := newBatch(s.d, "bitaudit_findings", "run_id", "target", "rule_id", "volume", "protector_id", "severity", "title",
 		"waiver_id", "first_seen")
-	for i := range r.Hosts {
-		h := &r.Hosts[i]
+	err = model.EachHost(r.HostSource(), func(_ int, h *model.HostResult) error {
 		if err := hosts.add(ctx, tx, r.Run.ID, h.Target, string(h.Status), h.Reason, b01(h.Status.Audited()), ns(h.CollectedAt), started); err != nil {
 			return err
 		}
@@ -344,6 +343,10 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	waivers := newBatch(s.d, "bitaudit_waivers", "run_id", "waiver_id", "scope", "state", "reason", "owner", "ticket", "expires", "matched")
 	for _, w := range r.Waivers {

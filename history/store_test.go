@@ -216,8 +216,15 @@ func TestStoreDiffsEveryCategory(t *testing.T) {
 // comparison.
 func TestCompareResultsMatchesStore(t *testing.T) {
 	runs := threeMonths()
-	Attach(runs[1], SnapshotOf(runs[0]), "run-1.json", nil)
-	Attach(runs[2], SnapshotOf(runs[1]), "run-2.json", nil)
+	for i := 1; i <= 2; i++ {
+		prev, err := SnapshotOf(runs[i-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Attach(runs[i], prev, fmt.Sprintf("run-%d.json", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i, want := range wantDiffs {
 		if diff := cmp.Diff(want, summarise(runs[i+1].History.Since)); diff != "" {
 			t.Errorf("diff %d from results (-want +got):\n%s", i, diff)
@@ -240,7 +247,9 @@ func TestAttachTrendKeepsTwelveRunsOldestFirst(t *testing.T) {
 	}
 	cur := result("run-now", 1, nil, "a compliant")
 	cur.Run.Started = jan(1).AddDate(3, 0, 0)
-	Attach(cur, nil, "", earlier)
+	if err := Attach(cur, nil, "", earlier); err != nil {
+		t.Fatal(err)
+	}
 	var ids []string
 	for _, p := range cur.History.Trend {
 		ids = append(ids, p.RunID)

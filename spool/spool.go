@@ -21,12 +21,13 @@ import (
 // A Spool holds n host results, put in any order and read by index. It is
 // safe for concurrent use.
 type Spool struct {
-	mu   sync.Mutex
-	f    file
-	end  int64 // bytes written
-	at   []span
-	mem  map[int]*model.HostResult // results the file could not take
-	werr error                     // the first write error
+	mu      sync.Mutex
+	f       file
+	removed bool  // the file's name is gone already
+	end     int64 // bytes written
+	at      []span
+	mem     map[int]*model.HostResult // results the file could not take
+	werr    error                     // the first write error
 }
 
 // file is the spool's file: an *os.File, or in tests one that fails.
@@ -45,13 +46,16 @@ type span struct {
 
 // New returns an empty Spool for n hosts, its file created in dir (the
 // system's temporary directory when dir is ""), readable by the owner
-// only. Close removes it.
+// only. Close removes it (on Unix, its name is removed at once).
 func New(dir string, n int) (*Spool, error) {
 	f, err := os.CreateTemp(dir, "bitaudit-spool-*.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}
-	return &Spool{f: f, at: make([]span, n)}, nil
+	// Where the system allows it (not Windows), the name goes at once: a
+	// run that crashes leaves no file behind.
+	removed := os.Remove(f.Name()) == nil
+	return &Spool{f: f, removed: removed, at: make([]span, n)}, nil
 }
 
 // Len is the number of hosts the spool was made for.
@@ -143,5 +147,9 @@ func (s *Spool) Host(i int) (model.HostResult, error) {
 func (s *Spool) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return errors.Join(s.f.Close(), os.Remove(s.f.Name()))
+	err := s.f.Close()
+	if !s.removed {
+		err = errors.Join(err, os.Remove(s.f.Name()))
+	}
+	return err
 }

@@ -83,12 +83,15 @@ func TestCloseRemovesTheFile(t *testing.T) {
 	if err := s.Put(0, &h); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := os.Stat(s.f.Name())
+	fi, err := s.f.(*os.File).Stat()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("spool file mode %v, want 0600", fi.Mode().Perm())
+	}
+	if got, err := s.Host(0); err != nil || got.Target != h.Target {
+		t.Errorf("read back %q, %v", got.Target, err)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)

@@ -29,6 +29,7 @@ import (
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
 	"github.com/bitaudit/bitaudit/rules"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 // auditOptions are the flags of "bitaudit audit".
@@ -478,10 +479,23 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		log.Warn(fmt.Sprintf("interrupted: finishing %s (Ctrl-C again to stop now); the partial result will be written",
 			plural(auditor.Running(), "running host", "running hosts")))
 	})()
-	result.Hosts = auditor.Run(runCtx, job.targets)
+	// Each host's result goes to disk as it finishes: memory holds the
+	// running hosts, not the fleet.
+	hosts, err := spool.New("", len(job.targets))
+	if err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("cannot keep results: %w", err)}
+	}
+	defer hosts.Close()
+	if err := auditor.RunTo(runCtx, job.targets, hosts); err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("cannot keep results: %w", err)}
+	}
+	if err := hosts.WriteErr(); err != nil {
+		log.Warn("results kept in memory: the spool file could not be written", "err", err)
+	}
+	result.Source = hosts
 	var fixErr error
 	if o.fix.enabled && runCtx.Err() == nil {
-		fixErr = runFix(ctx, g, job, fixEnv{auditor: auditor, log: log}, result)
+		fixErr = runFix(ctx, g, job, fixEnv{auditor: auditor, store: hosts, log: log}, result)
 	}
 	result.Run.Finished = time.Now().UTC()
 	result.Run.Interrupted = runCtx.Err() != nil
@@ -489,11 +503,29 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		result.Run.StopReason = cause.Error()
 		log.Error("run stopped early", "reason", cause.Error())
 	}
-	if result.Coverage, err = job.coverage(ctx, g, engine, result.Hosts); err != nil {
+	if result.Coverage, err = job.coverage(ctx, g, engine, hosts); err != nil {
 		return err
 	}
 	result.Waivers = engine.Waivers(result.Run.Finished)
-	result.Summary = model.Summarize(result.Hosts)
+	var (
+		sum   model.Summarizer
+		worst = model.SeverityNone // of audited hosts, for --fail-on
+	)
+	err = model.EachHost(hosts, func(_ int, h *model.HostResult) error {
+		sum.Add(h)
+		if h.Status.Audited() {
+			for _, f := range h.Findings {
+				if !f.Waived() {
+					worst = max(worst, f.Severity)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
+	}
+	result.Summary = sum.Summary()
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
@@ -505,6 +537,12 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		ro.Include = append(ro.Include, reports.JournalFile)
 		out.replace = true // the journal may be this run's own
 	}
+	// Until every report renders from result.Source, the hosts are read
+	// back into memory for them.
+	if result.Hosts, err = loadHosts(hosts); err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
+	}
+	result.Source = nil
 	if err := writeResults(wctx, out, result, ro, "", log); err != nil {
 		return err
 	}
@@ -521,7 +559,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		return &exitError{code: exitInterrupted, err: errors.New("interrupted; partial results written to " + o.outDir)}
 	case result.Run.StopReason != "":
 		return &exitError{code: exitIncomplete, err: errors.New(result.Run.StopReason + "; results written to " + o.outDir)}
-	case job.failOn != model.SeverityNone && worstAudited(result) >= job.failOn:
+	case job.failOn != model.SeverityNone && worstAudited(result, worst) >= job.failOn:
 		return &exitError{code: exitFindings}
 	case result.NotAudited() > 0:
 		return &exitError{code: exitIncomplete}
@@ -529,21 +567,18 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	return nil
 }
 
+// loadHosts reads every host of src into memory.
+func loadHosts(src model.HostSource) ([]model.HostResult, error) {
+	out := make([]model.HostResult, 0, src.Len())
+	err := model.EachHost(src, func(_ int, h *model.HostResult) error { out = append(out, *h); return nil })
+	return out, err
+}
+
 // worstAudited is the highest unwaived severity among findings on audited
-// hosts and on directory computers no target names; hosts that could not
-// be audited count towards exit status 3.
-func worstAudited(r *model.Result) model.Severity {
-	w := model.SeverityNone
-	for _, h := range r.Hosts {
-		if !h.Status.Audited() {
-			continue
-		}
-		for _, f := range h.Findings {
-			if !f.Waived() && f.Severity > w {
-				w = f.Severity
-			}
-		}
-	}
+// hosts (hostsWorst, from the summary pass) and on directory computers no
+// target names; hosts that could not be audited count towards exit status 3.
+func worstAudited(r *model.Result, hostsWorst model.Severity) model.Severity {
+	w := hostsWorst
 	if r.Coverage != nil {
 		for _, c := range r.Coverage.Computers {
 			for _, f := range c.Findings {

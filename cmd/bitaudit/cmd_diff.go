@@ -105,7 +105,7 @@ func diffRuns(ctx context.Context, g *globals, location, scope string, args []st
 			if err != nil {
 				return nil, usageError(fmt.Errorf("%s: %w", arg, err))
 			}
-			return history.SnapshotOf(r), nil
+			return history.SnapshotOf(r)
 		}
 		s, err := openStore()
 		if err != nil {

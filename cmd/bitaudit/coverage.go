@@ -94,7 +94,7 @@ func (j *auditJob) addDirectoryTargets(ctx context.Context, g *globals) error {
 
 // coverage compares the configured directory with the run's hosts and
 // raises the directory findings; nil when no directory is configured.
-func (j *auditJob) coverage(ctx context.Context, g *globals, engine *rules.Engine, hosts []model.HostResult) (*model.Coverage, error) {
+func (j *auditJob) coverage(ctx context.Context, g *globals, engine *rules.Engine, hosts audit.Store) (*model.Coverage, error) {
 	sources := j.configuredSources()
 	if len(sources) == 0 {
 		return nil, nil
@@ -113,12 +113,34 @@ func (j *auditJob) coverage(ctx context.Context, g *globals, engine *rules.Engin
 				NotAudited: map[string]int{}, Computers: []model.CoverageEntry{}}, nil
 		}
 	}
-	c := audit.Coverage(&audit.Directory{Sources: d.Sources, Computers: d.Computers, Census: d.Census, Errors: d.Errors}, hosts, j.opts.scope.staleAfter)
-	byTarget := make(map[string]*model.HostResult, len(hosts))
-	for i := range hosts {
-		byTarget[hosts[i].Target] = &hosts[i]
+	c, err := audit.Coverage(&audit.Directory{Sources: d.Sources, Computers: d.Computers, Census: d.Census, Errors: d.Errors}, hosts, j.opts.scope.staleAfter)
+	if err != nil {
+		return nil, &exitError{code: exitFatal, err: fmt.Errorf("coverage: read the run's results: %w", err)}
+	}
+	// The rules may add a finding to a host a directory entry names: those
+	// hosts alone are read, and put back.
+	index := make(map[string]int, len(j.targets))
+	for i, t := range j.targets {
+		index[t.String()] = i
+	}
+	byTarget := map[string]*model.HostResult{}
+	for _, e := range c.Computers {
+		i, ok := index[e.Target]
+		if !ok || byTarget[e.Target] != nil {
+			continue
+		}
+		h, err := hosts.Host(i)
+		if err != nil {
+			return nil, &exitError{code: exitFatal, err: fmt.Errorf("coverage: read %s: %w", e.Target, err)}
+		}
+		byTarget[e.Target] = &h
 	}
 	engine.EvaluateCoverage(c, byTarget, time.Now().UTC())
+	for t, h := range byTarget {
+		if err := hosts.Put(index[t], h); err != nil {
+			return nil, &exitError{code: exitFatal, err: fmt.Errorf("coverage: keep %s: %w", t, err)}
+		}
+	}
 	if c.MatchedByClaim > 0 {
 		g.logger().Info(fmt.Sprintf("%d targets matched to directory computers only by what the host reported (IP-only targets)", c.MatchedByClaim))
 	}

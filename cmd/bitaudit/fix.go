@@ -82,12 +82,16 @@ func (o *fixOptions) record(m map[string]string) {
 // fixEnv is what the fix pass uses of the audit run.
 type fixEnv struct {
 	auditor *audit.Auditor
-	log     *slog.Logger
+	// store holds the run's hosts (result.HostSource()): the hosts the
+	// fix re-audits are put back into it.
+	store audit.Store
+	log   *slog.Logger
 }
 
 // runFix plans the fix from result, prints the plan and, with --yes,
 // applies it, re-audits the hosts changed and records everything in
-// result.Remediation; result.Hosts then holds the state after the fix.
+// result.Remediation; env.store then holds the state after the fix. Only
+// the hosts the plan may touch, or the journal names, are held in memory.
 func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *model.Result) error {
 	o := job.opts
 	fo := o.fix
@@ -117,7 +121,23 @@ func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *
 			return usageError(err)
 		}
 	}
-	plan := audit.BuildPlan(result.Hosts, targets, audit.PlanOptions{
+	named := map[string]bool{}
+	for _, e := range journal {
+		named[e.Intent.Host] = true
+	}
+	var hosts []model.HostResult
+	at := map[string]int{} // target -> index in env.store
+	err = model.EachHost(env.store, func(i int, h *model.HostResult) error {
+		if audit.Planned(h) || named[h.Target] {
+			hosts = append(hosts, *h)
+			at[h.Target] = i
+		}
+		return nil
+	})
+	if err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
+	}
+	plan := audit.BuildPlan(hosts, targets, audit.PlanOptions{
 		Policy: job.policy, Rules: fo.rules, Journal: journal,
 		AddRecoveryPassword: rem.AddRecoveryPassword,
 		Export:              exporter != nil,
@@ -125,7 +145,7 @@ func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *
 	})
 	now := time.Now().UTC()
 	printPlan(g.Out, plan, fo.yes)
-	before := hostIndex(result.Hosts)
+	before := hostIndex(hosts)
 	planned := map[string]bool{}
 	for _, a := range plan.Actions {
 		planned[a.ID] = true
@@ -171,14 +191,17 @@ func runFix(ctx context.Context, g *globals, job *auditJob, env fixEnv, result *
 	if ctx.Err() != nil {
 		vctx = context.WithoutCancel(ctx)
 	}
+	after := hostIndex(hosts)
 	for _, h := range env.auditor.Run(vctx, touched) {
-		for i := range result.Hosts {
-			if result.Hosts[i].Target == h.Target {
-				result.Hosts[i] = h
-			}
+		i, ok := at[h.Target]
+		if !ok { // cannot happen: every action is for a host in hosts
+			return &exitError{code: exitFatal, err: fmt.Errorf("re-audited %s, a host the plan did not hold", h.Target)}
 		}
+		if err := env.store.Put(i, &h); err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("keep the re-audit of %s: %w", h.Target, err)}
+		}
+		after[h.Target] = &h
 	}
-	after := hostIndex(result.Hosts)
 	result.Remediation = append(audit.Verify(applied, after), audit.SkippedEntries(plan, now)...)
 	result.Remediation = append(result.Remediation, audit.Interrupted(journal, order, planned, after, now)...)
 	printOutcome(g.Out, result.Remediation, j.Path())

@@ -135,12 +135,19 @@ func (h *runHistory) attach(ctx context.Context, r *model.Result) {
 		}
 	}
 	if h.previous != nil {
-		prev, source = history.SnapshotOf(h.previous), h.opts.previous
+		var err error
+		if prev, err = history.SnapshotOf(h.previous); err != nil {
+			h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
+			prev = nil
+		}
+		source = h.opts.previous
 	}
 	if prev == nil && h.store == nil {
 		return
 	}
-	history.Attach(r, prev, source, earlier)
+	if err := history.Attach(r, prev, source, earlier); err != nil {
+		h.log.Warn("run not compared with earlier runs: its results could not be read", "error", err.Error())
+	}
 }
 
 // save records the run in the history.
