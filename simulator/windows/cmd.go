@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	"golang.org/x/text/encoding/charmap"
 )
@@ -35,7 +36,7 @@ func (m *Machine) Run(ctx context.Context, inv Invocation) Output {
 	if err := ctx.Err(); err != nil {
 		return Output{ExitCode: 1}
 	}
-	if len([]rune(inv.CommandLine)) > MaxCommandLine {
+	if utf8.RuneCountInString(inv.CommandLine) > MaxCommandLine {
 		m.Mu.Lock()
 		silent := m.LongCommandLineSilent
 		m.Mu.Unlock()
@@ -183,6 +184,22 @@ func cmdSplit(line string) (string, string) {
 
 // cmdArgv splits arguments as CommandLineToArgvW does for simple quoting.
 func cmdArgv(s string) []string {
+	if !strings.Contains(s, `"`) && utf8.ValidString(s) {
+		// No quoting: blanks separate the arguments (the collection's
+		// powershell.exe line is thousands of characters of base64).
+		var args []string
+		for i := 0; i < len(s); {
+			j := i
+			for j < len(s) && s[j] != ' ' && s[j] != '\t' {
+				j++
+			}
+			if j > i {
+				args = append(args, s[i:j])
+			}
+			i = j + 1
+		}
+		return args
+	}
 	var args []string
 	var cur strings.Builder
 	inQ, have := false, false

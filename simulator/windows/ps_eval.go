@@ -71,7 +71,7 @@ func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script stri
 	}}
 	var out strings.Builder
 	code := 0
-	stmts, err := parseScript(script)
+	stmts, err := parseCached(script)
 	if err != nil {
 		var pe *parseError
 		errors.As(err, &pe)

@@ -103,6 +103,9 @@ func jsonObject(props []property, depth, maxDepth int) jnode {
 
 // jsonString escapes s as System.Web.Script.Serialization.JavaScriptSerializer does.
 func jsonString(s string) string {
+	if plainJSON(s) {
+		return `"` + s + `"`
+	}
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, c := range s {
@@ -133,6 +136,18 @@ func jsonString(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// plainJSON reports whether s is printable ASCII that jsonString writes
+// unchanged.
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c >= 0x7f, c == '"', c == '\\', c == '<', c == '>', c == '&', c == '\'':
+			return false
+		}
+	}
+	return true
 }
 
 func writeCompact(b *strings.Builder, n jnode) {
