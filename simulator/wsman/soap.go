@@ -100,8 +100,18 @@ func (n *node) value() string {
 	return strings.TrimSpace(n.text.String())
 }
 
-// parseXML reads one XML document into a tree without recursion.
-func parseXML(r io.Reader) (*node, error) {
+// parseXML reads one XML document into a tree: the requests clients send
+// take scanXML's fast path, anything else encoding/xml's decoder.
+func parseXML(b []byte) (*node, error) {
+	if n, ok := scanXML(b); ok {
+		return n, nil
+	}
+	return decodeXML(bytes.NewReader(b))
+}
+
+// decodeXML reads one XML document into a tree with encoding/xml's strict
+// decoder, without recursion.
+func decodeXML(r io.Reader) (*node, error) {
 	d := xml.NewDecoder(r)
 	d.Strict = true
 	var root *node
@@ -162,7 +172,7 @@ type request struct {
 // parseRequest parses a SOAP 1.2 WS-Management request. Prefixes, element
 // order and the form of mustUnderstand do not matter.
 func parseRequest(body []byte) (*request, error) {
-	root, err := parseXML(bytes.NewReader(body))
+	root, err := parseXML(body)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errNotSOAP, err)
 	}
