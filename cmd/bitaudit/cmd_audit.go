@@ -537,12 +537,6 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		ro.Include = append(ro.Include, reports.JournalFile)
 		out.replace = true // the journal may be this run's own
 	}
-	// Until every report renders from result.Source, the hosts are read
-	// back into memory for them.
-	if result.Hosts, err = loadHosts(hosts); err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
-	}
-	result.Source = nil
 	if err := writeResults(wctx, out, result, ro, "", log); err != nil {
 		return err
 	}
@@ -565,13 +559,6 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		return &exitError{code: exitIncomplete}
 	}
 	return nil
-}
-
-// loadHosts reads every host of src into memory.
-func loadHosts(src model.HostSource) ([]model.HostResult, error) {
-	out := make([]model.HostResult, 0, src.Len())
-	err := model.EachHost(src, func(_ int, h *model.HostResult) error { out = append(out, *h); return nil })
-	return out, err
 }
 
 // worstAudited is the highest unwaived severity among findings on audited
