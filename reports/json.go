@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 // WriteJSON writes the result document: indented, map keys sorted by
@@ -125,20 +127,192 @@ func encodeHost(hb *bytes.Buffer, henc *json.Encoder, src model.HostSource, raw 
 // version understands: the schema is [model.ResultSchema], there is exactly
 // one JSON value, the run has an ID, every host has a target and a known
 // status, and the summary counts the hosts present. Unknown fields are
-// ignored, so documents from later v1 writers still read.
+// ignored, so documents from later v1 writers still read. The hosts are
+// kept in memory (Result.Hosts): a large document reads with
+// [ReadResultSpooled].
 func ReadResult(r io.Reader) (*model.Result, error) {
-	dec := json.NewDecoder(bufio.NewReader(r))
+	var hosts hostSlice
+	res, err := readResult(r, func(int) (hostSink, error) {
+		hosts.hosts = []model.HostResult{} // an empty array reads as one, as encoding/json reads it
+		return &hosts, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Hosts = hosts.hosts
+	return res, nil
+}
+
+// ReadResultSpooled reads a result document as [ReadResult] does, each
+// host decoded and put into a spool (in dir, the system's temporary
+// directory when "") as it is read, so memory holds one host at a time:
+// the result's Source is the spool, which the caller closes. A document
+// whose hosts come before its summary (WriteJSON writes the summary first)
+// still reads, its hosts held in memory until the count is known.
+func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, error) {
+	var sp *spool.Spool
+	open := func(n int) (hostSink, error) {
+		var err error
+		sp, err = spool.New(dir, n)
+		return (*spoolSink)(sp), err
+	}
+	res, err := readResult(r, open)
+	if err != nil {
+		if sp != nil {
+			sp.Close()
+		}
+		return nil, nil, err
+	}
+	if sp == nil { // no hosts array at all
+		if sp, err = spool.New(dir, 0); err != nil {
+			return nil, nil, err
+		}
+	}
+	res.Source = sp
+	return res, sp, nil
+}
+
+// maxResultHosts bounds the hosts a document's summary may announce before
+// they are read: a spool is sized by it, so a forged count cannot make the
+// reader allocate without bound.
+const maxResultHosts = 1_000_000
+
+// A hostSink takes a document's hosts in order as they are decoded.
+type hostSink interface {
+	put(i int, h *model.HostResult) error
+}
+
+type hostSlice struct{ hosts []model.HostResult }
+
+func (s *hostSlice) put(_ int, h *model.HostResult) error {
+	s.hosts = append(s.hosts, *h)
+	return nil
+}
+
+type spoolSink spool.Spool
+
+func (s *spoolSink) put(i int, h *model.HostResult) error {
+	sp := (*spool.Spool)(s)
+	if i >= sp.Len() {
+		return fmt.Errorf("invalid result document: summary counts %d hosts, the document lists more", sp.Len())
+	}
+	return sp.Put(i, h)
+}
+
+// readResult walks a result document token by token: every field but the
+// hosts is kept as it is and decoded at the end, as ReadResult always did;
+// each host is decoded, checked and given to the sink open returns, which
+// is called once, when the hosts start, with the count the summary read so
+// far announces (-1 when there is none yet: then the hosts are collected
+// in memory and put into the sink at the end).
+func readResult(r io.Reader, open func(n int) (hostSink, error)) (*model.Result, error) {
+	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
+	readErr := func(err error) error {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return fmt.Errorf("read result document: %w", err)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, readErr(err)
+	}
+	if tok != json.Delim('{') {
+		return nil, errors.New("read result document: not a JSON object")
+	}
+	var rest bytes.Buffer // every field but the hosts, as a JSON object
+	rest.WriteByte('{')
+	var summary json.RawMessage
+	var sink hostSink
+	var early hostSlice // hosts before the summary
+	count, announced, sawHosts := 0, -1, false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, readErr(err)
+		}
+		key, _ := tok.(string)
+		// encoding/json matches a field name case-insensitively.
+		if !strings.EqualFold(key, "hosts") {
+			var raw json.RawMessage
+			if err := dec.Decode(&raw); err != nil {
+				return nil, readErr(err)
+			}
+			if rest.Len() > 1 {
+				rest.WriteByte(',')
+			}
+			k, _ := json.Marshal(key)
+			rest.Write(k)
+			rest.WriteByte(':')
+			rest.Write(raw)
+			if strings.EqualFold(key, "summary") {
+				summary = raw
+			}
+			continue
+		}
+		if sawHosts {
+			return nil, errors.New("invalid result document: the hosts field appears twice")
+		}
+		sawHosts = true
+		tok, err = dec.Token()
+		if err != nil {
+			return nil, readErr(err)
+		}
+		if tok == nil { // null: no hosts
+			continue
+		}
+		if tok != json.Delim('[') {
+			return nil, fmt.Errorf("decode %s document: hosts is not an array", model.ResultSchema)
+		}
+		sink = &early
+		if summary != nil {
+			var s struct{ Hosts int }
+			if err := json.Unmarshal(summary, &s); err != nil {
+				return nil, fmt.Errorf("decode %s document: summary: %w", model.ResultSchema, err)
+			}
+			if s.Hosts < 0 || s.Hosts > maxResultHosts {
+				return nil, fmt.Errorf("invalid result document: summary counts %d hosts (this version reads up to %s)", s.Hosts, num(maxResultHosts))
+			}
+			if sink, err = open(s.Hosts); err != nil {
+				return nil, err
+			}
+			announced = s.Hosts
+		}
+		for dec.More() {
+			var h model.HostResult
+			if err := dec.Decode(&h); err != nil {
+				var te *json.UnmarshalTypeError
+				if errors.As(err, &te) {
+					return nil, fmt.Errorf("decode %s document: hosts[%d]: %w", model.ResultSchema, count, err)
+				}
+				return nil, readErr(err)
+			}
+			if h.Target == "" {
+				return nil, fmt.Errorf("invalid result document: hosts[%d] has no target", count)
+			}
+			if _, err := model.ParseStatus(string(h.Status)); err != nil {
+				return nil, fmt.Errorf("invalid result document: hosts[%d] (%s): %w", count, h.Target, err)
+			}
+			if err := sink.put(count, &h); err != nil {
+				return nil, err
+			}
+			count++
+		}
+		if _, err := dec.Token(); err != nil { // ]
+			return nil, readErr(err)
+		}
+	}
+	if _, err := dec.Token(); err != nil { // }
+		return nil, readErr(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errors.New("read result document: trailing data after the JSON value")
+	}
+	rest.WriteByte('}')
 	var head struct {
 		Schema *string `json:"schema"`
 	}
-	var raw json.RawMessage
-	if err := dec.Decode(&raw); err != nil {
-		return nil, fmt.Errorf("read result document: %w", err)
-	}
-	if err := dec.Decode(&struct{}{}); !errors.Is(err, io.EOF) {
-		return nil, errors.New("read result document: trailing data after the JSON value")
-	}
-	if err := json.Unmarshal(raw, &head); err != nil {
+	if err := json.Unmarshal(rest.Bytes(), &head); err != nil {
 		return nil, fmt.Errorf("read result document: %w", err)
 	}
 	switch {
@@ -148,22 +322,28 @@ func ReadResult(r io.Reader) (*model.Result, error) {
 		return nil, fmt.Errorf("unsupported result schema %q (this version reads %q)", *head.Schema, model.ResultSchema)
 	}
 	var res model.Result
-	if err := json.Unmarshal(raw, &res); err != nil {
+	if err := json.Unmarshal(rest.Bytes(), &res); err != nil {
 		return nil, fmt.Errorf("decode %s document: %w", model.ResultSchema, err)
 	}
 	if res.Run.ID == "" {
 		return nil, errors.New("invalid result document: run.id is empty")
 	}
-	for i, h := range res.Hosts {
-		if h.Target == "" {
-			return nil, fmt.Errorf("invalid result document: hosts[%d] has no target", i)
-		}
-		if _, err := model.ParseStatus(string(h.Status)); err != nil {
-			return nil, fmt.Errorf("invalid result document: hosts[%d] (%s): %w", i, h.Target, err)
-		}
+	if res.Summary.Hosts != count {
+		return nil, fmt.Errorf("invalid result document: summary counts %d hosts, the document lists %d", res.Summary.Hosts, count)
 	}
-	if res.Summary.Hosts != len(res.Hosts) {
-		return nil, fmt.Errorf("invalid result document: summary counts %d hosts, the document lists %d", res.Summary.Hosts, len(res.Hosts))
+	if announced >= 0 && announced != count {
+		return nil, fmt.Errorf("invalid result document: summary counts %d hosts, the document lists %d", announced, count)
+	}
+	if sink == &early {
+		// The hosts came before the summary.
+		if sink, err = open(count); err != nil {
+			return nil, err
+		}
+		for i := range early.hosts {
+			if err := sink.put(i, &early.hosts[i]); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return &res, nil
 }
