@@ -53,8 +53,10 @@ func (d *pdfDoc) collectionGapsPDF() {
 	d.section("Collection gaps")
 	d.para("Parts of the collection that did not give everything on audited hosts: sections that failed on the host (their facts are missing), " +
 		"events that could not be decoded, volumes only partly read, and recovery or system partitions kept out of the audit.")
+	d.leftOut(d.list.gaps, "audited hosts with collection gaps", "the first "+num(pdfHostsInFull)+" in target order",
+		"report.xlsx (Collection) lists every gap of every host.")
 	t := d.newTable(7.5, column{"Host", 50, "L"}, column{"Part", 30, "L"}, column{"What happened", 100, "L"})
-	d.eachHost(hasGaps, func(h *model.HostResult) {
+	d.eachHost(d.list.gaps.keep, func(h *model.HostResult) {
 		for i, g := range collectionGaps(h) {
 			host := cell{}
 			if i == 0 {

@@ -88,6 +88,74 @@ type pdfDoc struct {
 	missing *undrawable
 	// err is the first error reading the hosts.
 	err error
+	// The hosts each listing shows: at most pdfHostsInFull (see listings).
+	list struct{ findings, notAudited, waived, gaps, appendix listing }
+}
+
+// pdfHostsInFull bounds the hosts each table of the PDF lists in full. The
+// PDF is held in memory until it is written (about 15 KB a host listed in
+// both the findings and the appendix), and a ticket needs the worst hosts,
+// not ten thousand pages: beyond the bound a table lists the hosts with
+// the most severe findings and counts the rest, saying so above the table
+// and on the first page; report.xlsx, report.csv and result.json list
+// every host. 2,000 covers the fleet the issue names (10,000 hosts, one in
+// ten not compliant) in full.
+var pdfHostsInFull = 2000 // a variable for tests
+
+// A listing is the hosts one table lists: keep selects them, total is how
+// many there are, left how many of those the table counts but does not list.
+type listing struct {
+	keep        func(*hostKey) bool
+	total, left int
+}
+
+func (d *pdfDoc) listing(keep func(*hostKey) bool, bySeverity bool) listing {
+	sel, total, left := d.v.pick(keep, pdfHostsInFull, bySeverity)
+	return listing{sel, total, left}
+}
+
+// listings picks the hosts of every table before the first is drawn, so the
+// first page can say which tables do not list all.
+func (d *pdfDoc) listings() {
+	d.list.findings = d.listing(hasOpen, true)
+	d.list.notAudited = d.listing(notAudited, false)
+	d.list.waived = d.listing(hasWaived, false)
+	d.list.gaps = d.listing(hasGaps, false)
+	all := func(*hostKey) bool { return true }
+	if len(d.v.keys) > pdfListAllLimit && d.v.compliant > 0 {
+		all = func(k *hostKey) bool { return k.status != model.StatusCompliant }
+	}
+	d.list.appendix = d.listing(all, true)
+}
+
+// leftOut says, above a table, that it lists only some of its hosts, which,
+// and where every one is.
+func (d *pdfDoc) leftOut(l listing, what, which, where string) {
+	if l.left == 0 {
+		return
+	}
+	d.para(fmt.Sprintf("This run has %s %s, more than the %s this report lists in full: the table lists %s and counts the other %s. %s",
+		num(l.total), what, num(pdfHostsInFull), which, num(l.left), where))
+}
+
+// cutText is the first page's line on the tables that do not list every
+// host; "" when all do.
+func (d *pdfDoc) cutText() string {
+	var parts []string
+	for _, c := range []struct {
+		l    listing
+		what string
+	}{{d.list.findings, "hosts with open findings (the most severe)"}, {d.list.notAudited, "hosts not audited"}, {d.list.waived, "hosts with waived findings"},
+		{d.list.gaps, "hosts with collection gaps"}, {d.list.appendix, "hosts in the appendix (the most severe)"}} {
+		if c.l.left > 0 {
+			parts = append(parts, fmt.Sprintf("%s of %s %s", num(pdfHostsInFull), num(c.l.total), c.what))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "This PDF lists at most " + num(pdfHostsInFull) + " hosts per table: " + strings.Join(parts, "; ") +
+		" are listed, the rest counted (each table says so). report.xlsx, report.csv and result.json list every host."
 }
 
 // eachHost calls fn with the hosts keep accepts (nil: all), in target
@@ -135,6 +203,7 @@ func writePDF(w io.Writer, r *model.Result, v *view, missing *undrawable, o PDFO
 	}
 	d := &pdfDoc{Fpdf: fpdf.New("P", "mm", "A4", ""), r: r, v: v, o: o, missing: missing}
 	d.setup()
+	d.listings()
 	d.cover()
 	d.executiveSummary()
 	d.sincePrevious()
@@ -543,6 +612,9 @@ func (d *pdfDoc) cover() {
 		}
 		rows = append(rows, [2]string{"Interrupted", "Yes: " + why + "; unfinished hosts are listed as interrupted."})
 	}
+	if cut := d.cutText(); cut != "" {
+		rows = append(rows, [2]string{"Hosts listed", cut})
+	}
 	if d.missing != nil && len(d.missing.runes) > 0 {
 		rows = append(rows, [2]string{"Not drawn", d.missing.String() + "."})
 	}
@@ -721,9 +793,11 @@ func (d *pdfDoc) findingsByRule() {
 func (d *pdfDoc) nonCompliant() {
 	d.section("Non-compliant hosts and volumes")
 	d.para("Every open (unwaived) finding on an audited host, with what is wrong and how to fix it. Hosts are in target order, findings most severe first.")
+	d.leftOut(d.list.findings, "audited hosts with open findings", "the "+num(pdfHostsInFull)+" whose findings are the most severe, in target order,",
+		"report.xlsx (Findings) and report.csv list every finding of every host.")
 	t := d.newTable(7.5, column{"Host", 40, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 58, "L"}, column{"Fix", 48, "L"})
 	n := 0
-	d.eachHost(func(k *hostKey) bool { return k.open && audited(k) }, func(h *model.HostResult) {
+	d.eachHost(d.list.findings.keep, func(h *model.HostResult) {
 		first := true
 		for _, f := range sortedFindings(h) {
 			if f.Waived() {
@@ -747,9 +821,11 @@ func (d *pdfDoc) nonCompliant() {
 func (d *pdfDoc) notAudited() {
 	d.section("Hosts not audited")
 	d.para(fmt.Sprintf("%s not be audited. Their state is unknown: they are kept in the totals and are not counted as compliant.", plural(d.r.NotAudited(), "host could", "hosts could")))
+	d.leftOut(d.list.notAudited, "hosts not audited", "the first "+num(pdfHostsInFull)+" in target order",
+		"report.xlsx (Not audited) and report.csv list every one, with the reason.")
 	t := d.newTable(7.5, column{"Host", 62, "L"}, column{"Status", 24, "L"}, column{"Why", 94, "L"})
 	n := 0
-	d.eachHost(notAudited, func(h *model.HostResult) {
+	d.eachHost(d.list.notAudited.keep, func(h *model.HostResult) {
 		t.row(txt(hostTitle(h)), statusCell(h.Status), txt(h.Reason))
 		n++
 	})
@@ -780,9 +856,11 @@ func (d *pdfDoc) waivers() {
 	}
 	d.Ln(3)
 	d.subheading("Waived findings", 12)
+	d.leftOut(d.list.waived, "hosts with waived findings", "the first "+num(pdfHostsInFull)+" in target order",
+		"report.xlsx (Findings, Waived) and report.csv list every waived finding.")
 	t = d.newTable(7.5, column{"Host", 50, "L"}, column{"Volume", 18, "L"}, column{"Severity", 16, "L"}, column{"Finding", 66, "L"}, column{"Waiver", 30, "L"})
 	n := 0
-	d.eachHost(func(k *hostKey) bool { return k.waived }, func(h *model.HostResult) {
+	d.eachHost(d.list.waived.keep, func(h *model.HostResult) {
 		for _, f := range sortedFindings(h) {
 			if !f.Waived() {
 				continue
@@ -852,15 +930,21 @@ func (d *pdfDoc) appendix() {
 	for _, loc := range model.Locations {
 		cols = append(cols, column{locationTitle(loc), 15, "L"})
 	}
-	var keep func(*hostKey) bool
 	if compliant := d.v.compliant; len(d.v.keys) > pdfListAllLimit && compliant > 0 {
+		every := "every non-compliant and not-audited host is listed in full"
+		if d.list.appendix.left > 0 {
+			every = fmt.Sprintf("of the %s other hosts, the %s whose findings are the most severe are listed in full, in target order, and the other %s counted",
+				num(d.list.appendix.total), num(pdfHostsInFull), num(d.list.appendix.left))
+		}
 		d.para(fmt.Sprintf("This fleet has %s hosts: the %s compliant hosts are counted here, not listed, to keep the report readable; "+
-			"every non-compliant and not-audited host is listed in full. report.xlsx, report.csv and result.json list every host.",
-			num(len(d.v.keys)), num(compliant)))
-		keep = func(k *hostKey) bool { return k.status != model.StatusCompliant }
+			"%s. report.xlsx, report.csv and result.json list every host.",
+			num(len(d.v.keys)), num(compliant), every))
+	} else {
+		d.leftOut(d.list.appendix, "hosts", "the "+num(pdfHostsInFull)+" whose findings are the most severe, in target order,",
+			"report.xlsx (Hosts, Volumes, Protectors) and report.csv list every host.")
 	}
 	t := d.newTable(7, cols...)
-	d.eachHost(keep, func(h *model.HostResult) {
+	d.eachHost(d.list.appendix.keep, func(h *model.HostResult) {
 		var host strings.Builder
 		host.WriteString(hostTitle(h))
 		host.WriteString("\n" + statusLabel(h.Status))

@@ -1,6 +1,7 @@
 package reports
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -20,16 +21,7 @@ func TestPDFLargeFleetCountsCompliant(t *testing.T) {
 		counts bool
 	}{{pdfListAllLimit, false}, {pdfListAllLimit + 100, true}} {
 		r := fixtureResult(tc.hosts)
-		path := filepath.Join(t.TempDir(), PDFFile)
-		f, err := os.Create(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := WritePDF(f, r); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-		text := pdfText(t, path)
+		text := pdfTextOf(t, r)
 		_, appendix, ok := strings.Cut(text, "Appendix: volumes and key protectors by host")
 		if !ok {
 			t.Fatalf("%d hosts: no appendix", tc.hosts)
@@ -62,4 +54,67 @@ func TestPDFLargeFleetCountsCompliant(t *testing.T) {
 			t.Fatalf("%d hosts: fixture without compliant hosts", tc.hosts)
 		}
 	}
+}
+
+// TestPDFListsAtMostHostsInFull lowers the bound on hosts listed per table
+// and checks that each table then lists the hosts with the most severe
+// findings, says above it how many it counts instead, and that the first
+// page says which tables do not list every host.
+func TestPDFListsAtMostHostsInFull(t *testing.T) {
+	defer func(n int) { pdfHostsInFull = n }(pdfHostsInFull)
+	pdfHostsInFull = 4
+	r := fixtureResult(60)
+	text := pdfTextOf(t, r)
+	flat := strings.Join(strings.Fields(text), " ")
+	notAudited, worstOpen := 0, model.SeverityNone
+	for _, h := range r.Hosts {
+		if !h.Status.Audited() {
+			notAudited++
+			continue
+		}
+		for _, f := range h.Findings {
+			if !f.Waived() {
+				worstOpen = max(worstOpen, f.Severity)
+				break
+			}
+		}
+	}
+	for _, want := range []string{
+		"Hosts listed This PDF lists at most 4 hosts per table: 4 of 30 hosts with open findings (the most severe);",
+		fmt.Sprintf("This run has %d hosts not audited, more than the 4 this report lists in full: the table lists the first 4 in target order and counts the other %d.", notAudited, notAudited-4),
+	} {
+		if !strings.Contains(flat, want) {
+			t.Errorf("PDF lacks %q", want)
+		}
+	}
+	// The findings table lists 4 hosts, each with a finding of the worst severity any host has.
+	_, findings, _ := strings.Cut(text, "Non-compliant hosts and volumes")
+	findings, _, _ = strings.Cut(findings, "Hosts not audited")
+	hosts := map[string]bool{}
+	for _, h := range r.Hosts {
+		if name := hostTitle(&h); h.Status.Audited() && strings.Contains(findings, h.Target) && len(h.Target) < 40 {
+			hosts[name] = true
+			if worstFinding(h.Findings) != worstOpen {
+				t.Errorf("findings table lists %s (worst %s) while hosts with %s findings are left out", h.Target, worstFinding(h.Findings), worstOpen)
+			}
+		}
+	}
+	if len(hosts) == 0 || len(hosts) > 4 {
+		t.Errorf("findings table lists %d hosts, want 1 to 4", len(hosts))
+	}
+}
+
+// pdfTextOf renders r as PDF and returns its text (see pdfText).
+func pdfTextOf(t *testing.T, r *model.Result) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), PDFFile)
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := WritePDF(f, r); err != nil {
+		t.Fatal(err)
+	}
+	return pdfText(t, path)
 }

@@ -139,9 +139,36 @@ func (v *view) count(keep func(*hostKey) bool) int {
 	return n
 }
 
+// pick restricts keep to at most n hosts: all it accepts when they are no
+// more, else the first n in target order, or with bySeverity the n with
+// the most severe open findings (in target order among equals). It
+// returns the selection, how many hosts keep accepts, and how many the
+// selection leaves out.
+func (v *view) pick(keep func(*hostKey) bool, n int, bySeverity bool) (sel func(*hostKey) bool, total, left int) {
+	var ks []*hostKey
+	for i := range v.keys {
+		if keep(&v.keys[i]) {
+			ks = append(ks, &v.keys[i])
+		}
+	}
+	if len(ks) <= n {
+		return keep, len(ks), 0
+	}
+	if bySeverity {
+		slices.SortStableFunc(ks, func(a, b *hostKey) int { return cmp.Compare(b.worst, a.worst) })
+	}
+	in := make(map[int]bool, n)
+	for _, k := range ks[:n] {
+		in[k.i] = true
+	}
+	return func(k *hostKey) bool { return in[k.i] }, len(ks), len(ks) - n
+}
+
 // Selections of hosts by key.
 func audited(k *hostKey) bool    { return k.status.Audited() }
 func notAudited(k *hostKey) bool { return !k.status.Audited() }
+func hasOpen(k *hostKey) bool    { return k.open && k.status.Audited() }
+func hasWaived(k *hostKey) bool  { return k.waived }
 
 // naturalCompare compares strings with runs of ASCII digits compared by
 // value, case-insensitively otherwise.
