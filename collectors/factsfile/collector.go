@@ -158,7 +158,11 @@ func (e entry) facts() (model.HostFacts, []model.Volume, error) {
 		return model.HostFacts{}, nil, fmt.Errorf("%s claim this computer; none is trusted, since a host cannot vouch for itself: %w",
 			strings.Join(e.conflict.Files, ", "), model.ErrProtocol)
 	}
-	f, v := e.loaded.Doc.Host(e.loaded.File)
+	d, err := e.loaded.Full()
+	if err != nil {
+		return model.HostFacts{}, nil, fmt.Errorf("%w: %w", err, model.ErrNoData)
+	}
+	f, v := d.Host(e.loaded.File)
 	return f, v, nil
 }
 

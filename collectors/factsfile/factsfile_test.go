@@ -343,3 +343,36 @@ func TestConflict(t *testing.T) {
 		t.Errorf("Unmatched lists conflicting files again: %v", un)
 	}
 }
+
+// TestCollectorRereadsTheFile: a loaded set keeps headers only; the facts
+// come from reading the file again, which must hold the bytes whose
+// identity was checked: a file swapped after loading (another computer's
+// volumes under this name) is refused, and so is one removed.
+func TestCollectorRereadsTheFile(t *testing.T) {
+	dir := t.TempDir()
+	f, v := sample()
+	write(t, dir, "WS-0001.json", f, v, at)
+	loaded, err := LoadDir(dir, at)
+	if err != nil || len(loaded.Loaded) != 1 {
+		t.Fatal(loaded, err)
+	}
+	if d := loaded.Loaded[0].Doc; d.Volumes != nil || d.FVEPolicy != nil || d.Identity.ComputerName != "WS-0001" {
+		t.Errorf("loaded header holds %d volumes, policy %v, computer %q; want the identity alone", len(d.Volumes), d.FVEPolicy, d.Identity.ComputerName)
+	}
+	c := NewCollector(loaded, nil)
+	target := model.Target{Host: "ws-0001.corp.example.test"}
+	if _, vols, err := c.Collect(context.Background(), target); err != nil || len(vols) != 2 {
+		t.Fatalf("unchanged file: %d volumes, %v", len(vols), err)
+	}
+	v[0].MountPoint = "E:"
+	write(t, dir, "WS-0001.json", f, v, at)
+	if _, _, err := c.Collect(context.Background(), target); !errors.Is(err, model.ErrNoData) || !strings.Contains(err.Error(), "changed while the run read it") {
+		t.Errorf("swapped file: %v", err)
+	}
+	if err := os.Remove(filepath.Join(dir, "WS-0001.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.Collect(context.Background(), target); !errors.Is(err, model.ErrNoData) || !strings.Contains(err.Error(), "could not be read again") {
+		t.Errorf("removed file: %v", err)
+	}
+}

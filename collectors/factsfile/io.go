@@ -2,6 +2,7 @@ package factsfile
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,33 +65,40 @@ func Write(path string, d *Document) error {
 
 // Read reads and validates one facts file strictly. Its errors name the file.
 func Read(path string) (*Document, error) {
+	d, _, err := read(path)
+	return d, err
+}
+
+// read is Read, also returning the SHA-256 of the file's bytes.
+func read(path string) (*Document, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
+		return nil, sum, fmt.Errorf("%s: not a regular file", path)
 	}
 	if fi.Size() > MaxSize {
-		return nil, fmt.Errorf("%s: %d bytes, larger than the %d a facts file may have", path, fi.Size(), MaxSize)
+		return nil, sum, fmt.Errorf("%s: %d bytes, larger than the %d a facts file may have", path, fi.Size(), MaxSize)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, sum, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(b) > MaxSize {
-		return nil, fmt.Errorf("%s: larger than the %d bytes a facts file may have", path, MaxSize)
+		return nil, sum, fmt.Errorf("%s: larger than the %d bytes a facts file may have", path, MaxSize)
 	}
 	d, err := Decode(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, sum, fmt.Errorf("%s: %w", path, err)
 	}
-	return d, nil
+	return d, sha256.Sum256(b), nil
 }
 
 // Decode decodes and validates a facts document: unknown fields, wrong
@@ -146,11 +154,35 @@ func clip(s string) string {
 	return fmt.Sprintf("%q", s)[1 : len(fmt.Sprintf("%q", s))-1]
 }
 
-// A Loaded facts file.
+// A Loaded facts file. Only the document's header (schema, tool,
+// collection time, identity) is kept, so a directory of 10,000 files costs
+// little memory; its facts are read again, and checked to be the same
+// bytes, when the host is audited ([Loaded.Full]).
 type Loaded struct {
 	// File is the file's name inside the directory.
 	File string
 	Doc  *Document
+	path string
+	sum  [sha256.Size]byte
+}
+
+// Full reads the file again and returns its whole document; the file must
+// still hold the bytes LoadDir read, or the host's facts could be other
+// than the identity checked.
+func (l *Loaded) Full() (*Document, error) {
+	d, sum, err := read(l.path)
+	if err != nil {
+		return nil, fmt.Errorf("facts file %s could not be read again: %w", l.File, err)
+	}
+	if sum != l.sum {
+		return nil, fmt.Errorf("facts file %s changed while the run read it; audit again", l.File)
+	}
+	return d, nil
+}
+
+// header is the part of d a Loaded keeps.
+func (d *Document) header() *Document {
+	return &Document{Schema: d.Schema, ToolVersion: d.ToolVersion, CollectedAt: d.CollectedAt, Identity: d.Identity}
 }
 
 // maxClockSkew is how far in the future a collection time may lie before
@@ -206,7 +238,8 @@ func LoadDir(dir string, now time.Time) (*Set, error) {
 			set.reject(name, "not a regular file")
 			continue
 		}
-		d, err := Read(filepath.Join(dir, name))
+		path := filepath.Join(dir, name)
+		d, sum, err := read(path)
 		if err != nil {
 			set.reject(name, strings.TrimPrefix(err.Error(), filepath.Join(dir, name)+": "))
 			continue
@@ -215,7 +248,7 @@ func LoadDir(dir string, now time.Time) (*Set, error) {
 			set.reject(name, "collected_at "+d.CollectedAt.Format(time.RFC3339)+" is in the future")
 			continue
 		}
-		loaded = append(loaded, Loaded{File: name, Doc: d})
+		loaded = append(loaded, Loaded{File: name, Doc: d.header(), path: path, sum: sum})
 	}
 	for _, group := range claimGroups(loaded) {
 		if len(group) == 1 {
