@@ -65,7 +65,11 @@ func Decode(contentType string, body []byte, unwrap Unwrap) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("encrypted part %d: %w", n+1, err)
 		}
-		soap = append(soap, plain...)
+		if soap == nil {
+			soap = plain // one part, the usual case: no copy
+		} else {
+			soap = append(soap, plain...)
+		}
 		rest = next
 	}
 }

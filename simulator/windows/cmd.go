@@ -270,9 +270,25 @@ func decodeUTF16Base64(s string) (string, bool) {
 	if err != nil || len(b)%2 != 0 {
 		return "", false
 	}
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
+	// UTF-16 to UTF-8 directly, as utf16.Decode does: unpaired surrogates
+	// become U+FFFD.
+	var out strings.Builder
+	out.Grow(len(b) / 2)
+	for i := 0; i < len(b); i += 2 {
+		r := rune(b[i]) | rune(b[i+1])<<8
+		if utf16.IsSurrogate(r) {
+			if r < 0xdc00 && i+3 < len(b) {
+				if r2 := rune(b[i+2]) | rune(b[i+3])<<8; 0xdc00 <= r2 && r2 < 0xe000 {
+					r = utf16.DecodeRune(r, r2)
+					i += 2
+				} else {
+					r = utf8.RuneError
+				}
+			} else {
+				r = utf8.RuneError
+			}
+		}
+		out.WriteRune(r)
 	}
-	return string(utf16.Decode(u)), true
+	return out.String(), true
 }

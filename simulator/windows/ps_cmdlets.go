@@ -159,7 +159,7 @@ func (ip *interp) runCommand(cmd *command, input []any, piped bool) ([]any, erro
 
 // bind assigns the command's arguments to parameters, as far as the subset needs.
 func (ip *interp) bind(c *call) error {
-	all := append(append([]paramSpec{}, c.spec.params...), commonParams...)
+	var all []paramSpec // the command's parameters and the common ones, once a name is given
 	var positional []any
 	args := c.cmd.args
 	for i := 0; i < len(args); i++ {
@@ -171,6 +171,9 @@ func (ip *interp) bind(c *call) error {
 			}
 			positional = append(positional, v)
 			continue
+		}
+		if all == nil {
+			all = append(append(make([]paramSpec, 0, len(c.spec.params)+len(commonParams)), c.spec.params...), commonParams...)
 		}
 		ps, err := c.lookupParam(all, a.param)
 		if err != nil {
@@ -230,18 +233,18 @@ func (ip *interp) bind(c *call) error {
 func (c *call) lookupParam(all []paramSpec, name string) (paramSpec, error) {
 	ln := strings.ToLower(name)
 	for _, ps := range all {
-		if strings.ToLower(ps.name) == ln {
+		if lowerIs(ps.name, ln) {
 			return ps, nil
 		}
 		for _, a := range ps.aliases {
-			if strings.ToLower(a) == ln {
+			if lowerIs(a, ln) {
 				return ps, nil
 			}
 		}
 	}
 	var found []paramSpec
 	for _, ps := range all {
-		if strings.HasPrefix(strings.ToLower(ps.name), ln) {
+		if lowerHasPrefix(ps.name, ln) {
 			found = append(found, ps)
 		}
 	}
@@ -252,6 +255,44 @@ func (c *call) lookupParam(all []paramSpec, name string) (paramSpec, error) {
 		return paramSpec{}, c.bindError("Parameter cannot be processed because the parameter name '"+name+"' is ambiguous.", "AmbiguousParameter")
 	}
 	return paramSpec{}, c.bindError("A parameter cannot be found that matches parameter name '"+name+"'.", "NamedParameterNotFound")
+}
+
+// lowerIs reports whether strings.ToLower(s) == lower, without building
+// the lower-case copy when s is ASCII (every parameter name is).
+func lowerIs(s, lower string) bool {
+	if !isASCII(s) {
+		return strings.ToLower(s) == lower
+	}
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerHasPrefix reports whether strings.ToLower(s) starts with lower.
+func lowerHasPrefix(s, lower string) bool {
+	if !isASCII(s) {
+		return strings.HasPrefix(strings.ToLower(s), lower)
+	}
+	return len(s) >= len(lower) && lowerIs(s[:len(lower)], lower)
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *call) bindError(msg, id string) *psError {

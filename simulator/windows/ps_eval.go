@@ -70,6 +70,7 @@ func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script stri
 		"psdefaultparametervalues": &hashtable{},
 	}}
 	var out strings.Builder
+	out.Grow(8 << 10) // a collection prints some KiB
 	code := 0
 	stmts, err := parseCached(script)
 	if err != nil {

@@ -63,6 +63,7 @@ func (h *Host) receiveBody(c *command, limit int) []byte {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var b bytes.Buffer
+	b.Grow(base64.StdEncoding.EncodedLen(len(c.out.Stdout)-c.stdoutOff+len(c.out.Stderr)-c.stderrOff) + 1024)
 	b.WriteString("<rsp:ReceiveResponse>")
 	if c.doneSent {
 		b.WriteString(`<rsp:CommandState CommandId="` + c.id + `" State="` + stateDone +
@@ -86,11 +87,15 @@ func (h *Host) receiveBody(c *command, limit int) []byte {
 		*off += n
 		capacity -= n
 		capacity -= capacity % 3 // each chunk's base64 stays within its share
-		enc := base64.StdEncoding.EncodeToString(rest[:n])
+		b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `">`)
+		b.Grow(base64.StdEncoding.EncodedLen(n))
+		enc := b.AvailableBuffer()[:base64.StdEncoding.EncodedLen(n)]
+		base64.StdEncoding.Encode(enc, rest[:n])
 		if h.cfg.Fault == FaultGarbled && name == "stdout" {
 			enc = garble(enc)
 		}
-		b.WriteString(`<rsp:Stream Name="` + name + `" CommandId="` + c.id + `">` + enc + `</rsp:Stream>`)
+		b.Write(enc)
+		b.WriteString(`</rsp:Stream>`)
 	}
 	stream("stdout", c.out.Stdout, &c.stdoutOff)
 	stream("stderr", c.out.Stderr, &c.stderrOff)
@@ -110,13 +115,13 @@ func (h *Host) receiveBody(c *command, limit int) []byte {
 
 // garble corrupts base64 in the middle, where a decoder must fail: the
 // client then sees the output cut short (docs/winrm.md §6.4).
-func garble(enc string) string {
+// It changes enc in place.
+func garble(enc []byte) []byte {
 	if len(enc) < 4 {
-		return "*"
+		return append(enc[:0], '*')
 	}
-	b := []byte(enc)
-	b[len(b)/2] = '*'
-	return string(b)
+	enc[len(enc)/2] = '*'
+	return enc
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
