@@ -81,9 +81,19 @@ func (c *CA) ServerTLSConfig(hostnames []string, ips []net.IP) (*tls.Config, err
 	if err != nil {
 		return nil, fmt.Errorf("wsman: issue server certificate: %w", err)
 	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("wsman: parse server certificate: %w", err)
+	}
 	return &tls.Config{
-		Certificates: []tls.Certificate{{Certificate: [][]byte{der, c.cert.Raw}, PrivateKey: key}},
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der, c.cert.Raw}, PrivateKey: key, Leaf: leaf}},
 		MinVersion:   tls.VersionTLS12,
+		// The key exchanges Schannel enables by default, in its order:
+		// curve25519, NistP256, NistP384 ("TLS Elliptic Curves in Windows 10
+		// 1607 and later", https://learn.microsoft.com/windows/win32/secauthn/tls-elliptic-curves-in-windows-10-1607-and-later),
+		// not the post-quantum hybrid Go would otherwise pick, which costs
+		// both ends an ML-KEM operation per handshake.
+		CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384},
 		// HTTP/1.1 only: NTLM state is per connection and the reset fault
 		// hijacks the connection.
 		NextProtos: []string{"http/1.1"},
