@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -56,7 +57,9 @@ sys.stdout.write("ok %d" % n)
 // audited once with the collector's current collect.ps1, over HTTPS +
 // NTLM and over plain HTTP with NTLM message encryption. The client is
 // pywinrm in another process, so this process's CPU (ms-cpu/host) is the
-// simulator's alone, and -cpuprofile profiles the simulator only:
+// simulator's alone, and -cpuprofile profiles the simulator only. The
+// garbage collector runs at GCPercent, as in bitaudit simulate, unless GOGC
+// is set:
 //
 //	go test -run '^$' -bench ServedHost -benchtime 300x ./simulator/
 //	go test -run '^$' -bench ServedHost/https-ntlm -benchtime 300x -cpuprofile cpu.out ./simulator/
@@ -79,6 +82,9 @@ func BenchmarkServedHost(b *testing.B) {
 }
 
 func benchServedHost(b *testing.B, py, cmd string, tls bool) {
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as bitaudit simulate runs
+	}
 	n := b.N
 	spec := &Spec{Seed: 3, Hosts: n, Domain: defaultDomain(), Profiles: acceptanceMix()}
 	f := startFleet(b, spec, Options{Auth: "ntlm", TLS: tls, RequireEncryption: !tls})

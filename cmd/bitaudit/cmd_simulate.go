@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/jcmturner/gokrb5/v8/keytab"
@@ -154,6 +155,9 @@ func runSimulate(ctx context.Context, g *globals, o *simulateOptions) error {
 		}
 		abs, _ := filepath.Abs(pwFile)
 		passwordNote = "generated, in " + abs + " (use --password-file)"
+	}
+	if g.getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(simulator.GCPercent))
 	}
 	fleet, err := simulator.Start(ctx, spec, simulator.Options{
 		ListenBase: base, Port: o.port, TLS: o.tls, Auth: o.auth, User: o.user, Password: password, Keytab: kt, Realm: o.realm, CBT: o.cbt,
