@@ -13,6 +13,7 @@ var parsedScripts = struct {
 }{m: map[string]parsedScript{}}
 
 type parsedScript struct {
+	src   []rune // the script, for position messages; never changed
 	stmts []stmt
 	err   error
 }
@@ -24,24 +25,29 @@ const (
 	maxParsedScriptSize = 2 * MaxCommandLine
 )
 
-// parseCached is parseScript through the cache.
-func parseCached(src string) ([]stmt, error) {
+// parseCached parses src through the cache.
+func parseCached(src string) parsedScript {
+	parse := func() parsedScript {
+		r := []rune(src)
+		stmts, err := parseRunes(r)
+		return parsedScript{r, stmts, err}
+	}
 	if len(src) > maxParsedScriptSize {
-		return parseScript(src)
+		return parse()
 	}
 	c := &parsedScripts
 	c.Lock()
 	p, ok := c.m[src]
 	c.Unlock()
 	if ok {
-		return p.stmts, p.err
+		return p
 	}
-	stmts, err := parseScript(src)
+	p = parse()
 	c.Lock()
 	if len(c.m) >= maxParsedScripts {
 		clear(c.m)
 	}
-	c.m[src] = parsedScript{stmts, err}
+	c.m[src] = p
 	c.Unlock()
-	return stmts, err
+	return p
 }

@@ -49,7 +49,8 @@ var errCancelled = errors.New("cancelled")
 
 // runPowerShell runs a script as powershell.exe does under WinRM.
 func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script string, clixml bool) (string, string, int) {
-	ip := &interp{ctx: ctx, m: m, inv: inv, src: []rune(script), vars: map[string]any{
+	parsed := parseCached(script)
+	ip := &interp{ctx: ctx, m: m, inv: inv, src: parsed.src, vars: map[string]any{
 		"erroractionpreference":    "Continue",
 		"progresspreference":       "Continue",
 		"warningpreference":        "Continue",
@@ -72,7 +73,7 @@ func (m *Machine) runPowerShell(ctx context.Context, inv Invocation, script stri
 	var out strings.Builder
 	out.Grow(8 << 10) // a collection prints some KiB
 	code := 0
-	stmts, err := parseCached(script)
+	stmts, err := parsed.stmts, parsed.err
 	if err != nil {
 		var pe *parseError
 		errors.As(err, &pe)

@@ -107,7 +107,12 @@ type parser struct {
 
 // parseScript parses a whole script.
 func parseScript(src string) (stmts []stmt, err error) {
-	p := &parser{src: []rune(src)}
+	return parseRunes([]rune(src))
+}
+
+// parseRunes parses a whole script given as runes, which it does not change.
+func parseRunes(src []rune) (stmts []stmt, err error) {
+	p := &parser{src: src}
 	defer func() {
 		if r := recover(); r != nil {
 			pe, ok := r.(*parseError)

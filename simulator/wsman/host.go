@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -344,7 +345,7 @@ func (h *Host) write(w http.ResponseWriter, r *http.Request, c *connState, rep r
 	writeDeadline(w)
 	ct, body := c.encodeBody(r, rep.body)
 	w.Header().Set("Content-Type", ct)
-	w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(rep.status)
 	_, _ = w.Write(body) // a write error means the client is gone
 }
@@ -364,7 +365,7 @@ func httpError(w http.ResponseWriter, status int, title, text string) {
 		fmt.Sprintf(`<hr><p>HTTP Error %d. %s</p>`, status, text) + "\r\n" +
 		`</BODY></HTML>` + "\r\n"
 	w.Header().Set("Content-Type", "text/html; charset=us-ascii")
-	w.Header().Set("Content-Length", fmt.Sprint(len(page)))
+	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(page))
 }
