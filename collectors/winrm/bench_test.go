@@ -24,3 +24,24 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkParseReceive measures reading one Receive answer carrying a whole
+// collection output (parseResponse: scanXML and the base64 streams), and
+// the same read through encoding/xml (parseResponseXML, the reference).
+func BenchmarkParseReceive(b *testing.B) {
+	body := []byte(envelope("http://schemas.microsoft.com/wbem/wsman/1/windows/shell/ReceiveResponse", receiveBody(collectionOutput(b), nil, true, 0)))
+	for _, p := range []struct {
+		name  string
+		parse func([]byte) (*response, error)
+	}{{"scan", parseResponse}, {"encoding-xml", parseResponseXML}} {
+		b.Run(p.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := p.parse(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

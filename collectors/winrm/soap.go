@@ -6,7 +6,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -65,7 +64,7 @@ func (f *soapFault) String() string {
 
 // parseResponse checks that body is one well-formed SOAP 1.2 envelope with
 // a Body, in UTF-8, without DTDs, with every rsp:Stream valid base64 — the
-// conditions under which masterzen/winrm parses it without panicking or
+// conditions under which masterzen/winrm would parse it without panicking or
 // silently dropping output (winrm.md M2b, M8) — and extracts what the
 // transport needs. It reads the whole document, wherever masterzen's
 // //-XPaths would look.
@@ -73,109 +72,151 @@ func parseResponse(body []byte) (*response, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, errors.New("empty response body")
 	}
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	dec.Strict = true
-	var (
-		r        response
-		stack    []xml.Name
-		text     []byte // the current element's own text, reused
-		sawRoot  bool
-		sawBody  bool
-		inFault  bool
-		selector bool
-		stream   string // Name of the rsp:Stream open, if one is
-		inStream bool
-	)
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			break
+	var e envelopeReader
+	if err := scanXML(body, &e); err != nil {
+		return nil, err
+	}
+	return e.finish()
+}
+
+// An xname is a namespace-resolved XML name, as encoding/xml resolves it:
+// space is the namespace URI (an undeclared prefix stays as it is), local
+// the part after the prefix.
+type xname struct{ space, local []byte }
+
+func (n xname) is(space, local string) bool {
+	return string(n.space) == space && string(n.local) == local
+}
+
+type xattr struct {
+	name  xname
+	value []byte
+}
+
+// An envelopeReader builds a response from the elements and text of one
+// document, as [scanXML] reports them.
+type envelopeReader struct {
+	r     response
+	stack []xname
+	// The text of the element open: seg while it came in one piece (not
+	// copied), else gathered in text.
+	seg      []byte
+	text     []byte
+	pieces   int
+	sawRoot  bool
+	sawBody  bool
+	inFault  bool
+	selector bool
+	stream   string // Name of the rsp:Stream open, if one is
+	inStream bool
+}
+
+func (e *envelopeReader) start(n xname, attrs []xattr) error {
+	if len(e.stack) == 0 {
+		if e.sawRoot {
+			return errors.New("more than one root element")
 		}
-		if err != nil {
-			return nil, fmt.Errorf("malformed XML: %s", xmlErr(err))
+		if !n.is(nsSOAP, "Envelope") {
+			return errors.New("not a SOAP 1.2 envelope")
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if len(stack) == 0 {
-				if sawRoot {
-					return nil, errors.New("more than one root element")
-				}
-				if t.Name.Space != nsSOAP || t.Name.Local != "Envelope" {
-					return nil, errors.New("not a SOAP 1.2 envelope")
-				}
-				sawRoot = true
-			}
-			if len(stack) == 1 && t.Name.Space == nsSOAP && t.Name.Local == "Body" {
-				sawBody = true
-			}
-			if t.Name.Space == nsSOAP && t.Name.Local == "Fault" {
-				inFault = true
-				r.fault = &soapFault{}
-			}
-			if inStream {
-				// masterzen would read the text of every descendant;
-				// Windows never nests elements in a stream.
-				return nil, errors.New("garbled output stream (element inside rsp:Stream)")
-			}
-			if t.Name.Space == nsShell && t.Name.Local == "Stream" {
-				inStream, stream = true, ""
-			}
-			selector = false
-			for _, a := range t.Attr {
-				switch {
-				case a.Name.Local == "State" && a.Value == stateDone:
-					r.done = true
-				case inFault && t.Name.Space == nsFault && t.Name.Local == "WSManFault" && a.Name.Local == "Code":
-					r.fault.wsmanCode = a.Value
-				case t.Name.Space == nsWSMan && t.Name.Local == "Selector" && a.Name.Local == "Name" && a.Value == "ShellId":
-					selector = true
-				case inStream && a.Name.Space == "" && a.Name.Local == "Name":
-					stream = a.Value
-				}
-			}
-			stack = append(stack, t.Name)
-			text = text[:0]
-		case xml.CharData:
-			if len(text)+len(t) > 1<<20 {
-				return nil, errors.New("element text too large")
-			}
-			text = append(text, t...)
-		case xml.EndElement:
-			name := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			switch {
-			case name.Space == nsShell && name.Local == "Stream":
-				if err := r.addStream(stream, text); err != nil {
-					return nil, err
-				}
-				inStream = false
-			case name.Space == nsShell && name.Local == "CommandId":
-				r.cmdID = strings.TrimSpace(string(text))
-			case name.Space == nsShell && name.Local == "ExitCode" && !r.sawExitCode:
-				r.exitCode, r.sawExitCode = string(text), true
-			case name.Space == nsWSMan && name.Local == "Selector" && selector:
-				r.shellID = strings.TrimSpace(string(text))
-			case inFault:
-				r.fault.set(stack, name, string(text))
-			}
-			if name.Space == nsSOAP && name.Local == "Fault" {
-				inFault = false
-			}
-			selector = false
-			text = text[:0]
-		case xml.Directive:
-			return nil, errors.New("DTDs are not allowed")
-		case xml.ProcInst:
-			if t.Target == "xml" && bytes.Contains(bytes.ToLower(t.Inst), []byte("encoding")) &&
-				!bytes.Contains(bytes.ToLower(t.Inst), []byte("utf-8")) {
-				return nil, errors.New("response not in UTF-8")
-			}
+		e.sawRoot = true
+	}
+	if len(e.stack) == 1 && n.is(nsSOAP, "Body") {
+		e.sawBody = true
+	}
+	if n.is(nsSOAP, "Fault") {
+		e.inFault = true
+		e.r.fault = &soapFault{}
+	}
+	if e.inStream {
+		// masterzen would read the text of every descendant;
+		// Windows never nests elements in a stream.
+		return errors.New("garbled output stream (element inside rsp:Stream)")
+	}
+	stream := n.is(nsShell, "Stream")
+	if stream {
+		e.inStream, e.stream = true, ""
+	}
+	e.selector = false
+	for _, a := range attrs {
+		switch {
+		case string(a.name.local) == "State" && string(a.value) == stateDone:
+			e.r.done = true
+		case e.inFault && n.is(nsFault, "WSManFault") && string(a.name.local) == "Code":
+			e.r.fault.wsmanCode = string(a.value)
+		case n.is(nsWSMan, "Selector") && string(a.name.local) == "Name" && string(a.value) == "ShellId":
+			e.selector = true
+		case stream && len(a.name.space) == 0 && string(a.name.local) == "Name":
+			e.stream = string(a.value)
 		}
 	}
-	if !sawRoot || !sawBody {
+	e.stack = append(e.stack, n)
+	e.resetText()
+	return nil
+}
+
+func (e *envelopeReader) chardata(b []byte) error {
+	if len(e.ownText())+len(b) > 1<<20 {
+		return errors.New("element text too large")
+	}
+	switch e.pieces {
+	case 0:
+		e.seg = b
+	case 1:
+		e.text = append(append(e.text[:0], e.seg...), b...)
+	default:
+		e.text = append(e.text, b...)
+	}
+	e.pieces++
+	return nil
+}
+
+func (e *envelopeReader) ownText() []byte {
+	if e.pieces <= 1 {
+		return e.seg
+	}
+	return e.text
+}
+
+func (e *envelopeReader) resetText() { e.seg, e.pieces = nil, 0 }
+
+func (e *envelopeReader) end() error {
+	name := e.stack[len(e.stack)-1]
+	e.stack = e.stack[:len(e.stack)-1]
+	text := e.ownText()
+	r := &e.r
+	switch {
+	case name.is(nsShell, "Stream"):
+		if err := r.addStream(e.stream, text); err != nil {
+			return err
+		}
+		e.inStream = false
+	case name.is(nsShell, "CommandId"):
+		r.cmdID = strings.TrimSpace(string(text))
+	case name.is(nsShell, "ExitCode") && !r.sawExitCode:
+		r.exitCode, r.sawExitCode = string(text), true
+	case name.is(nsWSMan, "Selector") && e.selector:
+		r.shellID = strings.TrimSpace(string(text))
+	case e.inFault:
+		parent := ""
+		if len(e.stack) > 0 {
+			parent = string(e.stack[len(e.stack)-1].local)
+		}
+		r.fault.set(parent, name, string(text))
+	}
+	if name.is(nsSOAP, "Fault") {
+		e.inFault = false
+	}
+	e.selector = false
+	e.resetText()
+	return nil
+}
+
+func (e *envelopeReader) finish() (*response, error) {
+	if !e.sawRoot || !e.sawBody {
 		return nil, errors.New("not a SOAP 1.2 envelope with a Body")
 	}
-	return &r, nil
+	return &e.r, nil
 }
 
 // addStream decodes one rsp:Stream's base64 text and appends it to the
@@ -256,31 +297,19 @@ func (r *response) exit() int {
 	return n
 }
 
-// set records fault text by element name (s:Code/s:Value,
-// s:Subcode/s:Value, s:Reason/s:Text, f:Message).
-func (f *soapFault) set(parents []xml.Name, name xml.Name, s string) {
+// set records fault text by element name and its parent's local name
+// (s:Code/s:Value, s:Subcode/s:Value, s:Reason/s:Text, f:Message).
+func (f *soapFault) set(parent string, name xname, s string) {
 	s = strings.TrimSpace(s)
-	parent := ""
-	if len(parents) > 0 {
-		parent = parents[len(parents)-1].Local
-	}
+	local := string(name.local)
 	switch {
-	case name.Local == "Value" && parent == "Subcode" && f.subcode == "":
+	case local == "Value" && parent == "Subcode" && f.subcode == "":
 		f.subcode = s
-	case name.Local == "Value" && parent == "Code" && f.code == "":
+	case local == "Value" && parent == "Code" && f.code == "":
 		f.code = s
-	case name.Local == "Text" && parent == "Reason" && f.reason == "":
+	case local == "Text" && parent == "Reason" && f.reason == "":
 		f.reason = s
-	case name.Local == "Message" && name.Space == nsFault && f.message == "":
+	case local == "Message" && string(name.space) == nsFault && f.message == "":
 		f.message = s
 	}
-}
-
-// xmlErr describes an XML error without echoing document content.
-func xmlErr(err error) string {
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("syntax error on line %d", se.Line)
-	}
-	return "unreadable document"
 }

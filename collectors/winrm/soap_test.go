@@ -41,13 +41,13 @@ func TestParseResponse(t *testing.T) {
 			return r.fault != nil && r.fault.wsmanCode == faultCodeOperationTimeout && r.fault.subcode == "w:TimedOut" && strings.HasPrefix(r.fault.reason, "The WS-Management service")
 		}, ""},
 		{"empty", "  \r\n", nil, "empty"},
-		{"not xml", "hello", nil, "not a SOAP 1.2 envelope"},
+		{"not xml", "hello", nil, "text outside the root"},
 		{"html", "<html/>", nil, "not a SOAP 1.2 envelope"},
 		{"no body", `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Header/></s:Envelope>`, nil, "with a Body"},
 		{"two roots", envelope("a", "") + "<x/>", nil, "more than one root"},
 		{"truncated", envelope("a", commandBody)[:300], nil, "malformed XML"},
 		{"dtd", `<!DOCTYPE x [<!ENTITY a "b">]>` + envelope("a", ""), nil, "DTD"},
-		{"latin1", `<?xml version="1.0" encoding="iso-8859-1"?>` + envelope("a", ""), nil, "malformed XML"},
+		{"latin1", `<?xml version="1.0" encoding="iso-8859-1"?>` + envelope("a", ""), nil, "not in UTF-8"},
 		{"bad base64", envelope("a", `<rsp:Stream Name="stdout">@@@</rsp:Stream>`), nil, "garbled"},
 	}
 	for _, tt := range tests {
