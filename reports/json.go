@@ -146,15 +146,21 @@ func ReadResult(r io.Reader) (*model.Result, error) {
 // ReadResultSpooled reads a result document as [ReadResult] does, each
 // host decoded and put into a spool (in dir, the system's temporary
 // directory when "") as it is read, so memory holds one host at a time:
-// the result's Source is the spool, which the caller closes. A document
+// the result's Source is the spool, which the caller closes and must not
+// change (the order and counts every report needs are taken as the hosts
+// are read, so [WriteAll] does not read them all once more for it). A document
 // whose hosts come before its summary (WriteJSON writes the summary first)
 // still reads, its hosts held in memory until the count is known.
 func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, error) {
 	var sp *spool.Spool
+	var b *viewBuilder
 	open := func(n int) (hostSink, error) {
 		var err error
-		sp, err = spool.New(dir, n)
-		return (*spoolSink)(sp), err
+		if sp, err = spool.New(dir, n); err != nil {
+			return nil, err
+		}
+		b = newViewBuilder(sp)
+		return &spoolSink{sp, b}, nil
 	}
 	res, err := readResult(r, open)
 	if err != nil {
@@ -167,8 +173,9 @@ func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, er
 		if sp, err = spool.New(dir, 0); err != nil {
 			return nil, nil, err
 		}
+		b = newViewBuilder(sp)
 	}
-	res.Source = sp
+	res.Source = &viewedSource{Spool: sp, v: b.view()}
 	return res, sp, nil
 }
 
@@ -179,24 +186,100 @@ const maxResultHosts = 1_000_000
 
 // A hostSink takes a document's hosts in order as they are decoded.
 type hostSink interface {
-	put(i int, h *model.HostResult) error
+	// put takes host i; raw, when known, is its JSON.
+	put(i int, h *model.HostResult, raw []byte) error
 }
 
 type hostSlice struct{ hosts []model.HostResult }
 
-func (s *hostSlice) put(_ int, h *model.HostResult) error {
+func (s *hostSlice) put(_ int, h *model.HostResult, _ []byte) error {
 	s.hosts = append(s.hosts, *h)
 	return nil
 }
 
-type spoolSink spool.Spool
+// A spoolSink puts the hosts into a spool and builds their view.
+type spoolSink struct {
+	sp *spool.Spool
+	b  *viewBuilder
+}
 
-func (s *spoolSink) put(i int, h *model.HostResult) error {
-	sp := (*spool.Spool)(s)
-	if i >= sp.Len() {
-		return fmt.Errorf("invalid result document: summary counts %d hosts, the document lists more", sp.Len())
+func (s *spoolSink) put(i int, h *model.HostResult, raw []byte) error {
+	if i >= s.sp.Len() {
+		return fmt.Errorf("invalid result document: summary counts %d hosts, the document lists more", s.sp.Len())
 	}
-	return sp.Put(i, h)
+	s.b.add(i, h, raw)
+	return s.sp.Put(i, h)
+}
+
+// readHosts reads the elements of the hosts array dec is in, checks each
+// and gives it to sink, and returns how many it read. The decoding runs
+// beside the reading (it is most of the work), in document order.
+func readHosts(dec *json.Decoder, sink hostSink) (int, error) {
+	raws := make(chan json.RawMessage, 64)
+	failed := make(chan struct{}) // closed at the worker's first error
+	var werr error                // the worker's error, read after done
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		i := 0
+		for raw := range raws {
+			if werr != nil {
+				continue
+			}
+			if werr = putHost(sink, i, raw); werr != nil {
+				close(failed)
+			}
+			i++
+		}
+	}()
+	n := 0
+	var rerr error
+read:
+	for dec.More() {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			rerr = err
+			break
+		}
+		select {
+		case raws <- raw:
+			n++
+		case <-failed:
+			break read
+		}
+	}
+	close(raws)
+	<-done
+	if werr != nil {
+		return n, werr
+	}
+	if rerr != nil {
+		return n, readErr(rerr)
+	}
+	return n, nil
+}
+
+// putHost decodes host i of a document, checks it and gives it to sink.
+func putHost(sink hostSink, i int, raw json.RawMessage) error {
+	var h model.HostResult
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return fmt.Errorf("decode %s document: hosts[%d]: %w", model.ResultSchema, i, err)
+	}
+	if h.Target == "" {
+		return fmt.Errorf("invalid result document: hosts[%d] has no target", i)
+	}
+	if _, err := model.ParseStatus(string(h.Status)); err != nil {
+		return fmt.Errorf("invalid result document: hosts[%d] (%s): %w", i, h.Target, err)
+	}
+	return sink.put(i, &h, raw)
+}
+
+// readErr is the error for a document that could not be read as JSON.
+func readErr(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("read result document: %w", err)
 }
 
 // readResult walks a result document token by token: every field but the
@@ -207,12 +290,6 @@ func (s *spoolSink) put(i int, h *model.HostResult) error {
 // in memory and put into the sink at the end).
 func readResult(r io.Reader, open func(n int) (hostSink, error)) (*model.Result, error) {
 	dec := json.NewDecoder(bufio.NewReaderSize(r, 64<<10))
-	readErr := func(err error) error {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
-		}
-		return fmt.Errorf("read result document: %w", err)
-	}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, readErr(err)
@@ -278,25 +355,10 @@ func readResult(r io.Reader, open func(n int) (hostSink, error)) (*model.Result,
 			}
 			announced = s.Hosts
 		}
-		for dec.More() {
-			var h model.HostResult
-			if err := dec.Decode(&h); err != nil {
-				var te *json.UnmarshalTypeError
-				if errors.As(err, &te) {
-					return nil, fmt.Errorf("decode %s document: hosts[%d]: %w", model.ResultSchema, count, err)
-				}
-				return nil, readErr(err)
-			}
-			if h.Target == "" {
-				return nil, fmt.Errorf("invalid result document: hosts[%d] has no target", count)
-			}
-			if _, err := model.ParseStatus(string(h.Status)); err != nil {
-				return nil, fmt.Errorf("invalid result document: hosts[%d] (%s): %w", count, h.Target, err)
-			}
-			if err := sink.put(count, &h); err != nil {
-				return nil, err
-			}
-			count++
+		n, err := readHosts(dec, sink)
+		count += n
+		if err != nil {
+			return nil, err
 		}
 		if _, err := dec.Token(); err != nil { // ]
 			return nil, readErr(err)
@@ -340,7 +402,7 @@ func readResult(r io.Reader, open func(n int) (hostSink, error)) (*model.Result,
 			return nil, err
 		}
 		for i := range early.hosts {
-			if err := sink.put(i, &early.hosts[i]); err != nil {
+			if err := sink.put(i, &early.hosts[i], nil); err != nil {
 				return nil, err
 			}
 		}

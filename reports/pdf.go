@@ -189,10 +189,11 @@ func WritePDFWith(w io.Writer, r *model.Result, o PDFOptions) error {
 	if err != nil {
 		return err
 	}
-	v, err := newView(r, g.host)
+	v, err := newView(r)
 	if err != nil {
 		return fmt.Errorf("render pdf: %w", err)
 	}
+	g.hosts(v.hostRunes)
 	return writePDF(w, r, v, g.done(r), o)
 }
 

@@ -78,9 +78,9 @@ func (u *undrawable) String() string {
 }
 
 // A glyphCheck finds the characters of every text of a result that the
-// PDF's font has no glyph for: the run's details first, then each host as
-// the view reads it ([glyphCheck.host]), then the waivers and the
-// remediation log ([glyphCheck.done]). Only non-ASCII text is looked at:
+// PDF's font has no glyph for: the run's details first, then the hosts'
+// texts ([glyphCheck.hosts]), then the waivers and the remediation log
+// ([glyphCheck.done]). Only non-ASCII text is looked at:
 // the built-in font and any usable text font draw ASCII.
 type glyphCheck struct {
 	f    *sfnt.Font
@@ -118,8 +118,11 @@ func (g *glyphCheck) check(where, s string) {
 	}
 }
 
-func (g *glyphCheck) host(h *model.HostResult) {
-	walkStrings(reflect.ValueOf(h), "host "+h.Target, g.check)
+// hosts checks the characters of the hosts' texts, as a view found them.
+func (g *glyphCheck) hosts(rs []placedRune) {
+	for _, p := range rs {
+		g.check(p.where, string(p.r))
+	}
 }
 
 func (g *glyphCheck) done(r *model.Result) *undrawable {

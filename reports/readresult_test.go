@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -25,8 +26,17 @@ func readBoth(t *testing.T, doc string) (*model.Result, error) {
 		return nil, merr
 	}
 	defer s.Close()
-	if sp.Hosts != nil || sp.Source != s {
+	if vs, ok := sp.Source.(*viewedSource); sp.Hosts != nil || !ok || vs.Spool != s {
 		t.Fatal("ReadResultSpooled: the hosts are not in the spool alone")
+	}
+	// The view built while reading is the one WriteAll would build.
+	fresh, err := newView(&model.Result{Source: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []cmp.Option{cmp.AllowUnexported(view{}, hostKey{}, placedRune{}), cmpopts.IgnoreFields(view{}, "src")}
+	if d := cmp.Diff(fresh, sp.Source.(*viewedSource).v, opts...); d != "" {
+		t.Fatalf("view built while reading differs (-fresh +read):\n%s", d)
 	}
 	hosts := []model.HostResult{}
 	if err := model.EachHost(sp.HostSource(), func(_ int, h *model.HostResult) error { hosts = append(hosts, *h); return nil }); err != nil {

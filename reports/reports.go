@@ -187,11 +187,14 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	if len(earlier) > 0 && !o.Replace {
 		return fmt.Errorf("%s already holds %s of an earlier bundle; refusing to mix two runs", dir, strings.Join(earlier, ", "))
 	}
-	// One pass over the hosts orders them for every format (and finds what
-	// the PDF's font cannot draw); each format then reads the hosts it
+	// One pass over the hosts orders them for every format (and finds their
+	// characters, for the PDF's font); each format then reads the hosts it
 	// lists again from r's source, one at a time.
+	v, err := newView(r)
+	if err != nil {
+		return err
+	}
 	var glyphs *glyphCheck
-	var visit []func(*model.HostResult)
 	if slices.Contains(formats, FormatPDF) {
 		if o.PDFFont != nil {
 			if err := CheckPDFFont(o.PDFFont); err != nil {
@@ -201,11 +204,7 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 		if glyphs, err = newGlyphCheck(o.PDFFont, r); err != nil {
 			return err
 		}
-		visit = append(visit, glyphs.host)
-	}
-	v, err := newView(r, visit...)
-	if err != nil {
-		return err
+		glyphs.hosts(v.hostRunes)
 	}
 	m := newManifest(r)
 	// Every file renders from r alone into its own file, so with

@@ -1,8 +1,11 @@
 package reports
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 // The view: the sorted order and the wording every format shares, so the
@@ -37,6 +41,9 @@ type view struct {
 	labelKeys []string
 	// rules are the open findings by rule and severity, most severe first.
 	rules []ruleRow
+	// hostRunes are the non-ASCII characters of the hosts' texts, in the
+	// order they first appear, for the PDF's font check.
+	hostRunes []placedRune
 }
 
 // A hostKey is what a view keeps of one host to order and select it.
@@ -52,60 +59,127 @@ type hostKey struct {
 	gaps   int // collection gaps (audited hosts only)
 }
 
-// newView reads every host of r once, calling visit (if any) with each.
-func newView(r *model.Result, visit ...func(*model.HostResult)) (*view, error) {
-	src := r.HostSource()
-	v := &view{src: src, keys: make([]hostKey, 0, src.Len())}
-	keys := map[string]bool{}
-	rules := ruleCounter{}
-	err := model.EachHost(src, func(i int, h *model.HostResult) error {
-		k := hostKey{i: i, target: h.Target, status: h.Status, worst: model.SeverityNone}
-		for j := range h.Findings {
-			f := &h.Findings[j]
-			if f.Waived() {
-				k.waived = true
-				continue
-			}
-			k.open = true
-			k.worst = max(k.worst, f.Severity)
-		}
-		rules.add(h.Findings)
-		v.findings += len(h.Findings)
-		v.volumes += len(h.Volumes)
-		for j := range h.Volumes {
-			v.protectors += len(h.Volumes[j].Protectors)
-		}
-		if h.Status.Audited() {
-			k.gaps = len(collectionGaps(h))
-			v.gaps += k.gaps
-		} else {
-			v.notAudited++
-		}
-		if h.Status == model.StatusCompliant {
-			v.compliant++
-		}
-		if h.Facts != nil && h.Facts.Source.Collector == "wmi" && h.Facts.Source.FactsFile != "" {
-			v.fromFacts++
-		}
-		for l := range h.Labels {
-			keys[l] = true
-		}
-		for _, fn := range visit {
-			fn(h)
-		}
-		v.keys = append(v.keys, k)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read hosts: %w", err)
+// newView reads every host of r once; a result read with
+// [ReadResultSpooled] has its view built already, as its hosts were read.
+func newView(r *model.Result) (*view, error) {
+	if vs, ok := r.Source.(*viewedSource); ok {
+		return vs.v, nil
 	}
+	src := r.HostSource()
+	b := newViewBuilder(src)
+	raw, _ := src.(rawSource)
+	for i := range src.Len() {
+		var h model.HostResult
+		var rb []byte
+		var err error
+		if raw != nil {
+			if rb, err = raw.Raw(i); err == nil {
+				err = json.Unmarshal(rb, &h)
+			}
+		} else {
+			h, err = src.Host(i)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read hosts: host %d: %w", i, err)
+		}
+		b.add(i, &h, rb)
+	}
+	return b.view(), nil
+}
+
+// A viewBuilder builds a view from the hosts of src, given in index order.
+type viewBuilder struct {
+	v      *view
+	labels map[string]bool
+	rules  ruleCounter
+	seen   map[rune]bool
+}
+
+func newViewBuilder(src model.HostSource) *viewBuilder {
+	return &viewBuilder{v: &view{src: src, keys: make([]hostKey, 0, src.Len())}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]bool{}}
+}
+
+// add counts host i; raw, when known, is its JSON.
+func (b *viewBuilder) add(i int, h *model.HostResult, raw []byte) {
+	v := b.v
+	k := hostKey{i: i, target: h.Target, status: h.Status, worst: model.SeverityNone}
+	for j := range h.Findings {
+		f := &h.Findings[j]
+		if f.Waived() {
+			k.waived = true
+			continue
+		}
+		k.open = true
+		k.worst = max(k.worst, f.Severity)
+	}
+	b.rules.add(h.Findings)
+	v.findings += len(h.Findings)
+	v.volumes += len(h.Volumes)
+	for j := range h.Volumes {
+		v.protectors += len(h.Volumes[j].Protectors)
+	}
+	if h.Status.Audited() {
+		k.gaps = len(collectionGaps(h))
+		v.gaps += k.gaps
+	} else {
+		v.notAudited++
+	}
+	if h.Status == model.StatusCompliant {
+		v.compliant++
+	}
+	if h.Facts != nil && h.Facts.Source.Collector == "wmi" && h.Facts.Source.FactsFile != "" {
+		v.fromFacts++
+	}
+	for l := range h.Labels {
+		b.labels[l] = true
+	}
+	// The characters a font may lack: only non-ASCII text can, and JSON
+	// all ASCII, without escapes, holds none.
+	if raw == nil || !asciiJSON(raw) {
+		walkStrings(reflect.ValueOf(h), "host "+h.Target, func(where, s string) {
+			for _, c := range s {
+				if c >= 0x80 && !b.seen[c] {
+					b.seen[c] = true
+					v.hostRunes = append(v.hostRunes, placedRune{c, where})
+				}
+			}
+		})
+	}
+	v.keys = append(v.keys, k)
+}
+
+// asciiJSON reports whether the JSON b is ASCII without \u escapes.
+func asciiJSON(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return !bytes.Contains(b, []byte(`\u`))
+}
+
+func (b *viewBuilder) view() *view {
+	v := b.v
 	// Natural order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
 	slices.SortStableFunc(v.keys, func(a, b hostKey) int {
 		return cmp.Or(naturalCompare(a.target, b.target), strings.Compare(a.target, b.target))
 	})
-	v.labelKeys = sortedKeys(keys)
-	v.rules = rules.rows()
-	return v, nil
+	v.labelKeys = sortedKeys(b.labels)
+	v.rules = b.rules.rows()
+	return v
+}
+
+// A placedRune is a character and where it first appears.
+type placedRune struct {
+	r     rune
+	where string
+}
+
+// A viewedSource is a HostSource with its view, built as its hosts were
+// read (ReadResultSpooled); its hosts must not change.
+type viewedSource struct {
+	*spool.Spool
+	v *view
 }
 
 // hosts calls fn with every host whose key keep accepts (nil: every host),
