@@ -16,10 +16,31 @@ import (
 // MaxSpread is how far apart the shards of one run may have started.
 const MaxSpread = 24 * time.Hour
 
-// An Input is one shard result and where it was read from.
+// An Input is one shard result and where it was read from. Its hosts are
+// read through Result.HostSource(), one at a time.
 type Input struct {
 	Name   string
 	Result *model.Result
+}
+
+// mergedHosts are the hosts of every shard in target order, each read
+// from its shard's own source when asked for: a merge of 10,000 hosts
+// holds their places, not the hosts.
+type mergedHosts struct {
+	parts []model.HostSource
+	at    []place
+}
+
+// A place is host i of part.
+type place struct {
+	part, i int32
+}
+
+func (m *mergedHosts) Len() int { return len(m.at) }
+
+func (m *mergedHosts) Host(i int) (model.HostResult, error) {
+	p := m.at[i]
+	return m.parts[p.part].Host(int(p.i))
 }
 
 // Merge combines the results of every shard of one run into one result
@@ -27,7 +48,9 @@ type Input struct {
 // different runs (run group, target list, shard count), of different
 // policies or started more than [MaxSpread] apart, a shard given twice,
 // targets in more than one shard or in the wrong one, and a missing shard,
-// naming it.
+// naming it. The merged result's Source reads each host from its shard's
+// source, which must stay open while the result is used; its error is also
+// that of reading a shard's hosts.
 func Merge(id string, in []Input) (*model.Result, error) {
 	if len(in) == 0 {
 		return nil, errors.New("no shard results to merge")
@@ -61,15 +84,19 @@ func Merge(id string, in []Input) (*model.Result, error) {
 			return nil, fmt.Errorf("shard %d/%d given twice: %s and %s", sh.Index, sh.Count, prev, s.Name)
 		}
 		byIndex[sh.Index] = s.Name
-		for _, h := range r.Hosts {
+		err := model.EachHost(r.HostSource(), func(_ int, h *model.HostResult) error {
 			k := key(h.Target)
 			if prev, dup := owner[k]; dup {
-				return nil, fmt.Errorf("target %s is in both %s and %s: overlapping shards", h.Target, prev, s.Name)
+				return fmt.Errorf("target %s is in both %s and %s: overlapping shards", h.Target, prev, s.Name)
 			}
 			owner[k] = s.Name
 			if got := Index(h.Target, sh.Count); got != sh.Index {
-				return nil, fmt.Errorf("%s (shard %d/%d) holds %s, which belongs to shard %d", s.Name, sh.Index, sh.Count, h.Target, got)
+				return fmt.Errorf("%s (shard %d/%d) holds %s, which belongs to shard %d", s.Name, sh.Index, sh.Count, h.Target, got)
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	var missing []string
@@ -98,6 +125,8 @@ func Merge(id string, in []Input) (*model.Result, error) {
 	out.Run.Options["merged_shards"] = strconv.Itoa(fs.Count)
 	waivers := map[string]model.WaiverStatus{}
 	var latest time.Time
+	hosts := &mergedHosts{}
+	var targets []string // by place, for the sort
 	for _, s := range ordered {
 		r := s.Result
 		out.Run.MergedFrom = append(out.Run.MergedFrom, r.Run.ID)
@@ -112,7 +141,17 @@ func Merge(id string, in []Input) (*model.Result, error) {
 			out.Run.StopReason = fmt.Sprintf("shard %d/%d: %s", r.Run.Shard.Index, r.Run.Shard.Count, r.Run.StopReason)
 		}
 		out.Run.RejectedInputs = append(out.Run.RejectedInputs, r.Run.RejectedInputs...)
-		out.Hosts = append(out.Hosts, r.Hosts...)
+		src := r.HostSource()
+		part := int32(len(hosts.parts))
+		hosts.parts = append(hosts.parts, src)
+		err := model.EachHost(src, func(i int, h *model.HostResult) error {
+			hosts.at = append(hosts.at, place{part, int32(i)})
+			targets = append(targets, h.Target)
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 		out.Remediation = append(out.Remediation, r.Remediation...)
 		newer := !r.Run.Finished.Before(latest)
 		if newer {
@@ -129,11 +168,25 @@ func Merge(id string, in []Input) (*model.Result, error) {
 			waivers[w.ID] = w
 		}
 	}
-	model.SortHosts(out.Hosts)
+	// By target, as model.SortHosts orders hosts.
+	order := make([]int, len(hosts.at))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return strings.Compare(targets[a], targets[b]) })
+	sorted := make([]place, len(order))
+	for i, o := range order {
+		sorted[i] = hosts.at[o]
+	}
+	hosts.at = sorted
+	out.Source = hosts
 	slices.SortStableFunc(out.Remediation, func(a, b model.RemediationEntry) int { return a.Time.Compare(b.Time) })
 	for _, id := range slices.Sorted(maps.Keys(waivers)) {
 		out.Waivers = append(out.Waivers, waivers[id])
 	}
-	out.Summary = model.Summarize(out.Hosts)
+	var err error
+	if out.Summary, err = model.SummarizeSource(hosts); err != nil {
+		return nil, err
+	}
 	return out, nil
 }

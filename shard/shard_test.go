@@ -3,6 +3,7 @@ package shard
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -113,7 +114,7 @@ func shardResults(t *testing.T, all []model.Target, n int, group string) []Input
 			if len(tg.Host)%3 == 0 {
 				st = model.StatusUnreachable
 			}
-			r.Hosts = append(r.Hosts, model.HostResult{Target: tg.String(), Status: st, Reason: "r"})
+			r.Hosts = append(r.Hosts, model.HostResult{Target: tg.String(), Status: st, Reason: "reason of " + tg.String()})
 		}
 		r.Summary = model.Summarize(r.Hosts)
 		in = append(in, Input{Name: fmt.Sprintf("s%d/result.json", i), Result: r})
@@ -128,8 +129,27 @@ func TestMerge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Hosts) != 60 || m.Run.TargetCount != 60 || m.Summary.Hosts != 60 || m.Run.Shard != nil {
-		t.Errorf("merged: %d hosts, target count %d, summary %d, shard %v", len(m.Hosts), m.Run.TargetCount, m.Summary.Hosts, m.Run.Shard)
+	hosts := m.HostSource()
+	if hosts.Len() != 60 || m.Run.TargetCount != 60 || m.Summary.Hosts != 60 || m.Run.Shard != nil {
+		t.Errorf("merged: %d hosts, target count %d, summary %d, shard %v", hosts.Len(), m.Run.TargetCount, m.Summary.Hosts, m.Run.Shard)
+	}
+	// Every target once, in target order, each host as its shard has it.
+	want := slices.Clone(all)
+	slices.SortFunc(want, func(a, b model.Target) int { return strings.Compare(a.String(), b.String()) })
+	err = model.EachHost(hosts, func(i int, h *model.HostResult) error {
+		if h.Target != want[i].String() {
+			return fmt.Errorf("merged host %d is %s, want %s", i, h.Target, want[i])
+		}
+		shard := in[Index(h.Target, 3)].Result
+		for _, sh := range shard.Hosts {
+			if sh.Target == h.Target && sh.Reason != h.Reason {
+				return fmt.Errorf("%s: reason %q, its shard says %q", h.Target, h.Reason, sh.Reason)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
 	}
 	if got := strings.Join(m.Run.MergedFrom, ","); got != "shard-0,shard-1,shard-2" {
 		t.Errorf("merged from %s", got)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
 	"github.com/bitaudit/bitaudit/shard"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 func newMergeCmd(g *globals) *cobra.Command {
@@ -54,12 +54,15 @@ func runMerge(ctx context.Context, g *globals, o *auditOptions, files []string) 
 	if err != nil {
 		return err
 	}
+	// Each shard's hosts go into a spool as they are read: the merge
+	// holds where each host is, not the hosts.
 	in := make([]shard.Input, 0, len(files))
 	for _, name := range files {
-		r, err := loadResultFile(name)
+		r, hosts, err := readResultSpooled(name)
 		if err != nil {
 			return usageError(err)
 		}
+		defer hosts.Close()
 		in = append(in, shard.Input{Name: name, Result: r})
 	}
 	merged, err := shard.Merge(newRunID(time.Now().UTC()), in)
@@ -88,18 +91,17 @@ func runMerge(ctx context.Context, g *globals, o *auditOptions, files []string) 
 	return nil
 }
 
-func loadResultFile(name string) (*model.Result, error) {
+// readResultSpooled reads a result file, its hosts into a spool the caller
+// closes.
+func readResultSpooled(name string) (*model.Result, *spool.Spool, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	r, err := reports.ReadResult(f)
+	r, hosts, err := reports.ReadResultSpooled(f, "")
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if r == nil {
-		return nil, errors.New(name + ": empty")
-	}
-	return r, nil
+	return r, hosts, nil
 }
