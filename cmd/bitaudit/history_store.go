@@ -13,7 +13,6 @@ import (
 
 	"github.com/bitaudit/bitaudit/history"
 	"github.com/bitaudit/bitaudit/model"
-	"github.com/bitaudit/bitaudit/reports"
 	"github.com/bitaudit/bitaudit/shard"
 )
 
@@ -67,7 +66,7 @@ func openHistoryForReading(ctx context.Context, g *globals, location string) (*h
 // from and recorded to.
 type runHistory struct {
 	store    *history.Store
-	previous *model.Result
+	previous *history.Snapshot
 	opts     *historyOptions
 	scope    string
 	// record is false for a shard: its result is recorded when merged.
@@ -84,12 +83,14 @@ func openRunHistory(ctx context.Context, g *globals, o *historyOptions, scope st
 		h.scope = o.scope
 	}
 	if o.previous != "" {
-		f, err := os.Open(o.previous)
+		// Only the previous run's snapshot is kept, not its hosts.
+		r, hosts, err := readResultSpooled(o.previous)
 		if err != nil {
-			return nil, usageErrorf("--previous: %v", err)
+			return nil, usageError(fmt.Errorf("--previous: %w", err))
 		}
-		defer f.Close()
-		if h.previous, err = reports.ReadResult(f); err != nil {
+		h.previous, err = history.SnapshotOf(r)
+		hosts.Close()
+		if err != nil {
 			return nil, usageError(fmt.Errorf("--previous %s: %w", o.previous, err))
 		}
 	}
@@ -135,12 +136,7 @@ func (h *runHistory) attach(ctx context.Context, r *model.Result) {
 		}
 	}
 	if h.previous != nil {
-		var err error
-		if prev, err = history.SnapshotOf(h.previous); err != nil {
-			h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
-			prev = nil
-		}
-		source = h.opts.previous
+		prev, source = h.previous, h.opts.previous
 	}
 	if prev == nil && h.store == nil {
 		return
