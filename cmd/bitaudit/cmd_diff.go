@@ -15,7 +15,6 @@ import (
 
 	"github.com/bitaudit/bitaudit/history"
 	"github.com/bitaudit/bitaudit/model"
-	"github.com/bitaudit/bitaudit/reports"
 )
 
 func newDiffCmd(g *globals) *cobra.Command {
@@ -96,15 +95,11 @@ func diffRuns(ctx context.Context, g *globals, location, scope string, args []st
 	}
 	load := func(arg string) (*history.Snapshot, error) {
 		if st, err := os.Stat(arg); err == nil && !st.IsDir() {
-			f, err := os.Open(arg)
+			r, hosts, err := readResultSpooled(arg)
 			if err != nil {
 				return nil, usageError(err)
 			}
-			defer f.Close()
-			r, err := reports.ReadResult(f)
-			if err != nil {
-				return nil, usageError(fmt.Errorf("%s: %w", arg, err))
-			}
+			defer hosts.Close()
 			return history.SnapshotOf(r)
 		}
 		s, err := openStore()
