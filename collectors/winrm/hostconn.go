@@ -45,10 +45,22 @@ type hostConn struct {
 	mu   sync.Mutex // one request at a time
 	conn net.Conn
 	br   *bufio.Reader
-	bw   *bufio.Writer
 	// dials counts connections opened, for tests and logs.
 	dials int
 }
+
+// writers hold a request while it is written: one write (one TLS record)
+// for a whole SOAP message, and no buffer kept by an idle connection.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, 32<<10) }}
+
+// A wireBody is a response body read off the wire, whose bytes the
+// transport takes without copying them again.
+type wireBody struct {
+	*bytes.Reader
+	b []byte
+}
+
+func (wireBody) Close() error { return nil }
 
 func newHostConn(addr string, tlsConf *tls.Config, dialer *net.Dialer, timeout time.Duration) *hostConn {
 	return &hostConn{addr: addr, tls: tlsConf, dialer: dialer, timeout: timeout}
@@ -101,10 +113,15 @@ func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Res
 		}
 	}()
 
-	if err := req.Write(c.bw); err != nil {
-		return nil, false, err
+	bw := writers.Get().(*bufio.Writer)
+	bw.Reset(conn)
+	err = req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
 	}
-	if err := c.bw.Flush(); err != nil {
+	bw.Reset(nil)
+	writers.Put(bw)
+	if err != nil {
 		return nil, false, err
 	}
 	resp, err := http.ReadResponse(c.br, req)
@@ -122,7 +139,7 @@ func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Res
 	if len(body) > maxWireBody {
 		return nil, false, fmt.Errorf("response body larger than %d bytes", maxWireBody)
 	}
-	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.Body = wireBody{bytes.NewReader(body), body}
 	resp.ContentLength = int64(len(body))
 	if tc, ok := conn.(*tls.Conn); ok {
 		// As net/http does: the layers above bind logins to the
@@ -152,7 +169,6 @@ func (c *hostConn) dial(ctx context.Context) error {
 	}
 	c.conn, c.dials = conn, c.dials+1
 	c.br = bufio.NewReaderSize(conn, 4<<10)
-	c.bw = bufio.NewWriterSize(conn, 4<<10)
 	return nil
 }
 
@@ -167,7 +183,7 @@ func (c *hostConn) Close() error {
 func (c *hostConn) closeLocked() {
 	if c.conn != nil {
 		_ = c.conn.Close()
-		c.conn, c.br, c.bw = nil, nil, nil
+		c.conn, c.br = nil, nil
 	}
 }
 
@@ -181,6 +197,18 @@ func closeBody(req *http.Request) {
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// readBody reads resp's body as readBounded does, taking the bytes of a
+// body hostConn read without copying them.
+func readBody(resp *http.Response, limit int64) ([]byte, error) {
+	if wb, ok := resp.Body.(wireBody); ok && wb.Len() == len(wb.b) {
+		if int64(len(wb.b)) > limit {
+			return wb.b[:limit+1], nil
+		}
+		return wb.b, nil
+	}
+	return readBounded(resp.Body, resp.ContentLength, limit)
+}
 
 // readBounded reads r to its end, at most limit+1 bytes: a caller checks
 // len > limit. size is the length announced (-1: unknown); a buffer of that

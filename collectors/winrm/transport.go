@@ -225,7 +225,7 @@ func (t *transport) post(op, body string) (string, error) {
 		return "", classifyNetErr(t.ctx, op, err, connected)
 	}
 	defer resp.Body.Close()
-	data, err := readBounded(resp.Body, resp.ContentLength, maxResponse)
+	data, err := readBody(resp, maxResponse)
 	if err != nil {
 		if t.ctx.Err() != nil {
 			return "", ctxError(t.ctx, op)

@@ -15,6 +15,7 @@
 package ntlmseal
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -78,7 +79,7 @@ type roundTripper struct {
 func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	var soap []byte
 	if req.Body != nil {
-		b, err := io.ReadAll(req.Body)
+		b, err := readBody(req)
 		req.Body.Close()
 		if err != nil {
 			return nil, fmt.Errorf("read request body: %w", err)
@@ -114,6 +115,17 @@ func (t *roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return t.unsealResponse(resp)
 	}
+}
+
+// readBody reads req's body into a buffer of its announced length rather
+// than one grown as it goes.
+func readBody(req *http.Request) ([]byte, error) {
+	if req.ContentLength <= 0 {
+		return io.ReadAll(req.Body)
+	}
+	b := bytes.NewBuffer(make([]byte, 0, req.ContentLength+1))
+	_, err := b.ReadFrom(req.Body)
+	return b.Bytes(), err
 }
 
 // send seals soap and posts it with the request's headers.

@@ -63,7 +63,7 @@ func UnsealResponse(resp *http.Response, u Unsealer) (*http.Response, error) {
 		}
 		return resp, nil
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	body, err := readAll(resp.Body, resp.ContentLength)
 	resp.Body.Close()
 	if err != nil {
 		return nil, fmt.Errorf("read sealed response: %w", err)
@@ -79,6 +79,17 @@ func UnsealResponse(resp *http.Response, u Unsealer) (*http.Response, error) {
 	resp.Header.Set("Content-Length", strconv.Itoa(len(plain)))
 	resp.Header.Del("Content-Encoding")
 	return resp, nil
+}
+
+// readAll reads r, at most MaxBody bytes, into a buffer of the announced
+// size (-1: unknown) rather than one grown as it goes.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size < 0 || size > MaxBody {
+		return io.ReadAll(io.LimitReader(r, MaxBody))
+	}
+	b := bytes.NewBuffer(make([]byte, 0, size+1)) // +1: ReadFrom sees EOF without growing
+	_, err := b.ReadFrom(io.LimitReader(r, MaxBody))
+	return b.Bytes(), err
 }
 
 // Drain reads and closes a body so the connection, and with it the

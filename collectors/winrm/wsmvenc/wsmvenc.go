@@ -121,7 +121,11 @@ func Unframe(s Unsealer, body []byte) ([]byte, error) {
 		if err != nil {
 			return nil, fmt.Errorf("part %d: %w", part, err)
 		}
-		out = append(out, plain...)
+		if out == nil {
+			out = plain // one part, as Windows sends: no copy
+		} else {
+			out = append(out[:len(out):len(out)], plain...)
+		}
 		rest = rest[sigLen+n:]
 	}
 }
