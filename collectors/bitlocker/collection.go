@@ -172,20 +172,23 @@ func frames(stdout []byte) (map[string]section, error) {
 		return nil, protocolf("output larger than %d bytes", maxCollection)
 	}
 	stdout = bytes.TrimPrefix(stdout, []byte("\xef\xbb\xbf"))
-	lines := strings.Split(string(stdout), "\n")
-	secs := map[string]section{}
+	secs := make(map[string]section, 8)
 	var sections []string
 	var cur string
-	var body []string
+	var body []byte // the section's lines, LF-separated
+	bodyLines := 0
 	var serr *SectionError
 	begun, ended := false, false
 	flush := func() {
 		if cur != "" {
-			secs[cur] = section{body: []byte(strings.Join(body, "\n")), err: serr}
+			secs[cur] = section{body: body, err: serr}
 		}
-		cur, body, serr = "", nil, nil
+		cur, body, bodyLines, serr = "", nil, 0, nil
 	}
-	for i, line := range lines {
+	text := string(stdout)
+	for i, more := 0, true; more; i++ {
+		var line string
+		line, text, more = strings.Cut(text, "\n")
 		line = strings.TrimRight(line, "\r")
 		switch {
 		case ended:
@@ -229,7 +232,7 @@ func frames(stdout []byte) (map[string]section, error) {
 			}
 		case serr != nil:
 			serr.Message = Clean(serr.Message+" "+line, 300)
-		case strings.HasPrefix(line, errorMarker) && len(body) == 0:
+		case strings.HasPrefix(line, errorMarker) && bodyLines == 0:
 			id, msg, _ := strings.Cut(strings.TrimPrefix(line, errorMarker), " ")
 			if id == "HRESULT" {
 				// CIM cmdlets' ids hold a space: "HRESULT 0x80041003,Microsoft…Command".
@@ -239,7 +242,11 @@ func frames(stdout []byte) (map[string]section, error) {
 			}
 			serr = &SectionError{Section: cur, ID: Clean(id, 120), Message: Clean(msg, 300)}
 		default:
-			body = append(body, line)
+			if bodyLines > 0 {
+				body = append(body, '\n')
+			}
+			body = append(body, line...)
+			bodyLines++
 		}
 	}
 	switch {

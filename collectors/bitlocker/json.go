@@ -34,16 +34,13 @@ func oneOrMany[T any](what string, data []byte) ([]T, error) {
 	return nil, protocolf("%s: not a JSON object or array", what)
 }
 
-// unmarshal decodes JSON with numbers kept as json.Number. Its errors name
-// the JSON position or type, never the offending value.
+// unmarshal decodes one JSON value; trailing data is an error. Numbers go
+// into json.Number (or integer) fields: nothing here decodes into an
+// interface, where json.Unmarshal would make a float64 of them. Its errors
+// name the JSON position or type, never the offending value.
 func unmarshal(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
+	if err := json.Unmarshal(data, v); err != nil {
 		return jsonError(err)
-	}
-	if dec.More() {
-		return jsonError(errTrailing)
 	}
 	return nil
 }
@@ -51,8 +48,6 @@ func unmarshal(data []byte, v any) error {
 type jsonErr string
 
 func (e jsonErr) Error() string { return string(e) }
-
-const errTrailing = jsonErr("trailing data after JSON value")
 
 // jsonError turns a decoding error into text that cannot echo host data.
 func jsonError(err error) error {

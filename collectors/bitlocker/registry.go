@@ -3,6 +3,7 @@ package bitlocker
 import (
 	"encoding/json"
 	"regexp"
+	"strconv"
 )
 
 var valueNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
@@ -20,17 +21,14 @@ func DecodeFVEPolicy(data []byte) (map[string]int64, error) {
 		return nil, protocolf("fve: %v", err)
 	}
 	for name, v := range raw {
-		var n json.Number
 		if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
 			continue // string, bool, array (REG_SZ, REG_MULTI_SZ, REG_BINARY), null
 		}
 		if !valueNameRE.MatchString(name) {
 			return nil, protocolf("fve: invalid value name")
 		}
-		if err := unmarshal(v, &n); err != nil {
-			return nil, protocolf("fve: %s: %v", name, err)
-		}
-		i, err := n.Int64()
+		// v is a JSON number (the document decoded): as json.Number.Int64.
+		i, err := strconv.ParseInt(string(v), 10, 64)
 		if err != nil {
 			return nil, protocolf("fve: %s: not an integer", name)
 		}
