@@ -34,37 +34,59 @@ func WriteCSV(w io.Writer, r *model.Result) error {
 }
 
 func writeCSV(w io.Writer, v *view) error {
-	bw := bufio.NewWriter(w)
-	cw := csv.NewWriter(bw)
-	if err := cw.Write(csvHeader); err != nil {
-		return fmt.Errorf("write csv: %w", err)
-	}
-	row := make([]string, len(csvHeader))
-	err := v.hosts(nil, func(h *model.HostResult) error {
-		for _, f := range sortedFindings(h) {
-			waiverID, expires := "", ""
-			if f.Waiver != nil {
-				waiverID, expires = f.Waiver.ID, f.Waiver.Expires.UTC().Format(time.RFC3339)
-			}
-			row = append(row[:0], h.Target, computerName(h), string(h.Status), f.Volume, f.ProtectorID, f.RuleID,
-				f.Severity.String(), f.Title, f.Message, strconv.FormatBool(f.Waived()), waiverID, expires, f.Remediation)
-			for i := range row {
-				row[i] = csvSafe(row[i])
-			}
-			if err := cw.Write(row); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	c, err := newCSVRows(w)
 	if err != nil {
+		return err
+	}
+	if err := v.hosts(nil, c.add); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
+	return c.flush()
+}
+
+// csvRows writes report.csv one host at a time, in the order of the view
+// (WriteAll has the XLSX's pass over the hosts give them).
+type csvRows struct {
+	bw  *bufio.Writer
+	cw  *csv.Writer
+	row []string
+}
+
+// newCSVRows writes the header.
+func newCSVRows(w io.Writer) (*csvRows, error) {
+	bw := bufio.NewWriter(w)
+	c := &csvRows{bw: bw, cw: csv.NewWriter(bw), row: make([]string, len(csvHeader))}
+	if err := c.cw.Write(csvHeader); err != nil {
+		return nil, fmt.Errorf("write csv: %w", err)
+	}
+	return c, nil
+}
+
+// add writes h's rows.
+func (c *csvRows) add(h *model.HostResult) error {
+	for _, f := range sortedFindings(h) {
+		waiverID, expires := "", ""
+		if f.Waiver != nil {
+			waiverID, expires = f.Waiver.ID, f.Waiver.Expires.UTC().Format(time.RFC3339)
+		}
+		c.row = append(c.row[:0], h.Target, computerName(h), string(h.Status), f.Volume, f.ProtectorID, f.RuleID,
+			f.Severity.String(), f.Title, f.Message, strconv.FormatBool(f.Waived()), waiverID, expires, f.Remediation)
+		for i := range c.row {
+			c.row[i] = csvSafe(c.row[i])
+		}
+		if err := c.cw.Write(c.row); err != nil {
+			return fmt.Errorf("write csv: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *csvRows) flush() error {
+	c.cw.Flush()
+	if err := c.cw.Error(); err != nil {
 		return fmt.Errorf("write csv: %w", err)
 	}
-	return bw.Flush()
+	return c.bw.Flush()
 }
 
 // csvSafe defuses spreadsheet formula injection (OWASP "CSV Injection"):

@@ -211,7 +211,9 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 	// o.Concurrent they render at once (a 10,000-host bundle is CPU-bound);
 	// the manifest lists them in format order.
 	type job struct {
-		name   string
+		name string
+		// render writes the file; nil when another job's render writes
+		// it (and sets sum, size and err).
 		render func(io.Writer) error
 		sum    string
 		size   int64
@@ -245,7 +247,29 @@ func WriteAll(ctx context.Context, dir string, r *model.Result, o Options) error
 			return err
 		}
 	}
+	// The XLSX and the CSV both list every host: report.csv is written as
+	// the XLSX's pass reads them, so each host is read once for both.
+	xi := slices.IndexFunc(jobs, func(j *job) bool { return j.name == XLSXFile })
+	ci := slices.IndexFunc(jobs, func(j *job) bool { return j.name == CSVFile })
+	if xi >= 0 && ci >= 0 {
+		xj := jobs[xi]
+		xj.render = nil
+		jobs[ci].render = func(w io.Writer) error {
+			rows, err := newCSVRows(w)
+			if err != nil {
+				return err
+			}
+			xj.sum, xj.size, xj.err = writeFile(filepath.Join(dir, XLSXFile), func(w io.Writer) error { return writeXLSX(w, r, v, rows.add) })
+			if xj.err != nil {
+				return fmt.Errorf("with %s: %w", XLSXFile, xj.err)
+			}
+			return rows.flush()
+		}
+	}
 	run := func(j *job) {
+		if j.render == nil {
+			return
+		}
 		if j.err = ctx.Err(); j.err == nil {
 			j.sum, j.size, j.err = writeFile(filepath.Join(dir, j.name), j.render)
 		}

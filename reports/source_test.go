@@ -123,3 +123,38 @@ func TestSourceErrorReturned(t *testing.T) {
 		t.Errorf("reading the hosts not audited: %v, want %v naming %s", err, errSource, mem.Hosts[na].Target)
 	}
 }
+
+// TestWriteAllCSVWithXLSX: report.csv is written during the XLSX's pass
+// over the hosts when both are asked for, alone otherwise; either way, in
+// any order of the formats, each file is the same.
+func TestWriteAllCSVWithXLSX(t *testing.T) {
+	r := spooled(t, fixtureResult(40))
+	all := t.TempDir()
+	if err := WriteAll(t.Context(), all, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, formats := range [][]Format{{FormatCSV, FormatXLSX}, {FormatXLSX}, {FormatCSV}, {FormatCSV, FormatPDF}} {
+		for _, concurrent := range []bool{false, true} {
+			dir := t.TempDir()
+			if err := WriteAll(t.Context(), dir, r, Options{Formats: formats, Concurrent: concurrent}); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range append([]Format{FormatJSON}, formats...) {
+				x, err := os.ReadFile(filepath.Join(all, f.FileName()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				y, err := os.ReadFile(filepath.Join(dir, f.FileName()))
+				if err != nil {
+					t.Fatalf("formats %v: %v", formats, err)
+				}
+				if !bytes.Equal(x, y) {
+					t.Errorf("formats %v, concurrent %v: %s differs from the one of the whole bundle", formats, concurrent, f.FileName())
+				}
+			}
+			if _, err := Verify(dir, nil); err != nil {
+				t.Errorf("formats %v: %v", formats, err)
+			}
+		}
+	}
+}

@@ -53,6 +53,8 @@ type xlsxDoc struct {
 	r  *model.Result
 	v  *view
 	st xlsxStyles
+	// also take each host as the host sheets do.
+	also []hostRows
 }
 
 // WriteXLSX renders the workbook: Summary (with native charts), Findings,
@@ -71,10 +73,12 @@ func WriteXLSX(w io.Writer, r *model.Result) error {
 	return writeXLSX(w, r, v)
 }
 
-func writeXLSX(w io.Writer, r *model.Result, v *view) error {
+// writeXLSX renders the workbook; also, if any, take each host too as the
+// host sheets' pass reads it (WriteAll writes report.csv so).
+func writeXLSX(w io.Writer, r *model.Result, v *view, also ...hostRows) error {
 	f := excelize.NewFile()
 	defer f.Close()
-	x := &xlsxDoc{f: f, r: r, v: v}
+	x := &xlsxDoc{f: f, r: r, v: v, also: also}
 	steps := []func() error{
 		x.styles, x.props, x.summary, x.history, x.hostSheets, x.coverage, x.waivers, x.remediation, x.rejectedInputs,
 	}
@@ -576,6 +580,7 @@ func (x *xlsxDoc) hostSheets() error {
 		}
 		sheets, adds = append(sheets, s), append(adds, add)
 	}
+	adds = append(adds, x.also...)
 	err := x.v.hosts(nil, func(h *model.HostResult) error {
 		for _, add := range adds {
 			if err := add(h); err != nil {
