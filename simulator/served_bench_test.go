@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -55,54 +57,60 @@ sys.stdout.write("ok %d" % n)
 // BenchmarkServedHost measures the simulator's CPU per served host: b.N
 // hosts of the acceptance checks' mix (faults and latency off), each
 // audited once with the collector's current collect.ps1, over HTTPS +
-// NTLM and over plain HTTP with NTLM message encryption. The client is
-// pywinrm in another process, so this process's CPU (ms-cpu/host) is the
-// simulator's alone, and -cpuprofile profiles the simulator only. The
-// garbage collector runs at GCPercent, as in bitaudit simulate, unless GOGC
-// is set:
+// NTLM and over plain HTTP with NTLM message encryption. The client runs in
+// another process, so this process's CPU (ms-cpu/host) is the simulator's
+// alone, and -cpuprofile profiles the simulator only. The client is pywinrm,
+// or the bitaudit binary BITAUDIT_BENCH_AUDIT names (its audit, 64 hosts at
+// a time). The garbage collector runs at GCPercent, as in bitaudit
+// simulate, unless GOGC is set:
 //
 //	go test -run '^$' -bench ServedHost -benchtime 300x ./simulator/
 //	go test -run '^$' -bench ServedHost/https-ntlm -benchtime 300x -cpuprofile cpu.out ./simulator/
+//	go build -o /tmp/bitaudit ./cmd/bitaudit && BITAUDIT_BENCH_AUDIT=/tmp/bitaudit go test -run '^$' -bench ServedHost -benchtime 1000x ./simulator/
 func BenchmarkServedHost(b *testing.B) {
-	py := "/usr/bin/python3"
-	if exec.Command(py, "-c", "import winrm").Run() != nil {
-		b.Skip("pywinrm not installed (Debian python3-winrm)")
+	var client servedClient
+	if bin := os.Getenv("BITAUDIT_BENCH_AUDIT"); bin != "" {
+		client = auditClient(bin)
+	} else {
+		py := "/usr/bin/python3"
+		if exec.Command(py, "-c", "import winrm").Run() != nil {
+			b.Skip("pywinrm not installed (Debian python3-winrm)")
+		}
+		script, err := os.ReadFile("../collectors/winrm/collect.ps1")
+		if err != nil {
+			b.Fatal(err)
+		}
+		client = pywinrmClient(py, collectCommand(string(script)))
 	}
-	script, err := os.ReadFile("../collectors/winrm/collect.ps1")
-	if err != nil {
-		b.Fatal(err)
-	}
-	cmd := collectCommand(string(script))
 	for _, mode := range []struct {
 		name string
 		tls  bool
 	}{{"https-ntlm", true}, {"http-sealed", false}} {
-		b.Run(mode.name, func(b *testing.B) { benchServedHost(b, py, cmd, mode.tls) })
+		b.Run(mode.name, func(b *testing.B) { benchServedHost(b, client, mode.tls) })
 	}
 }
 
-func benchServedHost(b *testing.B, py, cmd string, tls bool) {
+// A servedClient returns the command that audits every host of f once, and
+// a check of its output.
+type servedClient func(ctx context.Context, b *testing.B, f *Fleet, ca string) (*exec.Cmd, func(out string) error)
+
+func benchServedHost(b *testing.B, client servedClient, tls bool) {
 	if os.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent)) // as bitaudit simulate runs
 	}
 	n := b.N
 	spec := &Spec{Seed: 3, Hosts: n, Domain: defaultDomain(), Profiles: acceptanceMix()}
 	f := startFleet(b, spec, Options{Auth: "ntlm", TLS: tls, RequireEncryption: !tls})
-	ca, scheme, enc := "", "http", "always"
+	ca := ""
 	if tls {
-		ca, scheme, enc = filepath.Join(b.TempDir(), "ca.pem"), "https", "auto"
+		ca = filepath.Join(b.TempDir(), "ca.pem")
 		if err := os.WriteFile(ca, f.CAPEM(), 0o600); err != nil {
 			b.Fatal(err)
 		}
 	}
-	var targets strings.Builder
-	for _, h := range f.Hosts() {
-		targets.WriteString(h.Address + "\n")
-	}
 	ctx, cancel := context.WithTimeout(b.Context(), 30*time.Minute)
 	defer cancel()
-	c := exec.CommandContext(ctx, py, "-c", servedHostDriver, scheme, DefaultUser, ntHashes(testPassword), ca, enc, cmd)
-	c.Stdin = strings.NewReader(targets.String())
+	c, check := client(ctx, b, f, ca)
 	var out bytes.Buffer
 	c.Stdout, c.Stderr = &out, &out
 	cpu0 := processCPU(b)
@@ -110,10 +118,88 @@ func benchServedHost(b *testing.B, py, cmd string, tls bool) {
 	err := c.Run()
 	b.StopTimer()
 	cpu := processCPU(b) - cpu0
-	if err != nil || out.String() != "ok "+strconv.Itoa(n) {
-		b.Fatalf("pywinrm: %v\n%s", err, out.String())
+	if err == nil {
+		err = check(out.String())
+	}
+	if err != nil {
+		b.Fatalf("%s: %v\n%s", c.Path, err, out.String())
 	}
 	b.ReportMetric(float64(cpu)/float64(time.Millisecond)/float64(n), "ms-cpu/host")
+	var requests int64
+	for _, s := range f.servers {
+		requests += s.Stats().Requests
+	}
+	b.ReportMetric(float64(requests)/float64(n), "requests/host")
+}
+
+// pywinrmClient collects from the hosts one after another with
+// servedHostDriver.
+func pywinrmClient(py, cmd string) servedClient {
+	return func(ctx context.Context, b *testing.B, f *Fleet, ca string) (*exec.Cmd, func(string) error) {
+		scheme, enc := "http", "always"
+		if ca != "" {
+			scheme, enc = "https", "auto"
+		}
+		var targets strings.Builder
+		for _, h := range f.Hosts() {
+			targets.WriteString(h.Address + "\n")
+		}
+		c := exec.CommandContext(ctx, py, "-c", servedHostDriver, scheme, DefaultUser, ntHashes(testPassword), ca, enc, cmd)
+		c.Stdin = strings.NewReader(targets.String())
+		return c, func(out string) error {
+			if want := "ok " + strconv.Itoa(len(f.Hosts())); out != want {
+				return fmt.Errorf("pywinrm printed %q, want %q", out, want)
+			}
+			return nil
+		}
+	}
+}
+
+// auditClient audits the hosts with bitaudit's audit command and checks that
+// every host came back compliant or noncompliant.
+func auditClient(bin string) servedClient {
+	return func(ctx context.Context, b *testing.B, f *Fleet, ca string) (*exec.Cmd, func(string) error) {
+		dir := b.TempDir()
+		targets := filepath.Join(dir, "targets.csv")
+		var t bytes.Buffer
+		if err := f.WriteTargets(&t); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(targets, t.Bytes(), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		out := filepath.Join(dir, "out")
+		// --fail-on none: findings do not make the exit status fail.
+		args := []string{"audit", "--targets", targets, "--auth", "ntlm", "--user", DefaultUser, "--fail-on", "none",
+			"--concurrency", "64", "--host-timeout", "120s", "--out", out, "--transport"}
+		if ca != "" {
+			args = append(args, "https", "--ca-cert", ca)
+		} else {
+			args = append(args, "http")
+		}
+		c := exec.CommandContext(ctx, bin, args...)
+		c.Env = append(os.Environ(), "BITAUDIT_PASSWORD="+testPassword)
+		return c, func(string) error {
+			data, err := os.ReadFile(filepath.Join(out, "result.json"))
+			if err != nil {
+				return err
+			}
+			var r struct{ Hosts []struct{ Status string } }
+			if err := json.Unmarshal(data, &r); err != nil {
+				return err
+			}
+			audited := 0
+			for _, h := range r.Hosts {
+				if h.Status == "compliant" || h.Status == "noncompliant" {
+					audited++
+				}
+			}
+			if audited != len(f.Hosts()) {
+				return fmt.Errorf("%d of %d hosts audited", audited, len(f.Hosts()))
+			}
+			return nil
+		}
+	}
 }
 
 // acceptanceMix is the profile mix of the perf and scale acceptance checks.
