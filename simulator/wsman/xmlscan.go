@@ -27,6 +27,35 @@ type xmlScanner struct {
 	stack []scanFrame
 }
 
+// knownStrings are the names, prefixes and namespace URIs of WS-Management
+// requests, so that scanning one does not allocate a copy of each.
+var knownStrings = func() map[string]string {
+	m := map[string]string{}
+	for _, s := range []string{
+		nsSOAP, nsAddressing, nsWSMan, nsShell, nsTransfer, "http://schemas.microsoft.com/wbem/wsman/1/wsman.xsd",
+		"http://www.w3.org/2001/XMLSchema", "http://www.w3.org/2001/XMLSchema-instance",
+		"http://schemas.dmtf.org/wbem/wsman/1/cimbinding.xsd", "http://schemas.xmlsoap.org/ws/2004/09/enumeration",
+		"http://schemas.microsoft.com/wbem/wsman/1/config", resourceCmd, "true", "false", "en-US",
+		"env", "s", "a", "w", "p", "rsp", "x", "b", "n", "xsd", "xsi", "cfg", "xmlns", "xml", "lang",
+		"Envelope", "Header", "Body", "To", "ReplyTo", "Address", "MaxEnvelopeSize", "OperationTimeout", "MessageID",
+		"Locale", "DataLocale", "Action", "ResourceURI", "SelectorSet", "Selector", "OptionSet", "Option",
+		"mustUnderstand", "Name", "MustComply", "Shell", "InputStreams", "OutputStreams", "CommandLine", "Command",
+		"Arguments", "Send", "Stream", "Receive", "DesiredStream", "Signal", "Code", "CommandId", "End",
+		"ShellId", "WINRS_NOPROFILE", "WINRS_CODEPAGE", "WINRS_CONSOLEMODE_STDIN", "WINRS_SKIP_CMD_SHELL",
+	} {
+		m[s] = s
+	}
+	return m
+}()
+
+// str returns b as a string, without a copy for the known ones.
+func str(b []byte) string {
+	if s, ok := knownStrings[string(b)]; ok {
+		return s
+	}
+	return string(b)
+}
+
 type nsBinding struct{ prefix, uri string }
 
 // A scanFrame is an open element: its node, its name as written (for the
@@ -39,6 +68,14 @@ type scanFrame struct {
 
 const xmlNamespaceURI = "http://www.w3.org/XML/1998/namespace"
 
+// knownDeclaration holds the XML declarations masterzen/winrm and pywinrm
+// send; encoding/xml accepts both (TestScanXMLAgreesWithDecoder).
+var knownDeclaration = map[string]bool{
+	`<?xml version="1.0" encoding="utf-8" ?>`: true,
+	`<?xml version="1.0" encoding="utf-8"?>`:  true,
+	`<?xml version="1.0" encoding="UTF-8"?>`:  true,
+}
+
 func (s *xmlScanner) document() (*node, bool) {
 	s.skipSpace()
 	if bytes.HasPrefix(s.b[s.i:], []byte("<?xml")) {
@@ -47,14 +84,16 @@ func (s *xmlScanner) document() (*node, bool) {
 			return nil, false
 		}
 		end += s.i + 2
-		// The declaration alone, through encoding/xml: it accepts version
-		// 1.0 and UTF-8 only, as it would in the whole document.
-		d := xml.NewDecoder(bytes.NewReader(s.b[s.i:end]))
-		d.Strict = true
-		if tok, err := d.Token(); err != nil {
-			return nil, false
-		} else if pi, ok := tok.(xml.ProcInst); !ok || pi.Target != "xml" {
-			return nil, false
+		if !knownDeclaration[string(s.b[s.i:end])] {
+			// The declaration alone, through encoding/xml: it accepts
+			// version 1.0 and UTF-8 only, as it would in the whole document.
+			d := xml.NewDecoder(bytes.NewReader(s.b[s.i:end]))
+			d.Strict = true
+			if tok, err := d.Token(); err != nil {
+				return nil, false
+			} else if pi, ok := tok.(xml.ProcInst); !ok || pi.Target != "xml" {
+				return nil, false
+			}
 		}
 		s.i = end
 		s.skipSpace()
@@ -132,12 +171,12 @@ func (s *xmlScanner) name() (raw []byte, prefix, local string, ok bool) {
 		default:
 			raw = s.b[start:s.i]
 			if colon < 0 {
-				return raw, "", string(raw), true
+				return raw, "", str(raw), true
 			}
 			if colon == s.i-1 {
 				return nil, "", "", false
 			}
-			return raw, string(s.b[start:colon]), string(s.b[colon+1 : s.i]), true
+			return raw, str(s.b[start:colon]), str(s.b[colon+1 : s.i]), true
 		}
 		s.i++
 	}
@@ -335,7 +374,7 @@ func unescapeASCII(raw []byte) (string, bool) {
 		amp = amp || c == '&'
 	}
 	if !amp {
-		return string(raw), true
+		return str(raw), true
 	}
 	var b strings.Builder
 	b.Grow(len(raw))

@@ -44,6 +44,14 @@ func TestScanXMLAgreesWithDecoder(t *testing.T) {
 	for _, doc := range xmlCases {
 		checkScanXML(t, []byte(doc))
 	}
+	// The declarations the scanner takes without asking encoding/xml.
+	for decl := range knownDeclaration {
+		doc := []byte(decl + "\n<a/>")
+		if _, err := decodeXML(bytes.NewReader(doc)); err != nil {
+			t.Errorf("encoding/xml refuses %q: %v", doc, err)
+		}
+		checkScanXML(t, doc)
+	}
 }
 
 // FuzzScanXML holds the fast path to encoding/xml: whatever it accepts,
@@ -87,4 +95,18 @@ func diffNodes(a, b *node, path string) string {
 		}
 	}
 	return ""
+}
+
+// BenchmarkParseRequest measures parsing the requests of a collection as
+// masterzen/winrm and pywinrm send them.
+func BenchmarkParseRequest(b *testing.B) {
+	docs := [][]byte{[]byte(seedCreate), []byte(seedCommand), []byte(pywinrmCommand)}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, d := range docs {
+			if _, err := parseRequest(d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
 }
