@@ -2,6 +2,7 @@ package shard
 
 import (
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -41,6 +42,21 @@ func (m *mergedHosts) Len() int { return len(m.at) }
 func (m *mergedHosts) Host(i int) (model.HostResult, error) {
 	p := m.at[i]
 	return m.parts[p.part].Host(int(p.i))
+}
+
+// Raw returns host i's JSON record where its shard's source keeps one (a
+// spool), else its encoding, so result.json copies a spooled record rather
+// than decode and encode it again.
+func (m *mergedHosts) Raw(i int) ([]byte, error) {
+	p := m.at[i]
+	if r, ok := m.parts[p.part].(interface{ Raw(int) ([]byte, error) }); ok {
+		return r.Raw(int(p.i))
+	}
+	h, err := m.parts[p.part].Host(int(p.i))
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(&h)
 }
 
 // Merge combines the results of every shard of one run into one result

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/reports"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 func TestParse(t *testing.T) {
@@ -207,5 +210,45 @@ func TestMergeRefuses(t *testing.T) {
 				t.Errorf("Merge: %v; want error %q", err, tc.error)
 			}
 		})
+	}
+}
+
+// TestMergeFromSpools merges shard results whose hosts are in spools, as
+// bitaudit merge reads them: the merged document is byte for byte the one
+// merged from hosts in memory (the spooled records are copied into it).
+func TestMergeFromSpools(t *testing.T) {
+	in := shardResults(t, targets(60), 3, "")
+	in[1].Result.Hosts[0].Reason = "<b>escaped & copied</b>" // json.Marshal escapes it in the spool
+	spooled := make([]Input, len(in))
+	for k, s := range in {
+		sp, err := spool.New(t.TempDir(), len(s.Result.Hosts))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sp.Close()
+		for i := range s.Result.Hosts {
+			if err := sp.Put(i, &s.Result.Hosts[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		r := *s.Result
+		r.Hosts, r.Source = nil, sp
+		spooled[k] = Input{Name: s.Name, Result: &r}
+	}
+	var docs [2]bytes.Buffer
+	for k, in := range [][]Input{in, spooled} {
+		m, err := Merge("merged", []Input{in[1], in[2], in[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := reports.WriteJSON(&docs[k], m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(docs[0].Bytes(), docs[1].Bytes()) {
+		t.Error("merged from spools, the document differs from the one merged in memory")
+	}
+	if !bytes.Contains(docs[1].Bytes(), []byte("<b>escaped & copied</b>")) {
+		t.Error("merged document lacks the host reason as written")
 	}
 }
