@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -440,8 +439,11 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 			done <- r
 		}()
 		// The output comes from the transport, which keeps the streams
-		// (masterzen sees envelopes without them: response.reply).
-		code, err := client.Run(command, io.Discard, io.Discard)
+		// (masterzen sees envelopes without them: response.reply). Not
+		// Run with io.Discard: its ReadFrom would hold an 8 KiB buffer
+		// in each of masterzen's two copying goroutines for the whole
+		// command; RunWithString's empty buffers take 512 bytes.
+		_, _, code, err := client.RunWithString(command, "")
 		if err != nil {
 			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
 		}
