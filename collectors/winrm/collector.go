@@ -408,6 +408,7 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 		ctx:      ctx,
 		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
 		url:      url,
+		basic:    a.scheme == "basic",
 		user:     c.opts.User,
 		password: c.opts.Password,
 		hint401:  c.hint401(a),

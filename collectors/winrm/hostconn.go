@@ -42,9 +42,10 @@ type hostConn struct {
 	dialer  *net.Dialer
 	timeout time.Duration // bound on one request's write and response
 
-	mu   sync.Mutex // one request at a time
-	conn net.Conn
-	br   *bufio.Reader
+	mu    sync.Mutex // one request at a time
+	conn  net.Conn
+	state *tls.ConnectionState // of conn, when TLS; shared by its responses
+	br    *bufio.Reader
 	// dials counts connections opened, for tests and logs.
 	dials int
 }
@@ -141,12 +142,9 @@ func (c *hostConn) exchange(ctx context.Context, req *http.Request) (_ *http.Res
 	}
 	resp.Body = wireBody{bytes.NewReader(body), body}
 	resp.ContentLength = int64(len(body))
-	if tc, ok := conn.(*tls.Conn); ok {
-		// As net/http does: the layers above bind logins to the
-		// server's certificate (channel binding).
-		st := tc.ConnectionState()
-		resp.TLS = &st
-	}
+	// As net/http does: the layers above bind logins to the server's
+	// certificate (channel binding).
+	resp.TLS = c.state
 	return resp, true, nil
 }
 
@@ -166,6 +164,8 @@ func (c *hostConn) dial(ctx context.Context) error {
 			return err
 		}
 		conn = tc
+		st := tc.ConnectionState()
+		c.state = &st
 	}
 	c.conn, c.dials = conn, c.dials+1
 	c.br = bufio.NewReaderSize(conn, 4<<10)
@@ -183,7 +183,7 @@ func (c *hostConn) Close() error {
 func (c *hostConn) closeLocked() {
 	if c.conn != nil {
 		_ = c.conn.Close()
-		c.conn, c.br = nil, nil
+		c.conn, c.state, c.br = nil, nil, nil
 	}
 }
 

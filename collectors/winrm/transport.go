@@ -51,9 +51,13 @@ func soapAction(body string) string {
 // it. masterzen calls Post from its own goroutines; run guards the shared
 // state.
 type transport struct {
-	ctx      context.Context
-	client   *http.Client
-	url      string
+	ctx    context.Context
+	client *http.Client
+	url    string
+	// basic says the host's scheme is Basic: only then do requests carry
+	// the password (the other schemes' round trippers authenticate the
+	// connection themselves).
+	basic    bool
 	user     string
 	password model.Secret
 	hint401  string
@@ -185,7 +189,7 @@ func (t *transport) cleanup(op, body string) {
 		return
 	}
 	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	req.SetBasicAuth(t.user, t.password.Reveal())
+	t.setBasicAuth(req)
 	resp, err := t.client.Do(req)
 	if err != nil {
 		t.log.Debug("winrm cleanup failed", "op", op, "err", cleanNetErr(err))
@@ -193,6 +197,12 @@ func (t *transport) cleanup(op, body string) {
 	}
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxResponse))
 	resp.Body.Close()
+}
+
+func (t *transport) setBasicAuth(req *http.Request) {
+	if t.basic {
+		req.SetBasicAuth(t.user, t.password.Reveal())
+	}
 }
 
 func (t *transport) pause(d time.Duration) {
@@ -213,9 +223,7 @@ func (t *transport) post(op, body string) (string, error) {
 		return "", &opError{op: op, kind: model.ErrProtocol, msg: "bad request URL"}
 	}
 	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
-	// Basic sends this header; the NTLM round trippers turn it into a
-	// handshake and never send it.
-	req.SetBasicAuth(t.user, t.password.Reveal())
+	t.setBasicAuth(req)
 
 	t.run.mu.Lock()
 	connected := t.run.connected
