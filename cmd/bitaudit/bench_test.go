@@ -43,8 +43,10 @@ func TestMain(m *testing.M) {
 //	BITAUDIT_BENCH_TRANSPORT=http go test -run '^$' -bench Fleet -benchtime 1x ./cmd/bitaudit/
 //	BITAUDIT_BENCH_HOSTS=10000 BITAUDIT_BENCH_CONCURRENCY=512 go test -run '^$' -bench Fleet -benchtime 1x -timeout 30m ./cmd/bitaudit/
 //
-// Add -cpuprofile cpu.out to profile the client (the simulator is another
-// process). Peak RSS is the benchmark process's, harness included.
+// It also reports the simulator's CPU per host (sim-cpu-ms/host, from its
+// child process's /proc stat), so a slow run shows which side used the
+// machine. Add -cpuprofile cpu.out to profile the client (the simulator is
+// another process). Peak RSS is the benchmark process's, harness included.
 func BenchmarkFleet(b *testing.B) {
 	hosts, conc := benchEnv(b, "BITAUDIT_BENCH_HOSTS", 1000), benchEnv(b, "BITAUDIT_BENCH_CONCURRENCY", 100)
 	transport := os.Getenv("BITAUDIT_BENCH_TRANSPORT")
@@ -100,7 +102,7 @@ func BenchmarkFleet(b *testing.B) {
 
 	for b.Loop() {
 		out := filepath.Join(b.TempDir(), "out")
-		before := cpuTime()
+		before, simBefore := cpuTime(), procCPU(sim.Process.Pid)
 		start := time.Now()
 		var out1, err1 strings.Builder
 		code := run(b.Context(), append(auditArgs, "--out", out),
@@ -113,6 +115,7 @@ func BenchmarkFleet(b *testing.B) {
 			})
 		wall := time.Since(start)
 		cpu := cpuTime() - before
+		simCPU := procCPU(sim.Process.Pid) - simBefore
 		if code != exitOK && code != exitFindings {
 			b.Fatalf("audit exit %d: %s", code, lastLine(err1.String()))
 		}
@@ -127,6 +130,9 @@ func BenchmarkFleet(b *testing.B) {
 		b.ReportMetric(wall.Seconds()/ideal.Seconds(), "x-ideal")
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(hosts), "cpu-ms/host")
 		b.ReportMetric(float64(misreported), "misreported")
+		if simBefore >= 0 {
+			b.ReportMetric(float64(simCPU.Microseconds())/1000/float64(hosts), "sim-cpu-ms/host")
+		}
 	}
 	b.ReportMetric(peakRSSMiB(), "peak-MiB")
 }
@@ -183,6 +189,27 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procCPU is the user + system CPU time of process pid so far, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks: 100 a second on
+// Linux), or -1 where there is no /proc.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The command name, field 2, may hold spaces: count from after it.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	s, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return -1
+	}
+	return time.Duration(u+s) * 10 * time.Millisecond
 }
 
 // peakRSSMiB is the process's peak resident set (Linux ru_maxrss is KiB).
