@@ -64,6 +64,33 @@ func BenchmarkRecord10000(b *testing.B) {
 	})
 }
 
+// BenchmarkRecordBesideOthers records a run of 1,000 hosts into a history
+// that already holds 20 runs of 2,000 other hosts each (other scopes, other
+// targets): what it costs must be the run's own, not the history's.
+func BenchmarkRecordBesideOthers(b *testing.B) {
+	benchmarkBackends(b, func(b *testing.B, loc string) {
+		s := mustOpen(b, loc)
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for k := range 20 {
+			r := fleet(2000, fmt.Sprintf("other-%d", k), start.AddDate(0, 0, k))
+			for i := range r.Hosts {
+				r.Hosts[i].Target = fmt.Sprintf("other%02d-%s", k, r.Hosts[i].Target)
+			}
+			if err := s.Record(b.Context(), r); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			if err := s.Record(b.Context(), fleet(1000, fmt.Sprintf("run-%d", i), start.AddDate(0, 1, i))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkDiff10000 loads two recorded runs of 10,000 hosts and compares them.
 func BenchmarkDiff10000(b *testing.B) {
 	benchmarkBackends(b, func(b *testing.B, loc string) {

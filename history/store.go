@@ -43,7 +43,8 @@ type dialect struct {
 
 // latestFindings selects the findings, with their first sightings, of each
 // host's latest row (its latest audited row, when audited) before a time
-// given twice.
+// given twice, for the hosts of one run (its ID given last): a history of
+// many runs and hosts costs what the run's own hosts cost.
 func (d dialect) latestFindings(audited bool) string {
 	cond := ""
 	if audited {
@@ -52,14 +53,16 @@ func (d dialect) latestFindings(audited bool) string {
 	if d.window {
 		return `SELECT f.target, f.rule_id, f.volume, f.protector_id, f.first_seen
 			FROM (SELECT run_id, target, ROW_NUMBER() OVER (PARTITION BY target ORDER BY started DESC) AS n
-				FROM bitaudit_hosts WHERE started < ? AND started < ? ` + cond + `) h
+				FROM bitaudit_hosts WHERE started < ? AND started < ? ` + cond + `
+				AND target IN (SELECT target FROM bitaudit_hosts WHERE run_id = ?)) h
 			JOIN bitaudit_findings f ON f.run_id = h.run_id AND f.target = h.target
 			WHERE h.n = 1`
 	}
 	return `SELECT f.target, f.rule_id, f.volume, f.protector_id, f.first_seen
 		FROM bitaudit_hosts h JOIN bitaudit_findings f ON f.run_id = h.run_id AND f.target = h.target
 		WHERE h.started < ? AND h.started = (
-			SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = h.target ` + strings.Replace(cond, "audited", "h2.audited", 1) + ` AND h2.started < ?)`
+			SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = h.target ` + strings.Replace(cond, "audited", "h2.audited", 1) + ` AND h2.started < ?)
+		AND h.target IN (SELECT target FROM bitaudit_hosts WHERE run_id = ?)`
 }
 
 var sqliteDialect = dialect{
@@ -286,10 +289,6 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 		return ErrRecorded
 	}
 	started := ns(r.Run.Started)
-	first, err := s.firstSightings(ctx, tx, started)
-	if err != nil {
-		return err
-	}
 	sum := r.Summary
 	sev := sum.FindingsBySeverity
 	if _, err := tx.ExecContext(ctx, s.d.rebind(`INSERT INTO bitaudit_runs (id, scope, started, finished, recorded, tool_version,
@@ -306,9 +305,14 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 	hosts := newBatch(s.d, "bitaudit_hosts", "run_id", "target", "status", "reason", "audited", "collected", "started")
 	vols := newBatch(s.d, "bitaudit_volumes", "run_id", "target", "mount_point", "volume_type", "conversion", "protection",
 		"method", "encryption_percent", "recovery_passwords", "backed_up")
-	finds := newBatch(s.d, "bitaudit_findings", "run_id", "target", "rule_id", "volume", "protector_id", "severity", "title",
-		"waiver_id", "first_seen")
-	err = model.EachHost(r.HostSource(), func(_ int, h *model.HostResult) error {
+	// The findings wait for the hosts: their first sightings are looked
+	// up for this run's hosts once those are in.
+	type findingRow struct {
+		key                                                      FindingKey
+		target, rule, volume, protector, severity, title, waiver string
+	}
+	var found []findingRow
+	err := model.EachHost(r.HostSource(), func(_ int, h *model.HostResult) error {
 		if err := hosts.add(ctx, tx, r.Run.ID, h.Target, string(h.Status), h.Reason, b01(h.Status.Audited()), ns(h.CollectedAt), started); err != nil {
 			return err
 		}
@@ -331,22 +335,34 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 		}
 		for j := range h.Findings {
 			f := &h.Findings[j]
-			fs := started
-			if t, ok := first[findingKey(h.Target, f)]; ok {
-				fs = t
-			}
 			waiver := ""
 			if f.Waiver != nil {
 				waiver = f.Waiver.ID
 			}
-			if err := finds.add(ctx, tx, r.Run.ID, h.Target, f.RuleID, f.Volume, f.ProtectorID, f.Severity.String(), f.Title, waiver, fs); err != nil {
-				return err
-			}
+			found = append(found, findingRow{findingKey(h.Target, f), h.Target, f.RuleID, f.Volume, f.ProtectorID, f.Severity.String(), f.Title, waiver})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if err := hosts.flush(ctx, tx); err != nil {
+		return err
+	}
+	first, err := s.firstSightings(ctx, tx, r.Run.ID, started)
+	if err != nil {
+		return err
+	}
+	finds := newBatch(s.d, "bitaudit_findings", "run_id", "target", "rule_id", "volume", "protector_id", "severity", "title",
+		"waiver_id", "first_seen")
+	for _, f := range found {
+		fs := started
+		if t, ok := first[f.key]; ok {
+			fs = t
+		}
+		if err := finds.add(ctx, tx, r.Run.ID, f.target, f.rule, f.volume, f.protector, f.severity, f.title, f.waiver, fs); err != nil {
+			return err
+		}
 	}
 	waivers := newBatch(s.d, "bitaudit_waivers", "run_id", "waiver_id", "scope", "state", "reason", "owner", "ticket", "expires", "matched")
 	for _, w := range r.Waivers {
@@ -373,10 +389,10 @@ func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 // firstSightings returns the first sightings of the findings a run
 // starting at started continues: those of each host's last run before it,
 // and, where the host was not audited there, of its last audited run.
-func (s *Store) firstSightings(ctx context.Context, tx *sql.Tx, started int64) (map[FindingKey]int64, error) {
+func (s *Store) firstSightings(ctx context.Context, tx *sql.Tx, runID string, started int64) (map[FindingKey]int64, error) {
 	out := map[FindingKey]int64{}
 	for _, audited := range []bool{true, false} { // the later query wins
-		rows, err := tx.QueryContext(ctx, s.d.rebind(s.d.latestFindings(audited)), started, started)
+		rows, err := tx.QueryContext(ctx, s.d.rebind(s.d.latestFindings(audited)), started, started, runID)
 		if err != nil {
 			return nil, err
 		}
