@@ -530,7 +530,10 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
 	hist.attach(wctx, result)
-	ro := reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log}
+	// The files render at once, as bitaudit report renders them: the hosts
+	// in flight are done, and under the run's soft memory limit it costs
+	// no resident memory (docs/reports-at-scale.md).
+	ro := reports.Options{Formats: job.formats, SignKey: job.signKey, PDFFont: job.pdfFont, Logger: log, Concurrent: true}
 	if _, err := os.Stat(filepath.Join(o.outDir, reports.JournalFile)); err == nil {
 		// The journal of this and earlier fix passes is evidence: listed
 		// in the manifest, never removed as stale.
