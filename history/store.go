@@ -263,22 +263,51 @@ func b01(b bool) int {
 // first sighting, the waivers and the remediation log. A finding seen on the
 // same host in the host's last audited run keeps that run's first sighting.
 func (s *Store) Record(ctx context.Context, r *model.Result) error {
+	rec, err := s.Begin(ctx, r)
+	if err != nil {
+		return err
+	}
+	return rec.Commit()
+}
+
+// A Recording is a run written into the history but not yet kept: its
+// rows are in an open transaction that Commit keeps and Rollback drops, so
+// a run can be recorded while its reports are written and kept only once
+// they are.
+type Recording struct {
+	s  *Store
+	tx *sql.Tx
+	id string
+}
+
+// Begin writes r into the history as [Store.Record] does, in a
+// transaction it leaves open (holding the database's write lock); the
+// caller ends it with Commit or Rollback.
+func (s *Store) Begin(ctx context.Context, r *model.Result) (*Recording, error) {
 	if r.Run.ID == "" {
-		return errors.New("history: run has no ID")
+		return nil, errors.New("history: run has no ID")
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("history database %s: %w", s.where, err)
+		return nil, fmt.Errorf("history database %s: %w", s.where, err)
 	}
-	defer tx.Rollback()
 	if err := s.record(ctx, tx, r); err != nil {
-		return fmt.Errorf("history database %s: recording run %s: %w", s.where, r.Run.ID, err)
+		tx.Rollback()
+		return nil, fmt.Errorf("history database %s: recording run %s: %w", s.where, r.Run.ID, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("history database %s: recording run %s: %w", s.where, r.Run.ID, err)
+	return &Recording{s: s, tx: tx, id: r.Run.ID}, nil
+}
+
+// Commit keeps the run in the history.
+func (rc *Recording) Commit() error {
+	if err := rc.tx.Commit(); err != nil {
+		return fmt.Errorf("history database %s: recording run %s: %w", rc.s.where, rc.id, err)
 	}
 	return nil
 }
+
+// Rollback drops the run from the history.
+func (rc *Recording) Rollback() { _ = rc.tx.Rollback() }
 
 func (s *Store) record(ctx context.Context, tx *sql.Tx, r *model.Result) error {
 	var n int

@@ -543,3 +543,35 @@ func TestShareOfNothingStaysNA(t *testing.T) {
 		}
 	})
 }
+
+// TestBeginCommitRollback: a run begun and rolled back is not in the
+// history, and can be recorded again; one begun and committed is.
+func TestBeginCommitRollback(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, loc string) {
+		ctx := t.Context()
+		s := mustOpen(t, loc)
+		runs := threeMonths()
+		rec, err := s.Begin(ctx, runs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Rollback()
+		if list, err := s.Runs(ctx, "fleet", 0); err != nil || len(list) != 0 {
+			t.Fatalf("after rollback: %d runs, %v", len(list), err)
+		}
+		if rec, err = s.Begin(ctx, runs[0]); err != nil {
+			t.Fatalf("begin again after rollback: %v", err)
+		}
+		if err := rec.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.Runs(ctx, "fleet", 0)
+		if err != nil || len(list) != 1 || list[0].ID != runs[0].Run.ID {
+			t.Fatalf("after commit: %+v, %v", list, err)
+		}
+		snap, err := s.Snapshot(ctx, runs[0].Run.ID)
+		if err != nil || len(snap.Hosts) != len(runs[0].Hosts) {
+			t.Fatalf("snapshot after commit: %v hosts, %v", snap, err)
+		}
+	})
+}

@@ -540,10 +540,14 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		ro.Include = append(ro.Include, reports.JournalFile)
 		out.replace = true // the journal may be this run's own
 	}
+	// The run is recorded while its reports are written, and kept only
+	// once they are.
+	rec := hist.begin(wctx, result)
 	if err := writeResults(wctx, out, result, ro, "", log); err != nil {
+		_ = rec.end(false)
 		return err
 	}
-	if err := hist.save(wctx, result); err != nil {
+	if err := rec.end(true); err != nil {
 		return err
 	}
 	if !job.quiet {

@@ -158,6 +158,54 @@ func (h *runHistory) save(ctx context.Context, r *model.Result) error {
 	return nil
 }
 
+// A pendingRecord is a run being recorded while its reports are written.
+type pendingRecord struct {
+	h    *runHistory
+	id   string
+	done chan struct{}
+	rec  *history.Recording
+	err  error
+}
+
+// begin records r into the history beside the writing of its reports
+// (they only read r); end keeps the record once the reports are written,
+// or drops it.
+func (h *runHistory) begin(ctx context.Context, r *model.Result) *pendingRecord {
+	p := &pendingRecord{h: h, id: r.Run.ID, done: make(chan struct{})}
+	if h.store == nil || !h.record {
+		close(p.done)
+		return p
+	}
+	go func() {
+		defer close(p.done)
+		p.rec, p.err = h.store.Begin(ctx, r)
+	}()
+	return p
+}
+
+// end keeps the run in the history when its results were written, and
+// drops it when they were not.
+func (p *pendingRecord) end(written bool) error {
+	<-p.done
+	if p.rec == nil && p.err == nil {
+		return nil // nothing recorded: no history, or a shard
+	}
+	if !written {
+		if p.rec != nil {
+			p.rec.Rollback()
+		}
+		return nil
+	}
+	if p.err == nil {
+		p.err = p.rec.Commit()
+	}
+	if p.err != nil {
+		return &exitError{code: exitFatal, err: fmt.Errorf("results written, but the run was not recorded: %w", p.err)}
+	}
+	p.h.log.Info("run recorded in the history", "history", p.h.store.Where(), "run", p.id)
+	return nil
+}
+
 func (h *runHistory) Close() {
 	if h != nil && h.store != nil {
 		h.store.Close()
