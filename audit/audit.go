@@ -103,6 +103,9 @@ func (a *Auditor) Run(ctx context.Context, targets []model.Target) []model.HostR
 	return st
 }
 
+// NewMemoryStore returns a Store of n hosts held in memory.
+func NewMemoryStore(n int) Store { return make(memStore, n) }
+
 // memStore is a Store in memory.
 type memStore []model.HostResult
 

@@ -481,16 +481,21 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	})()
 	// Each host's result goes to disk as it finishes: memory holds the
 	// running hosts, not the fleet.
-	hosts, err := spool.New("", len(job.targets))
-	if err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("cannot keep results: %w", err)}
+	var hosts audit.Store
+	if sp, err := spool.New("", len(job.targets)); err != nil {
+		log.Warn("results kept in memory: no spool file in the temporary directory (set TMPDIR to a writable directory on disk)", "err", err)
+		hosts = audit.NewMemoryStore(len(job.targets))
+	} else {
+		defer sp.Close()
+		defer func() {
+			if err := sp.WriteErr(); err != nil {
+				log.Warn("some results were kept in memory: the spool file could not be written", "err", err)
+			}
+		}()
+		hosts = sp
 	}
-	defer hosts.Close()
 	if err := auditor.RunTo(runCtx, job.targets, hosts); err != nil {
 		return &exitError{code: exitFatal, err: fmt.Errorf("cannot keep results: %w", err)}
-	}
-	if err := hosts.WriteErr(); err != nil {
-		log.Warn("results kept in memory: the spool file could not be written", "err", err)
 	}
 	result.Source = hosts
 	var fixErr error

@@ -307,3 +307,25 @@ func TestAuditSealedHTTP(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditWithoutSpoolKeepsResultsInMemory: with no writable temporary
+// directory for the spool, the run says so and keeps its results in
+// memory; every host is still in the result.
+func TestAuditWithoutSpoolKeepsResultsInMemory(t *testing.T) {
+	const password = "Sim-Passw0rd!"
+	fleet, targets, ca := startFleet(t, 8, 5, password)
+	out := t.TempDir()
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": password},
+		"audit", "--targets", targets, "--user", "auditor", "--ca-cert", ca, "--out", out, "--no-history",
+		"--host-timeout", "8s", "--format", "json")
+	if code != exitFindings && code != exitIncomplete {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "results kept in memory: no spool file") {
+		t.Errorf("no warning about the missing spool:\n%s", stderr)
+	}
+	if r := readResult(t, out); len(r.Hosts) != len(fleet.Hosts()) || r.Summary.Hosts != len(fleet.Hosts()) {
+		t.Errorf("result has %d hosts (summary %d), fleet %d", len(r.Hosts), r.Summary.Hosts, len(fleet.Hosts()))
+	}
+}
