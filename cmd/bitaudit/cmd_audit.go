@@ -402,6 +402,9 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		return err
 	}
 	defer hist.Close()
+	// What the run is compared with is read while the hosts are audited,
+	// even if the run is interrupted.
+	hist.prefetch(context.WithoutCancel(ctx))
 
 	if k := job.collector.Kerberos; k != nil {
 		for _, w := range k.Warnings {

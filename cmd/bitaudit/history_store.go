@@ -65,7 +65,9 @@ func openHistoryForReading(ctx context.Context, g *globals, location string) (*h
 // runHistory is the history of one run being audited: where it is compared
 // from and recorded to.
 type runHistory struct {
-	store    *history.Store
+	store *history.Store
+	// pre is what prefetch reads; nil until it starts.
+	pre      *prefetched
 	previous *history.Snapshot
 	opts     *historyOptions
 	scope    string
@@ -111,6 +113,52 @@ func openRunHistory(ctx context.Context, g *globals, o *historyOptions, scope st
 	return h, nil
 }
 
+// earlierRuns is what a run is compared with, read from the history: the
+// runs before it and the previous run's snapshot.
+type earlierRuns struct {
+	runs []history.RunInfo
+	prev *history.Snapshot
+}
+
+// prefetched holds earlierRuns once done is closed.
+type prefetched struct {
+	done chan struct{}
+	e    earlierRuns
+}
+
+// prefetch starts reading, while the hosts are audited, what attach
+// compares the run with: none of it depends on the run's own results.
+func (h *runHistory) prefetch(ctx context.Context) {
+	if !h.record || h.store == nil || h.pre != nil {
+		return
+	}
+	p := &prefetched{done: make(chan struct{})}
+	h.pre = p
+	go func() {
+		defer close(p.done)
+		p.e = h.readEarlier(ctx)
+	}()
+}
+
+// readEarlier reads the runs before this one and, unless --previous gave
+// it, the previous run's snapshot; what cannot be read is left out, with a
+// warning.
+func (h *runHistory) readEarlier(ctx context.Context) earlierRuns {
+	var e earlierRuns
+	var err error
+	if e.runs, err = h.store.Runs(ctx, h.scope, history.TrendRuns); err != nil {
+		h.log.Warn("history not read: the report has no comparison with earlier runs", "error", err.Error())
+		return earlierRuns{}
+	}
+	if len(e.runs) > 0 && h.previous == nil {
+		if e.prev, err = h.store.Snapshot(ctx, e.runs[0].ID); err != nil {
+			h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
+			e.prev = nil
+		}
+	}
+	return e
+}
+
 // attach compares the finished run with the previous one and sets its
 // trend; a history that cannot be read leaves the run without them, with a
 // warning, rather than losing the run.
@@ -119,29 +167,24 @@ func (h *runHistory) attach(ctx context.Context, r *model.Result) {
 	if !h.record {
 		return // a shard: compared once merged
 	}
-	var earlier []history.RunInfo
-	var prev *history.Snapshot
+	var e earlierRuns
 	source := ""
 	if h.store != nil {
-		var err error
-		if earlier, err = h.store.Runs(ctx, h.scope, history.TrendRuns); err != nil {
-			h.log.Warn("history not read: the report has no comparison with earlier runs", "error", err.Error())
-			earlier = nil
-		} else if len(earlier) > 0 && h.previous == nil {
-			if prev, err = h.store.Snapshot(ctx, earlier[0].ID); err != nil {
-				h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
-				prev = nil
-			}
+		h.prefetch(ctx)
+		<-h.pre.done
+		e = h.pre.e
+		if e.prev != nil {
 			source = "history"
 		}
 	}
+	prev := e.prev
 	if h.previous != nil {
 		prev, source = h.previous, h.opts.previous
 	}
 	if prev == nil && h.store == nil {
 		return
 	}
-	if err := history.Attach(r, prev, source, earlier); err != nil {
+	if err := history.Attach(r, prev, source, e.runs); err != nil {
 		h.log.Warn("run not compared with earlier runs: its results could not be read", "error", err.Error())
 	}
 }
@@ -207,6 +250,9 @@ func (p *pendingRecord) end(written bool) error {
 }
 
 func (h *runHistory) Close() {
+	if h != nil && h.pre != nil {
+		<-h.pre.done // its reads end before the store closes
+	}
 	if h != nil && h.store != nil {
 		h.store.Close()
 	}
