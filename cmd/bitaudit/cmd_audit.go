@@ -582,8 +582,8 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 // growing there, while the XLSX's sheet buffers grow to 16 MiB each.
 // Measured (2-core machine, HTTPS + NTLM, every host non-compliant):
 // 1,000 hosts rendered at once finish about 0.1 s sooner; 10,000 hosts at
-// --concurrency 512 peaked at 188-197 MiB resident rendered at once, 158
-// MiB one after another.
+// --concurrency 512 peaked at 188-197 MiB resident rendered at once,
+// 158-175 MiB one after another.
 const concurrentReportsMax = 2000
 
 // worstAudited is the highest unwaived severity among findings on audited

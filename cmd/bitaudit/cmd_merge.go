@@ -80,10 +80,12 @@ func runMerge(ctx context.Context, g *globals, o *auditOptions, files []string) 
 	}
 	hist.attach(ctx, merged)
 	log := g.logger()
+	rec := hist.begin(ctx, merged)
 	if err := writeResults(ctx, out, merged, reports.Options{Formats: formats, SignKey: job.signKey, PDFFont: font, Logger: log}, "", log); err != nil {
+		_ = rec.end(false)
 		return err
 	}
-	if err := hist.save(ctx, merged); err != nil {
+	if err := rec.end(true); err != nil {
 		return err
 	}
 	fmt.Fprintf(g.Out, "Merged %d shards of run group %s\n", len(in), in[0].Result.Run.Shard.Group)

@@ -113,21 +113,17 @@ func openRunHistory(ctx context.Context, g *globals, o *historyOptions, scope st
 	return h, nil
 }
 
-// earlierRuns is what a run is compared with, read from the history: the
-// runs before it and the previous run's snapshot.
-type earlierRuns struct {
+// prefetched is what a run is compared with, read from the history (the
+// runs before it and the previous run's snapshot), once done is closed.
+type prefetched struct {
+	done chan struct{}
 	runs []history.RunInfo
 	prev *history.Snapshot
 }
 
-// prefetched holds earlierRuns once done is closed.
-type prefetched struct {
-	done chan struct{}
-	e    earlierRuns
-}
-
 // prefetch starts reading, while the hosts are audited, what attach
 // compares the run with: none of it depends on the run's own results.
+// What cannot be read is left out, with a warning.
 func (h *runHistory) prefetch(ctx context.Context) {
 	if !h.record || h.store == nil || h.pre != nil {
 		return
@@ -136,27 +132,19 @@ func (h *runHistory) prefetch(ctx context.Context) {
 	h.pre = p
 	go func() {
 		defer close(p.done)
-		p.e = h.readEarlier(ctx)
-	}()
-}
-
-// readEarlier reads the runs before this one and, unless --previous gave
-// it, the previous run's snapshot; what cannot be read is left out, with a
-// warning.
-func (h *runHistory) readEarlier(ctx context.Context) earlierRuns {
-	var e earlierRuns
-	var err error
-	if e.runs, err = h.store.Runs(ctx, h.scope, history.TrendRuns); err != nil {
-		h.log.Warn("history not read: the report has no comparison with earlier runs", "error", err.Error())
-		return earlierRuns{}
-	}
-	if len(e.runs) > 0 && h.previous == nil {
-		if e.prev, err = h.store.Snapshot(ctx, e.runs[0].ID); err != nil {
-			h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
-			e.prev = nil
+		runs, err := h.store.Runs(ctx, h.scope, history.TrendRuns)
+		if err != nil {
+			h.log.Warn("history not read: the report has no comparison with earlier runs", "error", err.Error())
+			return
 		}
-	}
-	return e
+		p.runs = runs
+		if len(runs) > 0 && h.previous == nil { // --previous gives its own
+			if p.prev, err = h.store.Snapshot(ctx, runs[0].ID); err != nil {
+				h.log.Warn("previous run not read: the report has no comparison with it", "error", err.Error())
+				p.prev = nil
+			}
+		}
+	}()
 }
 
 // attach compares the finished run with the previous one and sets its
@@ -167,41 +155,31 @@ func (h *runHistory) attach(ctx context.Context, r *model.Result) {
 	if !h.record {
 		return // a shard: compared once merged
 	}
-	var e earlierRuns
-	source := ""
+	var (
+		earlier []history.RunInfo
+		prev    *history.Snapshot
+		source  string
+	)
 	if h.store != nil {
 		h.prefetch(ctx)
 		<-h.pre.done
-		e = h.pre.e
-		if e.prev != nil {
+		earlier, prev = h.pre.runs, h.pre.prev
+		if prev != nil {
 			source = "history"
 		}
 	}
-	prev := e.prev
 	if h.previous != nil {
 		prev, source = h.previous, h.opts.previous
 	}
 	if prev == nil && h.store == nil {
 		return
 	}
-	if err := history.Attach(r, prev, source, e.runs); err != nil {
+	if err := history.Attach(r, prev, source, earlier); err != nil {
 		h.log.Warn("run not compared with earlier runs: its results could not be read", "error", err.Error())
 	}
 }
 
-// save records the run in the history.
-func (h *runHistory) save(ctx context.Context, r *model.Result) error {
-	if h.store == nil || !h.record {
-		return nil
-	}
-	if err := h.store.Record(ctx, r); err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("results written, but the run was not recorded: %w", err)}
-	}
-	h.log.Info("run recorded in the history", "history", h.store.Where(), "run", r.Run.ID)
-	return nil
-}
-
-// A pendingRecord is a run being recorded while its reports are written.
+// A pendingRecord is a run being recorded while its results are written.
 type pendingRecord struct {
 	h    *runHistory
 	id   string
@@ -210,9 +188,9 @@ type pendingRecord struct {
 	err  error
 }
 
-// begin records r into the history beside the writing of its reports
-// (they only read r); end keeps the record once the reports are written,
-// or drops it.
+// begin records r into the history beside the writing of its results
+// (which only read r); end keeps the record once they are written, or
+// drops it.
 func (h *runHistory) begin(ctx context.Context, r *model.Result) *pendingRecord {
 	p := &pendingRecord{h: h, id: r.Run.ID, done: make(chan struct{})}
 	if h.store == nil || !h.record {
