@@ -149,11 +149,16 @@ func ParseTargets(r io.Reader, name string) ([]Target, []Duplicate, error) {
 			if err == io.EOF {
 				break
 			}
-			line, _ := cr.FieldPos(0)
 			if err != nil {
+				// A malformed record has no field positions: the error says where.
+				line := 0
+				if pe, ok := errors.AsType[*csv.ParseError](err); ok {
+					line, err = pe.StartLine, fmt.Errorf("column %d: %w", pe.Column, pe.Err)
+				}
 				errs = append(errs, &TargetError{File: name, Line: line, Err: err})
 				break
 			}
+			line, _ := cr.FieldPos(0)
 			if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 				continue
 			}

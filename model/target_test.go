@@ -52,6 +52,8 @@ func TestParseTargets(t *testing.T) {
 		{name: "bad host", in: "good\nbad_host!\nfoo;rm -rf\n-lead\n", wantErr: []string{"t.txt:2:", "t.txt:3:", "t.txt:4:"}},
 		{name: "injection attempt", in: "a'$(calc)\n", wantErr: []string{"t.txt:1: invalid host"}},
 		{name: "csv missing host value", in: "host,site\n,HQ\n", wantErr: []string{"t.txt:2: empty host"}},
+		{name: "csv unterminated quote", in: "host,fqdn\nws-1,ws-1.corp.example.test\n\"ws-2,x\n", wantErr: []string{"t.txt:3: ", "extraneous or missing \" in quoted-field"}},
+		{name: "csv bare quote", in: "host\nws\"1\n", wantErr: []string{"t.txt:2: invalid host"}},
 		{name: "csv without host column", in: "# fleet\nname,site\nws-1,HQ\n", wantErr: []string{"t.txt:1: CSV header has no \"host\" column", `columns found: "name", "site"`}},
 		{name: "binary", in: "ws-1\n\x00\x01\x02garbage", wantErr: []string{"t.txt: not a text file (NUL byte at offset 5)"}},
 		{name: "invalid utf-8", in: "ws-1\n\xff\xfe\xfd\n", wantErr: []string{"t.txt: not a UTF-8 text file"}},
