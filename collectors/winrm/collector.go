@@ -1,6 +1,7 @@
 package winrm
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -13,6 +14,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	mwinrm "github.com/masterzen/winrm"
@@ -430,7 +432,7 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 	go func() {
 		var r run
 		// masterzen's last request (Delete, or a cleanup after ctx
-		// ended) is over when RunWithString returns.
+		// ended) is over when runShell returns.
 		defer conn.Close()
 		defer func() {
 			if p := recover(); p != nil {
@@ -439,12 +441,7 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 			}
 			done <- r
 		}()
-		// The output comes from the transport, which keeps the streams
-		// (masterzen sees envelopes without them: response.reply). Not
-		// Run with io.Discard: its ReadFrom would hold an 8 KiB buffer
-		// in each of masterzen's two copying goroutines for the whole
-		// command; RunWithString's empty buffers take 512 bytes.
-		_, _, code, err := client.RunWithString(command, "")
+		code, err := runShell(client, command)
 		if err != nil {
 			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
 		}
@@ -470,6 +467,54 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 		return run{retryable: retry, sent: st.commandSent}, st.firstErr
 	}
 	return r, nil
+}
+
+// runShell runs command in a new shell as masterzen's RunWithString does,
+// except that a command that ran to its end is not sent Signal (terminate)
+// before the shell's Delete: "Any commands in progress SHOULD be immediately
+// terminated and all resources for the Shell SHOULD be freed" on Delete
+// (MS-WSMV 3.1.4.4.1), and a Signal would count against the user's
+// MaxConcurrentOperationsPerUser until then (MS-WSMV <118>). That saves one
+// round trip per host. A command that did not end (a failed or cancelled
+// Receive) is still terminated with Signal first.
+//
+// The output comes from the transport, which keeps the streams (masterzen
+// sees envelopes without them: response.reply); the pipes are drained only
+// so that masterzen never blocks on them. A pipe ends cleanly (io.Copy
+// returns nil) only when masterzen saw the command finish.
+func runShell(client *mwinrm.Client, command string) (int, error) {
+	shell, err := client.CreateShell()
+	if err != nil {
+		return 1, err
+	}
+	defer shell.Close()
+	cmd, err := shell.Execute(command)
+	if err != nil {
+		return 1, err
+	}
+	var (
+		wg      sync.WaitGroup
+		stdoutE error
+	)
+	// Empty buffers: their ReadFrom takes 512 bytes, where io.Discard's
+	// would hold 8 KiB in each goroutine for the whole command.
+	wg.Go(func() {
+		var b bytes.Buffer
+		_, stdoutE = b.ReadFrom(cmd.Stdout)
+	})
+	wg.Go(func() {
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(cmd.Stderr)
+	})
+	cmd.Wait()
+	wg.Wait()
+	if stdoutE != nil {
+		// Not finished: terminate it. Its error is the Receive's, which
+		// the transport has recorded.
+		_ = cmd.Close()
+		return cmd.ExitCode(), stdoutE
+	}
+	return cmd.ExitCode(), nil
 }
 
 // backoff is the jittered delay before retry attempt+1: 250ms, 500ms, …
