@@ -54,6 +54,11 @@ type Options struct {
 	// grace period at once: running hosts are stopped and marked
 	// interrupted (a second Ctrl-C).
 	Abort <-chan struct{}
+	// Ramp spreads the starts of the first Concurrency hosts evenly over
+	// this long instead of starting them in one burst (default 0: at
+	// once). Later hosts start as earlier ones finish, so they stay
+	// spread.
+	Ramp time.Duration
 }
 
 // An Auditor runs audits with one collector, verifier and evaluator.
@@ -172,8 +177,19 @@ func (a *Auditor) RunTo(ctx context.Context, targets []model.Target, st Store) e
 			}
 		})
 	}
+	workers := min(a.opts.Concurrency, len(targets))
+	start := time.Now()
 feed:
 	for i := range targets {
+		if d := rampDelay(i, workers, a.opts.Ramp) - time.Since(start); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+				t.Stop()
+				break feed
+			}
+		}
 		select {
 		case next <- i:
 			started[i] = true
@@ -221,6 +237,16 @@ feed:
 		}
 	}
 	return nil
+}
+
+// rampDelay is when, after the run's start, host i may start when the
+// first workers hosts' starts are spread evenly over ramp: 0 for the first
+// host and for every host after the first workers (they wait for a worker).
+func rampDelay(i, workers int, ramp time.Duration) time.Duration {
+	if ramp <= 0 || i >= workers {
+		return 0
+	}
+	return ramp * time.Duration(i) / time.Duration(workers)
 }
 
 // auditHost produces exactly one result for t; it never panics and returns

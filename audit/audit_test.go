@@ -141,6 +141,33 @@ func TestRunInterruptedKeepsEveryTarget(t *testing.T) {
 	}
 }
 
+// TestRunInterruptedDuringRamp: an interrupt while the first hosts' starts
+// are still being spread starts no more of them, and every target still
+// gets a result.
+func TestRunInterruptedDuringRamp(t *testing.T) {
+	t.Parallel()
+	names := []string{"ok-1", "ok-2", "ok-3", "ok-4", "ok-5"}
+	ctx, cancel := context.WithCancel(t.Context())
+	c := &fakeCollector{}
+	a := audit.New(c, nil, flagEvaluator{}, audit.Options{Concurrency: 4, HostTimeout: time.Minute, Ramp: time.Hour,
+		Progress: func(done, total int, h *model.HostResult) { cancel() }})
+	got := a.Run(ctx, targets(names...))
+	if len(got) != len(names) {
+		t.Fatalf("got %d results, want %d", len(got), len(names))
+	}
+	if got[0].Status == model.StatusInterrupted {
+		t.Errorf("%s, started before the interrupt: %s", got[0].Target, got[0].Status)
+	}
+	for _, h := range got[1:] {
+		if h.Status != model.StatusInterrupted {
+			t.Errorf("%s: status %s, want interrupted (the ramp had not started it)", h.Target, h.Status)
+		}
+	}
+	if n := c.calls.Load(); n != 1 {
+		t.Errorf("%d hosts started, want 1", n)
+	}
+}
+
 // TestRunAbortEndsGrace: closing Abort after the interrupt stops running
 // hosts at once, though the grace period is an hour; the cause given to
 // the cancellation is the reason of hosts never started.

@@ -42,6 +42,7 @@ type auditOptions struct {
 	formats          string
 	concurrency      int
 	hostTimeout      time.Duration
+	ramp             time.Duration
 	transport        string
 	port             int
 	auth             string
@@ -72,6 +73,7 @@ func (o *auditOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.escrowConfig, "escrow-config", "", "escrow sources file (YAML): Active Directory, Entra ID, external key store")
 	o.addOutputFlags(f, "./bitaudit-results")
 	f.IntVar(&o.concurrency, "concurrency", defaultConcurrency, "hosts audited at once (each holds one connection; see README, Scale)")
+	f.DurationVar(&o.ramp, "ramp", defaultRamp, "spread the first --concurrency hosts' starts over this long rather than start them at once (0: at once)")
 	f.DurationVar(&o.hostTimeout, "host-timeout", 2*time.Minute, "deadline for one host's collection and verification")
 	f.StringVar(&o.transport, "transport", "https", "WinRM transport: https (5986, certificate verified) or http (5985)")
 	f.IntVar(&o.port, "port", 0, "WinRM port (default 5986 for https, 5985 for http)")
@@ -287,6 +289,9 @@ func resolveCommon(o *auditOptions) (*auditJob, error) {
 	if o.hostTimeout <= 0 {
 		return nil, usageErrorf("--host-timeout must be positive")
 	}
+	if o.ramp < 0 || o.ramp > maxRamp {
+		return nil, usageErrorf("--ramp must be between 0 and %s", maxRamp)
+	}
 	switch o.transport {
 	case "https", "http":
 	default:
@@ -466,6 +471,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	auditor := audit.New(collector, checker, engine, audit.Options{
 		Concurrency: fitConcurrency(log, o.concurrency, raiseFileLimit),
 		HostTimeout: o.hostTimeout,
+		Ramp:        o.ramp,
 		Logger:      hostLog,
 		Progress: func(done, total int, h *model.HostResult) {
 			stop.observe(h)

@@ -146,6 +146,8 @@ func TestAuditRejectsBadInputBeforeContactingHosts(t *testing.T) {
 		{"bad format", []string{"--targets", good, "--format", "docx"}, env, "--format"},
 		{"bad fail-on", []string{"--targets", good, "--fail-on", "urgent"}, env, "--fail-on"},
 		{"bad transport", []string{"--targets", good, "--transport", "ssh"}, env, "--transport"},
+		{"negative ramp", []string{"--targets", good, "--ramp", "-1s"}, env, "--ramp"},
+		{"endless ramp", []string{"--targets", good, "--ramp", "2h"}, env, "--ramp"},
 		{"unknown flag", []string{"--targets", good, "--password", "secret"}, env, "unknown flag"},
 	}
 	for _, tt := range tests {
