@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -182,20 +183,50 @@ type viewedSource struct {
 	v *view
 }
 
+// hostsAhead is how many hosts [view.hosts] decodes ahead of its caller,
+// on a goroutine of its own: decoding is about a third of the PDF's work,
+// and where a core is free it overlaps with the drawing.
+const hostsAhead = 16
+
 // hosts calls fn with every host whose key keep accepts (nil: every host),
-// in target order, read from the source one at a time; it stops at fn's
-// first error or the source's, which it returns.
+// in target order, read from the source one at a time (decoded up to
+// hostsAhead ahead); it stops at fn's first error or the source's, which
+// it returns. keep must not change anything: it runs on the decoding
+// goroutine.
 func (v *view) hosts(keep func(*hostKey) bool, fn func(h *model.HostResult) error) error {
-	for i := range v.keys {
-		k := &v.keys[i]
-		if keep != nil && !keep(k) {
-			continue
+	type decoded struct {
+		h      model.HostResult
+		target string
+		err    error
+	}
+	next := make(chan decoded, hostsAhead)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer wg.Wait() // the decoder is gone when hosts returns
+	defer close(stop)
+	wg.Go(func() {
+		defer close(next)
+		for i := range v.keys {
+			k := &v.keys[i]
+			if keep != nil && !keep(k) {
+				continue
+			}
+			h, err := v.src.Host(k.i)
+			select {
+			case next <- decoded{h, k.target, err}:
+			case <-stop:
+				return
+			}
+			if err != nil {
+				return
+			}
 		}
-		h, err := v.src.Host(k.i)
-		if err != nil {
-			return fmt.Errorf("read host %s: %w", k.target, err)
+	})
+	for d := range next {
+		if d.err != nil {
+			return fmt.Errorf("read host %s: %w", d.target, d.err)
 		}
-		if err := fn(&h); err != nil {
+		if err := fn(&d.h); err != nil {
 			return err
 		}
 	}
