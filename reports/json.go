@@ -175,7 +175,7 @@ func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, er
 		}
 		b = newViewBuilder(sp)
 	}
-	res.Source = &viewedSource{Spool: sp, v: b.view()}
+	res.Source = &viewedSource{recordSource: sp, v: b.view()}
 	return res, sp, nil
 }
 

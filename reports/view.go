@@ -15,7 +15,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/bitaudit/bitaudit/model"
-	"github.com/bitaudit/bitaudit/spool"
 )
 
 // The view: the sorted order and the wording every format shares, so the
@@ -88,16 +87,19 @@ func newView(r *model.Result) (*view, error) {
 	return b.view(), nil
 }
 
-// A viewBuilder builds a view from the hosts of src, given in index order.
+// A viewBuilder builds a view from the hosts of src, given in index order,
+// or with byIndex in any order, each once (a [Tally]): the view is the same.
 type viewBuilder struct {
 	v      *view
 	labels map[string]bool
 	rules  ruleCounter
-	seen   map[rune]bool
+	seen   map[rune]int // index in v.hostRunes
+	// byIndex: keys are placed at the host's index, not appended.
+	byIndex bool
 }
 
 func newViewBuilder(src model.HostSource) *viewBuilder {
-	return &viewBuilder{v: &view{src: src, keys: make([]hostKey, 0, src.Len())}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]bool{}}
+	return &viewBuilder{v: &view{src: src, keys: make([]hostKey, 0, src.Len())}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]int{}}
 }
 
 // add counts host i; raw, when known, is its JSON.
@@ -113,7 +115,7 @@ func (b *viewBuilder) add(i int, h *model.HostResult, raw []byte) {
 		k.open = true
 		k.worst = max(k.worst, f.Severity)
 	}
-	b.rules.add(h.Findings)
+	b.rules.add(i, h.Findings)
 	v.findings += len(h.Findings)
 	v.volumes += len(h.Volumes)
 	for j := range h.Volumes {
@@ -136,17 +138,30 @@ func (b *viewBuilder) add(i int, h *model.HostResult, raw []byte) {
 	}
 	// The characters a font may lack: only non-ASCII text can, and JSON
 	// all ASCII, without escapes, holds none.
+	// Each is kept where it first appears: in the lowest-indexed host that
+	// has it, at its first place there.
 	if raw == nil || !asciiJSON(raw) {
+		ord := 0
 		walkStrings(reflect.ValueOf(h), "host "+h.Target, func(where, s string) {
 			for _, c := range s {
-				if c >= 0x80 && !b.seen[c] {
-					b.seen[c] = true
-					v.hostRunes = append(v.hostRunes, placedRune{c, where})
+				if c < 0x80 {
+					continue
 				}
+				if j, ok := b.seen[c]; !ok {
+					b.seen[c] = len(v.hostRunes)
+					v.hostRunes = append(v.hostRunes, placedRune{c, where, i, ord})
+				} else if p := &v.hostRunes[j]; i < p.host {
+					*p = placedRune{c, where, i, ord}
+				}
+				ord++
 			}
 		})
 	}
-	v.keys = append(v.keys, k)
+	if b.byIndex {
+		v.keys[i] = k
+	} else {
+		v.keys = append(v.keys, k)
+	}
 }
 
 // asciiJSON reports whether the JSON b is ASCII without \u escapes.
@@ -161,6 +176,11 @@ func asciiJSON(b []byte) bool {
 
 func (b *viewBuilder) view() *view {
 	v := b.v
+	if b.byIndex { // in the order the characters first appear, by index
+		slices.SortFunc(v.hostRunes, func(x, y placedRune) int {
+			return cmp.Or(cmp.Compare(x.host, y.host), cmp.Compare(x.ord, y.ord))
+		})
+	}
 	// Natural order (127.0.10.2 before 127.0.10.10, ws-9 before ws-10).
 	slices.SortStableFunc(v.keys, func(a, b hostKey) int {
 		return cmp.Or(naturalCompare(a.target, b.target), strings.Compare(a.target, b.target))
@@ -170,17 +190,81 @@ func (b *viewBuilder) view() *view {
 	return v
 }
 
-// A placedRune is a character and where it first appears.
+// A placedRune is a character and where it first appears: in host (an
+// index), its ord-th non-ASCII character.
 type placedRune struct {
-	r     rune
-	where string
+	r         rune
+	where     string
+	host, ord int
 }
 
 // A viewedSource is a HostSource with its view, built as its hosts were
-// read (ReadResultSpooled); its hosts must not change.
+// read (ReadResultSpooled) or stored (a [Tally]); its hosts must not change.
 type viewedSource struct {
-	*spool.Spool
+	recordSource
 	v *view
+}
+
+// A recordSource is a HostSource that also gives each host's record (a
+// spool): result.json copies them.
+type recordSource interface {
+	model.HostSource
+	rawSource
+}
+
+// A Tally builds the view the reports share as a run's hosts are stored,
+// given to Add in any order (a spool's observer), so that [WriteAll] needs
+// no pass over the hosts before drawing them. It is safe for concurrent
+// use.
+type Tally struct {
+	mu      sync.Mutex
+	b       *viewBuilder
+	added   []bool
+	n       int
+	again   bool // a host was added twice (changed after it was stored)
+	sourced bool
+}
+
+// NewTally returns a Tally for a run of n hosts.
+func NewTally(n int) *Tally {
+	return &Tally{b: &viewBuilder{v: &view{keys: make([]hostKey, n)}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]int{}, byIndex: true},
+		added: make([]bool, n)}
+}
+
+// Add counts host i as stored; record, when known, is its JSON. A host
+// stored again (changed after the collection: the cross-host check,
+// coverage, --fix) makes the Tally give up: the reports then read the
+// hosts once more.
+func (t *Tally) Add(i int, h *model.HostResult, record []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.again || t.sourced:
+	case i < 0 || i >= len(t.added) || t.added[i]:
+		t.again = true
+	default:
+		t.added[i] = true
+		t.n++
+		t.b.add(i, h, record)
+	}
+}
+
+// Source returns src with the view built, to be the result's Source, and
+// true, when Add counted each of src's hosts exactly once; otherwise src
+// and false. src's hosts must not change after.
+func (t *Tally) Source(src interface {
+	model.HostSource
+	Raw(i int) ([]byte, error)
+}) (model.HostSource, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.sourced || t.again || t.n != len(t.added) || src.Len() != len(t.added) {
+		t.again = true
+		return src, false
+	}
+	t.sourced = true
+	t.b.v.src = src
+	return &viewedSource{recordSource: src, v: t.b.view()}, true
 }
 
 // hostsAhead is how many hosts [view.hosts] decodes ahead of its caller,
@@ -361,6 +445,7 @@ type ruleRow struct {
 	Title    string
 	Severity model.Severity
 	Count    int
+	host     int // the index of the host the title is from
 }
 
 // A ruleCounter counts open (unwaived) findings by rule and severity.
@@ -371,14 +456,19 @@ type ruleKey struct {
 	sev model.Severity
 }
 
-func (c ruleCounter) add(fs []model.Finding) {
+// add counts the findings of host i. A row's title is its first finding's
+// in the lowest-indexed host, whatever order hosts are added in.
+func (c ruleCounter) add(i int, fs []model.Finding) {
 	for _, f := range fs {
 		if f.Waived() {
 			continue
 		}
 		k := ruleKey{f.RuleID, f.Severity}
-		if c[k] == nil {
-			c[k] = &ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity}
+		switch r := c[k]; {
+		case r == nil:
+			c[k] = &ruleRow{ID: f.RuleID, Title: f.Title, Severity: f.Severity, host: i}
+		case i < r.host:
+			r.Title, r.host = f.Title, i
 		}
 		c[k].Count++
 	}

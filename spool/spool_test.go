@@ -3,8 +3,10 @@ package spool
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -139,6 +141,39 @@ func TestWriteFailureKeepsResultsInMemory(t *testing.T) {
 		}
 		if want := host(i); !reflect.DeepEqual(got, want) {
 			t.Errorf("host %d = %+v, want %+v", i, got, want)
+		}
+	}
+}
+
+// TestObserve: the observer sees each host the file took, with the record
+// Raw gives back, and not the hosts kept in memory after a write failure.
+func TestObserve(t *testing.T) {
+	s, err := New(t.TempDir(), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.f = &failing{File: s.f.(*os.File), ok: 2}
+	seen := map[int]string{}
+	s.Observe(func(i int, h *model.HostResult, record []byte) {
+		if h.Target != host(i).Target {
+			t.Errorf("observed host %d as %s", i, h.Target)
+		}
+		seen[i] = string(record)
+	})
+	for _, i := range []int{3, 1, 0, 2} {
+		h := host(i)
+		if err := s.Put(i, &h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 2 || seen[3] == "" || seen[1] == "" {
+		t.Fatalf("observed %d hosts (%v), want the 2 written: 3 and 1", len(seen), slices.Sorted(maps.Keys(seen)))
+	}
+	for i, rec := range seen {
+		raw, err := s.Raw(i)
+		if err != nil || string(raw) != rec {
+			t.Errorf("host %d: observed record %q, Raw %q (%v)", i, rec, raw, err)
 		}
 	}
 }

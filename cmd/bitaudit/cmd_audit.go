@@ -490,11 +490,18 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	})()
 	// Each host's result goes to disk as it finishes: memory holds the
 	// running hosts, not the fleet.
-	var hosts audit.Store
-	if sp, err := spool.New("", len(job.targets)); err != nil {
+	// They are counted as they are stored, so that neither the summary nor
+	// the reports need a pass over them before the reports are drawn.
+	var (
+		hosts audit.Store
+		sp    *spool.Spool
+		tally = newHostTally(len(job.targets))
+	)
+	if sp, err = spool.New("", len(job.targets)); err != nil {
 		log.Warn("results kept in memory: no spool file in the temporary directory (set TMPDIR to a writable directory on disk)", "err", err)
-		hosts = audit.NewMemoryStore(len(job.targets))
+		hosts, sp = audit.NewMemoryStore(len(job.targets)), nil
 	} else {
+		sp.Observe(tally.add)
 		defer sp.Close()
 		defer func() {
 			if err := sp.WriteErr(); err != nil {
@@ -521,25 +528,17 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		return err
 	}
 	result.Waivers = engine.Waivers(result.Run.Finished)
-	var (
-		sum   model.Summarizer
-		worst = model.SeverityNone // of audited hosts, for --fail-on
-	)
-	err = model.EachHost(hosts, func(_ int, h *model.HostResult) error {
-		sum.Add(h)
-		if h.Status.Audited() {
-			for _, f := range h.Findings {
-				if !f.Waived() {
-					worst = max(worst, f.Severity)
-				}
-			}
+	worst := model.SeverityNone // of audited hosts, for --fail-on
+	if src, sum, w, ok := tally.finish(sp); ok {
+		result.Source, result.Summary, worst = src, sum, w
+	} else { // a host changed after it was stored, or none was spooled
+		var sum hostTally
+		err = model.EachHost(hosts, func(_ int, h *model.HostResult) error { sum.count(h); return nil })
+		if err != nil {
+			return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
 		}
-		return nil
-	})
-	if err != nil {
-		return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
+		result.Summary, worst = sum.sum.Summary(), sum.worst
 	}
-	result.Summary = sum.Summary()
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
