@@ -135,15 +135,17 @@ type auditJob struct {
 	policyName string
 	escrowCfg  *escrow.Config
 	// directory is the inventory with census, read before the run for
-	// --targets-from; else read after it when a directory is configured.
-	directory   *escrow.Directory
-	targetsFrom []string
-	collector   winrm.Options
-	opts        *auditOptions
-	formats     []reports.Format
-	failOn      model.Severity
-	signKey     ed25519.PrivateKey
-	pdfFont     []byte
+	// --targets-from; else read while the hosts are audited when a
+	// directory is configured (directoryRead gives it).
+	directory     *escrow.Directory
+	directoryRead <-chan directoryRead
+	targetsFrom   []string
+	collector     winrm.Options
+	opts          *auditOptions
+	formats       []reports.Format
+	failOn        model.Severity
+	signKey       ed25519.PrivateKey
+	pdfFont       []byte
 	// facts are the facts files of --facts; rejectedInputs the files not used.
 	facts          *factsfile.Set
 	rejectedInputs []model.RejectedInput
@@ -510,6 +512,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		}()
 		hosts = sp
 	}
+	job.readDirectoryAhead(ctx, g)
 	if err := auditor.RunTo(runCtx, job.targets, hosts); err != nil {
 		return &exitError{code: exitFatal, err: fmt.Errorf("cannot keep results: %w", err)}
 	}

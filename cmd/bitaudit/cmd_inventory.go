@@ -90,7 +90,7 @@ func runInventory(ctx context.Context, g *globals, o *inventoryOptions) error {
 	if len(sources) == 0 {
 		return usageErrorf("%s has no ad section: add one, or list Entra ID devices with --entra", o.escrowConfig)
 	}
-	d, err := listDirectory(ctx, g, cfg, sources, &o.scope, false)
+	d, err := listDirectory(ctx, g, cfg, sources, &o.scope, false, true)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,9 @@ func loadEscrowConfig(path string) (*escrow.Config, error) {
 // listDirectory runs the inventory of sources, with a progress bar on an
 // interactive stderr. A bad option is a usage error; a directory that
 // cannot be read at all is fatal.
-func listDirectory(ctx context.Context, g *globals, cfg *escrow.Config, sources []string, o *scopeOptions, census bool) (*escrow.Directory, error) {
+// listDirectory reads the directory sources name; with bar, a progress bar
+// on a terminal.
+func listDirectory(ctx context.Context, g *globals, cfg *escrow.Config, sources []string, o *scopeOptions, census, bar bool) (*escrow.Directory, error) {
 	if o.staleAfter < 1 {
 		return nil, usageErrorf("--stale-after must be at least 1 day")
 	}
@@ -170,7 +172,7 @@ func listDirectory(ctx context.Context, g *globals, cfg *escrow.Config, sources 
 	if opts.Entra && cfg.Entra == nil {
 		return nil, usageErrorf("the escrow config has no entra section")
 	}
-	if g.stderrIsTerminal() && g.logFormat != "json" {
+	if bar && g.stderrIsTerminal() && g.logFormat != "json" {
 		bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(g.Err), progressbar.OptionSetDescription("reading the directory"),
 			progressbar.OptionShowCount(), progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
 		var mu sync.Mutex

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/bitaudit/bitaudit/audit"
+	"github.com/bitaudit/bitaudit/collectors/escrow"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/rules"
 )
@@ -56,7 +57,7 @@ func (j *auditJob) addDirectoryTargets(ctx context.Context, g *globals) error {
 			return usageErrorf("--targets-from %s: the escrow config has no %s section", s, s)
 		}
 	}
-	d, err := listDirectory(ctx, g, j.escrowCfg, j.configuredSources(), &j.opts.scope, true)
+	d, err := listDirectory(ctx, g, j.escrowCfg, j.configuredSources(), &j.opts.scope, true, true)
 	if err != nil {
 		return err
 	}
@@ -92,6 +93,31 @@ func (j *auditJob) addDirectoryTargets(ctx context.Context, g *globals) error {
 	return nil
 }
 
+// A directoryRead is the outcome of reading the directory for coverage.
+type directoryRead struct {
+	d   *escrow.Directory
+	err error
+}
+
+// readDirectoryAhead starts reading the configured directory for coverage
+// while the hosts are audited, when coverage will need it and it was not
+// read before the run (--targets-from): it depends on no host, and a
+// large directory's paged listings (and Graph's throttling answers) then
+// cost the run no time of their own. The read is not stopped by an
+// interrupt: the hosts' results stand and get their coverage. It shows no
+// progress bar of its own beside the hosts'.
+func (j *auditJob) readDirectoryAhead(ctx context.Context, g *globals) {
+	if j.directory != nil || len(j.configuredSources()) == 0 {
+		return
+	}
+	ch := make(chan directoryRead, 1)
+	j.directoryRead = ch
+	go func() {
+		d, err := listDirectory(context.WithoutCancel(ctx), g, j.escrowCfg, j.configuredSources(), &j.opts.scope, true, false)
+		ch <- directoryRead{d, err}
+	}()
+}
+
 // coverage compares the configured directory with the run's hosts and
 // raises the directory findings; nil when no directory is configured.
 func (j *auditJob) coverage(ctx context.Context, g *globals, engine *rules.Engine, hosts audit.Store) (*model.Coverage, error) {
@@ -102,8 +128,13 @@ func (j *auditJob) coverage(ctx context.Context, g *globals, engine *rules.Engin
 	d := j.directory
 	if d == nil {
 		var err error
-		// The directory is read even after an interrupt: the hosts' results stand.
-		d, err = listDirectory(context.WithoutCancel(ctx), g, j.escrowCfg, sources, &j.opts.scope, true)
+		if j.directoryRead != nil { // read while the hosts were audited
+			r := <-j.directoryRead
+			d, err = r.d, r.err
+		} else {
+			// The directory is read even after an interrupt: the hosts' results stand.
+			d, err = listDirectory(context.WithoutCancel(ctx), g, j.escrowCfg, sources, &j.opts.scope, true, true)
+		}
 		if err != nil {
 			if ee, ok := err.(*exitError); ok && ee.code == exitUsage {
 				return nil, err
