@@ -105,9 +105,10 @@ type directoryRead struct {
 // large directory's paged listings (and Graph's throttling answers) then
 // cost the run no time of their own. The read is not stopped by an
 // interrupt: the hosts' results stand and get their coverage. It shows no
-// progress bar of its own beside the hosts'.
+// progress bar of its own beside the hosts'. Not with --fix: the backups it
+// makes must be in the key counts coverage reads after it.
 func (j *auditJob) readDirectoryAhead(ctx context.Context, g *globals) {
-	if j.directory != nil || len(j.configuredSources()) == 0 {
+	if j.directory != nil || len(j.configuredSources()) == 0 || j.opts.fix.enabled {
 		return
 	}
 	ch := make(chan directoryRead, 1)
