@@ -159,7 +159,7 @@ func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, er
 		if sp, err = spool.New(dir, n); err != nil {
 			return nil, err
 		}
-		b = newViewBuilder(sp)
+		b = newViewBuilder(sp, sp.Len())
 		return &spoolSink{sp, b}, nil
 	}
 	res, err := readResult(r, open)
@@ -173,9 +173,9 @@ func ReadResultSpooled(r io.Reader, dir string) (*model.Result, *spool.Spool, er
 		if sp, err = spool.New(dir, 0); err != nil {
 			return nil, nil, err
 		}
-		b = newViewBuilder(sp)
+		b = newViewBuilder(sp, sp.Len())
 	}
-	res.Source = &viewedSource{recordSource: sp, v: b.view()}
+	res.Source = &viewedSource{Spool: sp, v: b.view()}
 	return res, sp, nil
 }
 

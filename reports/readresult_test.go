@@ -26,7 +26,7 @@ func readBoth(t *testing.T, doc string) (*model.Result, error) {
 		return nil, merr
 	}
 	defer s.Close()
-	if vs, ok := sp.Source.(*viewedSource); sp.Hosts != nil || !ok || vs.recordSource != s {
+	if vs, ok := sp.Source.(*viewedSource); sp.Hosts != nil || !ok || vs.Spool != s {
 		t.Fatal("ReadResultSpooled: the hosts are not in the spool alone")
 	}
 	// The view built while reading is the one WriteAll would build.

@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/spool"
 )
 
 // The view: the sorted order and the wording every format shares, so the
@@ -66,7 +67,7 @@ func newView(r *model.Result) (*view, error) {
 		return vs.v, nil
 	}
 	src := r.HostSource()
-	b := newViewBuilder(src)
+	b := newViewBuilder(src, src.Len())
 	raw, _ := src.(rawSource)
 	for i := range src.Len() {
 		var h model.HostResult
@@ -98,8 +99,9 @@ type viewBuilder struct {
 	byIndex bool
 }
 
-func newViewBuilder(src model.HostSource) *viewBuilder {
-	return &viewBuilder{v: &view{src: src, keys: make([]hostKey, 0, src.Len())}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]int{}}
+// newViewBuilder returns a builder for the n hosts of src.
+func newViewBuilder(src model.HostSource, n int) *viewBuilder {
+	return &viewBuilder{v: &view{src: src, keys: make([]hostKey, 0, n)}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]int{}}
 }
 
 // add counts host i; raw, when known, is its JSON.
@@ -201,15 +203,8 @@ type placedRune struct {
 // A viewedSource is a HostSource with its view, built as its hosts were
 // read (ReadResultSpooled) or stored (a [Tally]); its hosts must not change.
 type viewedSource struct {
-	recordSource
+	*spool.Spool
 	v *view
-}
-
-// A recordSource is a HostSource that also gives each host's record (a
-// spool): result.json copies them.
-type recordSource interface {
-	model.HostSource
-	rawSource
 }
 
 // A Tally builds the view the reports share as a run's hosts are stored,
@@ -227,8 +222,9 @@ type Tally struct {
 
 // NewTally returns a Tally for a run of n hosts.
 func NewTally(n int) *Tally {
-	return &Tally{b: &viewBuilder{v: &view{keys: make([]hostKey, n)}, labels: map[string]bool{}, rules: ruleCounter{}, seen: map[rune]int{}, byIndex: true},
-		added: make([]bool, n)}
+	b := newViewBuilder(nil, n)
+	b.v.keys, b.byIndex = b.v.keys[:n], true
+	return &Tally{b: b, added: make([]bool, n)}
 }
 
 // Add counts host i as stored; record, when known, is its JSON. A host
@@ -249,22 +245,19 @@ func (t *Tally) Add(i int, h *model.HostResult, record []byte) {
 	}
 }
 
-// Source returns src with the view built, to be the result's Source, and
-// true, when Add counted each of src's hosts exactly once; otherwise src
-// and false. src's hosts must not change after.
-func (t *Tally) Source(src interface {
-	model.HostSource
-	Raw(i int) ([]byte, error)
-}) (model.HostSource, bool) {
+// Source returns sp with the view built, to be the result's Source, and
+// true, when Add counted each of sp's hosts exactly once; otherwise sp and
+// false. sp's hosts must not change after.
+func (t *Tally) Source(sp *spool.Spool) (model.HostSource, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.sourced || t.again || t.n != len(t.added) || src.Len() != len(t.added) {
+	if t.sourced || t.again || t.n != len(t.added) || sp.Len() != len(t.added) {
 		t.again = true
-		return src, false
+		return sp, false
 	}
 	t.sourced = true
-	t.b.v.src = src
-	return &viewedSource{recordSource: src, v: t.b.view()}, true
+	t.b.v.src = sp
+	return &viewedSource{Spool: sp, v: t.b.view()}, true
 }
 
 // hostsAhead is how many hosts [view.hosts] decodes ahead of its caller,

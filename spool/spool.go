@@ -62,10 +62,10 @@ func New(dir string, n int) (*Spool, error) {
 // Len is the number of hosts the spool was made for.
 func (s *Spool) Len() int { return len(s.at) }
 
-// Observe makes every later Put that writes a host to the file call fn
-// with the host and its record (valid during the call only), after the
-// write; a host kept in memory instead is not observed. fn may be called
-// from several goroutines at once. Set it before the first Put.
+// Observe makes every later Put that stores a host (in the file, or in
+// memory after a write error) call fn with the host and its record (valid
+// during the call only), once it is stored. fn may be called from several
+// goroutines at once. Set it before the first Put.
 func (s *Spool) Observe(fn func(i int, h *model.HostResult, record []byte)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -82,16 +82,16 @@ func (s *Spool) Put(i int, h *model.HostResult) error {
 		return fmt.Errorf("spool: encode host %s: %w", h.Target, err)
 	}
 	b = append(b, '\n')
-	written, observe, err := s.put(i, h.Target, b)
-	if written && observe != nil {
+	observe, err := s.put(i, h.Target, b)
+	if err == nil && observe != nil {
 		observe(i, h, b[:len(b)-1])
 	}
 	return err
 }
 
-// put writes record b of host i, or keeps a copy in memory; written says
-// the file took it.
-func (s *Spool) put(i int, target string, b []byte) (written bool, observe func(int, *model.HostResult, []byte), err error) {
+// put writes record b of host i, or keeps a copy in memory; it returns the
+// observer to call.
+func (s *Spool) put(i int, target string, b []byte) (observe func(int, *model.HostResult, []byte), err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.werr == nil {
@@ -107,16 +107,16 @@ func (s *Spool) put(i int, target string, b []byte) (written bool, observe func(
 		}
 		var c model.HostResult
 		if err := json.Unmarshal(b, &c); err != nil {
-			return false, nil, fmt.Errorf("spool: copy host %s: %w", target, err)
+			return nil, fmt.Errorf("spool: copy host %s: %w", target, err)
 		}
 		s.mem[i] = &c
 		s.at[i] = span{}
-		return false, nil, nil
+		return s.observe, nil
 	}
 	delete(s.mem, i)
 	s.at[i] = span{off: s.end, n: int32(len(b))}
 	s.end += int64(len(b))
-	return true, s.observe, nil
+	return s.observe, nil
 }
 
 // WriteErr is the first error writing the file, after which results were

@@ -501,7 +501,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	)
 	if sp, err = spool.New("", len(job.targets)); err != nil {
 		log.Warn("results kept in memory: no spool file in the temporary directory (set TMPDIR to a writable directory on disk)", "err", err)
-		hosts, sp = audit.NewMemoryStore(len(job.targets)), nil
+		hosts = audit.NewMemoryStore(len(job.targets))
 	} else {
 		sp.Observe(tally.add)
 		defer sp.Close()
@@ -535,12 +535,12 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	if src, sum, w, ok := tally.finish(sp); ok {
 		result.Source, result.Summary, worst = src, sum, w
 	} else { // a host changed after it was stored, or none was spooled
-		var sum hostTally
-		err = model.EachHost(hosts, func(_ int, h *model.HostResult) error { sum.count(h); return nil })
+		var pass hostTally
+		err = model.EachHost(hosts, func(_ int, h *model.HostResult) error { pass.count(h); return nil })
 		if err != nil {
 			return &exitError{code: exitFatal, err: fmt.Errorf("read the run's results: %w", err)}
 		}
-		result.Summary, worst = sum.sum.Summary(), sum.worst
+		result.Summary, worst = pass.totals()
 	}
 
 	// Results are written even after an interrupt.

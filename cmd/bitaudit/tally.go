@@ -29,7 +29,7 @@ func (t *hostTally) add(i int, h *model.HostResult, record []byte) {
 	t.count(h)
 }
 
-// count adds h to the summary and the worst severity.
+// count (alone: no view) adds h to the summary and the worst severity.
 func (t *hostTally) count(h *model.HostResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -41,6 +41,13 @@ func (t *hostTally) count(h *model.HostResult) {
 			}
 		}
 	}
+}
+
+// totals are the summary and the worst severity counted.
+func (t *hostTally) totals() (model.Summary, model.Severity) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.sum.Summary(), t.worst
 }
 
 // finish returns the result's source with the reports' view, the summary
@@ -55,7 +62,6 @@ func (t *hostTally) finish(sp *spool.Spool) (src model.HostSource, sum model.Sum
 	if src, ok = t.view.Source(sp); !ok {
 		return nil, model.Summary{}, model.SeverityNone, false
 	}
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return src, t.sum.Summary(), t.worst, true
+	sum, worst = t.totals()
+	return src, sum, worst, true
 }

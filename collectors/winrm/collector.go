@@ -480,8 +480,9 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 //
 // The output comes from the transport, which keeps the streams (masterzen
 // sees envelopes without them: response.reply); the pipes are drained only
-// so that masterzen never blocks on them. A pipe ends cleanly (io.Copy
-// returns nil) only when masterzen saw the command finish.
+// so that masterzen never blocks on them. A pipe ends cleanly (its reader
+// gets io.EOF, ReadFrom returns nil) only when masterzen saw the command
+// finish.
 func runShell(client *mwinrm.Client, command string) (int, error) {
 	shell, err := client.CreateShell()
 	if err != nil {
