@@ -1,7 +1,6 @@
 package winrm
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,7 +13,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	mwinrm "github.com/masterzen/winrm"
@@ -399,17 +397,26 @@ type run struct {
 }
 
 // runOnce runs command once. It returns when the script finished or ctx
-// ended, whichever is first; masterzen's goroutines then end on the
-// cancelled requests.
+// ended, whichever is first; after ctx ended, the shell's Signal and
+// Delete are still sent in the background (transport.cleanup).
 func (c *Collector) runOnce(parent context.Context, command, url, host string, port int, a hostAuth, log *slog.Logger) (run, error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	st := &runState{}
 	rt, conn := c.connect(host, port, a)
+	// Per-run parameters, never the package's DefaultParameters (M15).
+	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(c.opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
+	scheme := "http"
+	if c.https {
+		scheme = "https"
+	}
 	tr := &transport{
-		ctx:      ctx,
-		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
-		url:      url,
+		ctx:    ctx,
+		client: &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
+		url:    url,
+		// The a:To address as masterzen's Client gives it (endpoint.go).
+		to:       fmt.Sprintf("%s://%s:%d/wsman", scheme, host, port),
+		params:   params,
 		basic:    a.scheme == "basic",
 		user:     c.opts.User,
 		password: c.opts.Password,
@@ -418,32 +425,24 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 		log:      log,
 		run:      st,
 	}
-	// Per-client parameters, never the package's DefaultParameters (M15).
-	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(c.opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
-	params.TransportDecorator = func() mwinrm.Transporter { return tr }
-	// masterzen uses the endpoint only for the a:To header; requests go to url.
-	endpoint := &mwinrm.Endpoint{Host: host, Port: port, HTTPS: c.https, Timeout: c.opts.OperationTimeout + 10*time.Second}
-	client, err := mwinrm.NewClientWithParameters(endpoint, c.opts.User, "", params)
-	if err != nil {
-		return run{}, &opError{op: "setup", kind: model.ErrProtocol, msg: "cannot create WinRM client"}
-	}
 
 	done := make(chan run, 1)
 	go func() {
 		var r run
-		// masterzen's last request (Delete, or a cleanup after ctx
-		// ended) is over when runShell returns.
+		// The last request (Delete, or a cleanup after ctx ended) is
+		// over when runShell returns.
 		defer conn.Close()
 		defer func() {
 			if p := recover(); p != nil {
-				st.fail(&opError{op: "Receive", kind: model.ErrProtocol, msg: "response the WinRM library could not handle"})
+				log.Error("winrm: internal error", "panic", fmt.Sprint(p))
+				st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: "internal error handling the host's answers"})
 				r = run{exit: -1}
 			}
 			done <- r
 		}()
-		code, err := runShell(client, command)
+		code, err := tr.runShell(command)
 		if err != nil {
-			st.fail(&opError{op: "run", kind: model.ErrProtocol, msg: bitlocker.Clean(err.Error(), 200)})
+			st.fail(err)
 		}
 		st.mu.Lock()
 		r = run{stdout: st.stdout, stderr: st.stderr, exit: code}
@@ -469,53 +468,46 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 	return r, nil
 }
 
-// runShell runs command in a new shell as masterzen's RunWithString does,
-// except that a command that ran to its end is not sent Signal (terminate)
-// before the shell's Delete: "Any commands in progress SHOULD be immediately
-// terminated and all resources for the Shell SHOULD be freed" on Delete
-// (MS-WSMV 3.1.4.4.1), and a Signal would count against the user's
-// MaxConcurrentOperationsPerUser until then (MS-WSMV <118>). That saves one
-// round trip per host. A command that did not end (a failed or cancelled
-// Receive) is still terminated with Signal first.
+// runShell runs command in a new shell: Create, Command, Receive until the
+// command is done, Delete; masterzen/winrm builds every request as its
+// RunWithString would. Unlike masterzen, a command that ran to its end is
+// not sent Signal (terminate) before the shell's Delete: "Any commands in
+// progress SHOULD be immediately terminated and all resources for the
+// Shell SHOULD be freed" on Delete (MS-WSMV 3.1.4.4.1), and a Signal would
+// count against the user's MaxConcurrentOperationsPerUser until then
+// (MS-WSMV <118>). A command that did not end (a failed or cancelled
+// Receive) is terminated with Signal first.
 //
-// The output comes from the transport, which keeps the streams (masterzen
-// sees envelopes without them: response.reply); the pipes are drained only
-// so that masterzen never blocks on them. A pipe ends cleanly (its reader
-// gets io.EOF, ReadFrom returns nil) only when masterzen saw the command
-// finish.
-func runShell(client *mwinrm.Client, command string) (int, error) {
-	shell, err := client.CreateShell()
+// The output is kept by the transport as the Receives answer (runState).
+// An OperationTimeout fault means no output within OperationTimeout: the
+// Receive is sent again, no sooner than minFaultInterval after the last
+// (winrm.md §1.5).
+func (t *transport) runShell(command string) (int, error) {
+	resp, err := t.send("Create", mwinrm.NewOpenShellRequest(t.to, t.params))
 	if err != nil {
 		return 1, err
 	}
-	defer shell.Close()
-	cmd, err := shell.Execute(command)
-	if err != nil {
+	shellID := resp.shellID
+	defer t.send("Delete", mwinrm.NewDeleteShellRequest(t.to, shellID, t.params))
+	if resp, err = t.send("Command", mwinrm.NewExecuteCommandRequest(t.to, shellID, command, nil, t.params)); err != nil {
 		return 1, err
 	}
-	var (
-		wg      sync.WaitGroup
-		stdoutE error
-	)
-	// Empty buffers: their ReadFrom takes 512 bytes, where io.Discard's
-	// would hold 8 KiB in each goroutine for the whole command.
-	wg.Go(func() {
-		var b bytes.Buffer
-		_, stdoutE = b.ReadFrom(cmd.Stdout)
-	})
-	wg.Go(func() {
-		var b bytes.Buffer
-		_, _ = b.ReadFrom(cmd.Stderr)
-	})
-	cmd.Wait()
-	wg.Wait()
-	if stdoutE != nil {
-		// Not finished: terminate it. Its error is the Receive's, which
-		// the transport has recorded.
-		_ = cmd.Close()
-		return cmd.ExitCode(), stdoutE
+	cmdID := resp.cmdID
+	for {
+		start := time.Now()
+		resp, err = t.send("Receive", mwinrm.NewGetOutputRequest(t.to, shellID, cmdID, "stdout stderr", t.params))
+		var oe *opError
+		switch {
+		case errors.As(err, &oe) && oe.pollAgain:
+			t.pause(minFaultInterval - time.Since(start))
+			continue
+		case err != nil:
+			t.send("Signal", mwinrm.NewSignalRequest(t.to, shellID, cmdID, t.params))
+			return 1, err
+		case resp.done:
+			return resp.exit(), nil
+		}
 	}
-	return cmd.ExitCode(), nil
 }
 
 // backoff is the jittered delay before retry attempt+1: 250ms, 500ms, …

@@ -5,12 +5,14 @@
 // powershell.exe) and decodes its framed output with collectors/bitlocker.
 // The library version bitaudit uses swallows non-200 SOAP faults, can poll
 // forever, has no cancellation and panics on empty Receive bodies
-// (shared/docs/winrm.md §3.1 M1–M15), so every request goes through this
-// package's own transport: it carries the caller's context, turns faults and
-// HTTP errors into errors that wrap the model sentinels (keeping the fault
-// text), validates every response before the library parses it, and caps
-// the output. An outer guard returns at the context's deadline whatever the
-// library's goroutines are doing.
+// (shared/docs/winrm.md §3.1 M1–M15), so the package uses masterzen for
+// what it does well, building each WS-Management request envelope, and
+// drives the shell itself (transport.runShell): every request carries the
+// caller's context, faults and HTTP errors become errors that wrap the
+// model sentinels (keeping the fault text), every answer is validated and
+// parsed once (parseResponse, held to masterzen's own parsers by
+// FuzzParseResponse), and the output is capped. An outer guard returns at
+// the context's deadline while the shell's Signal and Delete still go out.
 //
 // Each Collect attempt keeps one connection to its host (hostConn), and the
 // security context, NTLM (ntlmAuth; ntlmseal when sealing) or any later one,

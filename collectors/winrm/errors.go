@@ -23,8 +23,8 @@ type opError struct {
 	kind      error  // model.ErrUnreachable, ErrAuth, ErrTimeout, ErrProtocol, ErrInterrupted
 	msg       string // cleaned: no secrets, no raw host output
 	transient bool   // worth a retry if no command ran yet
-	// pollAgain marks the OperationTimeout fault: masterzen polls again
-	// when the error text contains "OperationTimeout" (command.go).
+	// pollAgain marks the OperationTimeout fault of a Receive: no output
+	// yet, poll again (runShell).
 	pollAgain bool
 }
 

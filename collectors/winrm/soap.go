@@ -3,7 +3,6 @@ package winrm
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"strconv"
@@ -20,8 +19,10 @@ const (
 	faultCodeOperationTimeout = "2150858793"
 )
 
-// response is what the transport learned from one SOAP envelope: all that
-// masterzen/winrm reads from it (response.go), found where its XPaths look.
+// response is what the transport learned from one SOAP envelope: what
+// masterzen/winrm would read from it (response.go), found where its XPaths
+// look. Parsing once here costs a fraction of masterzen's XPath DOM
+// (goxpath), queried afresh for every value.
 type response struct {
 	fault    *soapFault
 	shellID  string // Create: //w:Selector[@Name='ShellId']
@@ -244,51 +245,9 @@ func (r *response) addStream(name string, b64 []byte) error {
 	return nil
 }
 
-// masterzen/winrm parses every answer into an XPath DOM (goxpath) and
-// queries it afresh for each value it needs, which cost the client more
-// per host than its TLS handshake. The transport parses and validates each
-// answer once (parseResponse), keeps the output streams itself, and hands
-// masterzen a minimal envelope carrying only the values masterzen reads
-// (response.go): the ShellId, the CommandId, the Done state and the exit
-// code. masterzen reads nothing from other answers (Signal, Delete, Send).
-const (
-	replyOpen  = `<s:Envelope xmlns:s="` + nsSOAP + `" xmlns:w="` + nsWSMan + `" xmlns:rsp="` + nsShell + `"><s:Body>`
-	replyClose = `</s:Body></s:Envelope>`
-)
-
-// reply is the envelope masterzen gets in place of r, the answer to op.
-func (r *response) reply(op string) string {
-	var b strings.Builder
-	b.WriteString(replyOpen)
-	switch op {
-	case "Create":
-		b.WriteString(`<w:Selector Name="ShellId">`)
-		xmlEscape(&b, r.shellID)
-		b.WriteString(`</w:Selector>`)
-	case "Command":
-		b.WriteString(`<rsp:CommandId>`)
-		xmlEscape(&b, r.cmdID)
-		b.WriteString(`</rsp:CommandId>`)
-	case "Receive":
-		if r.done {
-			b.WriteString(`<rsp:CommandState State="` + stateDone + `">`)
-			if r.sawExitCode {
-				b.WriteString(`<rsp:ExitCode>` + strconv.Itoa(r.exit()) + `</rsp:ExitCode>`)
-			}
-			b.WriteString(`</rsp:CommandState>`)
-		}
-	}
-	b.WriteString(replyClose)
-	return b.String()
-}
-
-func xmlEscape(b *strings.Builder, s string) {
-	_ = xml.EscapeText(b, []byte(s)) // a strings.Builder never fails
-}
-
-// exit is the exit code masterzen reads from the response: the first
-// rsp:ExitCode as a number, 0 when it has none or no number
-// (ParseSlurpOutputErrResponse).
+// exit is the command's exit code as masterzen reads it from the answer
+// (ParseSlurpOutputErrResponse): the first rsp:ExitCode as a number, 0
+// when it has none or no number.
 func (r *response) exit() int {
 	n, err := strconv.Atoi(r.exitCode)
 	if err != nil {

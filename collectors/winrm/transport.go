@@ -31,29 +31,19 @@ const envelopeSize = 153600
 // fault would otherwise become a hot loop (winrm.md §1.5).
 const minFaultInterval = time.Second
 
-// soapAction returns the last path element of the request's a:Action
-// (Create, Command, Receive, Signal, Delete, Send), as masterzen writes it.
-func soapAction(body string) string {
-	_, rest, ok := strings.Cut(body, "<a:Action")
-	if !ok {
-		return "request"
-	}
-	_, rest, _ = strings.Cut(rest, ">")
-	action, _, ok := strings.Cut(rest, "</a:Action>")
-	if i := strings.LastIndexByte(action, '/'); ok && i >= 0 && i < len(action)-1 {
-		return action[i+1:]
-	}
-	return "request"
-}
-
-// transport is the masterzen Transporter for one Collect attempt: every
-// request carries ctx, and every response is checked before masterzen sees
-// it. masterzen calls Post from its own goroutines; run guards the shared
-// state.
+// transport runs one Collect attempt's WS-Management exchanges: masterzen
+// builds each request envelope, every request carries ctx, and every
+// response is checked and parsed here. run guards the state Collect reads
+// while the exchanges go on.
 type transport struct {
 	ctx    context.Context
 	client *http.Client
 	url    string
+	// to and params are what masterzen's request builders take: the
+	// a:To address (as masterzen's Client would give it) and the shell's
+	// parameters.
+	to     string
+	params *mwinrm.Parameters
 	// basic says the host's scheme is Basic: only then do requests carry
 	// the password (the other schemes' round trippers authenticate the
 	// connection themselves).
@@ -74,8 +64,7 @@ type runState struct {
 	receives    int   // Receive requests sent
 	out         int64 // output bytes received so far
 	firstErr    error // first failure of Create, Command or Receive
-	// stdout and stderr are the command's output streams as received
-	// (masterzen gets envelopes without them: response.reply).
+	// stdout and stderr are the command's output streams as received.
 	stdout, stderr []byte
 }
 
@@ -103,24 +92,24 @@ func (r *runState) fail(err error) error {
 	return err
 }
 
-// Transport is part of masterzen's Transporter; the HTTP client is built by
-// the Collector instead.
-func (t *transport) Transport(*mwinrm.Endpoint) error { return nil }
-
-// Post sends one SOAP message and returns the validated response body.
-func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error) {
+// send sends one request, op naming it (Create, Command, Receive, Signal,
+// Delete), and returns the host's validated answer. Failures of the
+// exchanges the result depends on (Create, Command, Receive) are recorded
+// as the run's error; after ctx ended, Signal and Delete are still sent
+// (cleanup) and their answers ignored.
+func (t *transport) send(op string, msg *soap.SoapMessage) (*response, error) {
 	body := msg.String()
-	op := soapAction(body)
+	msg.Free()
 	critical := op == "Create" || op == "Command" || op == "Receive"
 	if t.ctx.Err() != nil {
 		err := ctxError(t.ctx, op)
 		if critical {
-			return "", t.run.fail(err)
+			return nil, t.run.fail(err)
 		}
 		if op == "Signal" || op == "Delete" {
 			t.cleanup(op, body)
 		}
-		return "", err
+		return nil, err
 	}
 	t.run.mu.Lock()
 	switch op {
@@ -130,26 +119,16 @@ func (t *transport) Post(_ *mwinrm.Client, msg *soap.SoapMessage) (string, error
 		t.run.receives++
 	}
 	t.run.mu.Unlock()
-	start := time.Now()
 	resp, err := t.post(op, body)
 	if err == nil {
 		return resp, nil
 	}
 	var oe *opError
-	if errors.As(err, &oe) && oe.pollAgain {
-		// A real host holds the Receive for OperationTimeout before
-		// faulting; pace hosts that fault at once.
-		t.pause(minFaultInterval - time.Since(start))
-		if t.ctx.Err() != nil {
-			return "", t.run.fail(ctxError(t.ctx, op))
-		}
-		return "", err
-	}
-	if critical {
+	if critical && !(errors.As(err, &oe) && oe.pollAgain) {
 		t.run.fail(err)
 	}
 	t.log.Debug("winrm request failed", "op", op, "err", err)
-	return "", err
+	return nil, err
 }
 
 // keepRedirect is the WinRM HTTP client's CheckRedirect: a redirect is
@@ -217,10 +196,10 @@ func (t *transport) pause(d time.Duration) {
 	}
 }
 
-func (t *transport) post(op, body string) (string, error) {
+func (t *transport) post(op, body string) (*response, error) {
 	req, err := http.NewRequestWithContext(t.ctx, http.MethodPost, t.url, strings.NewReader(body))
 	if err != nil {
-		return "", &opError{op: op, kind: model.ErrProtocol, msg: "bad request URL"}
+		return nil, &opError{op: op, kind: model.ErrProtocol, msg: "bad request URL"}
 	}
 	req.Header.Set("Content-Type", "application/soap+xml;charset=UTF-8")
 	t.setBasicAuth(req)
@@ -230,40 +209,40 @@ func (t *transport) post(op, body string) (string, error) {
 	t.run.mu.Unlock()
 	resp, err := t.client.Do(req)
 	if err != nil {
-		return "", classifyNetErr(t.ctx, op, err, connected)
+		return nil, classifyNetErr(t.ctx, op, err, connected)
 	}
 	defer resp.Body.Close()
 	data, err := readBody(resp, maxResponse)
 	if err != nil {
 		if t.ctx.Err() != nil {
-			return "", ctxError(t.ctx, op)
+			return nil, ctxError(t.ctx, op)
 		}
-		return "", &opError{op: op, kind: model.ErrProtocol, msg: "response cut off: " + cleanNetErr(err)}
+		return nil, &opError{op: op, kind: model.ErrProtocol, msg: "response cut off: " + cleanNetErr(err)}
 	}
 	t.run.mu.Lock()
 	t.run.connected = true
 	t.run.mu.Unlock()
 	if len(data) > maxResponse {
-		return "", &opError{op: op, kind: model.ErrProtocol, msg: fmt.Sprintf("response larger than %d bytes", maxResponse)}
+		return nil, &opError{op: op, kind: model.ErrProtocol, msg: fmt.Sprintf("response larger than %d bytes", maxResponse)}
 	}
 	return t.check(op, resp, data)
 }
 
-// check turns an HTTP response into the body masterzen may parse, or an error.
-func (t *transport) check(op string, resp *http.Response, data []byte) (string, error) {
+// check turns an HTTP response into the host's answer to op, or an error.
+func (t *transport) check(op string, resp *http.Response, data []byte) (*response, error) {
 	e := &opError{op: op, kind: model.ErrProtocol}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
 		e.kind, e.msg = model.ErrAuth, "HTTP 401 Unauthorized: "+t.hint401
-		return "", e
+		return nil, e
 	case http.StatusServiceUnavailable:
 		e.kind, e.msg, e.transient = model.ErrUnreachable, "HTTP 503 Service Unavailable (WinRM busy or stopping)", true
-		return "", e
+		return nil, e
 	}
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {
 		e.msg = fmt.Sprintf("HTTP %d redirect to %s refused: a WinRM listener never redirects, and bitaudit never sends credentials or commands elsewhere",
 			resp.StatusCode, redirectTarget(resp))
-		return "", e
+		return nil, e
 	}
 	soapType := strings.Contains(resp.Header.Get("Content-Type"), "application/soap+xml")
 	var r *response
@@ -274,16 +253,15 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 	if r != nil && r.fault != nil {
 		f := r.fault
 		if f.wsmanCode == faultCodeOperationTimeout && op == "Receive" {
-			// masterzen re-polls when the error text says
-			// "OperationTimeout" (command.go slurpAllOutput).
+			// No output within OperationTimeout: poll again.
 			e.msg, e.pollAgain = "OperationTimeout fault ("+faultCodeOperationTimeout+"), polling again", true
-			return "", e
+			return nil, e
 		}
 		e.msg = fmt.Sprintf("HTTP %d SOAP fault %s", resp.StatusCode, faultText(f))
 		if f.wsmanCode == "2147942405" { // E_ACCESSDENIED: the account lacks rights
 			e.kind = model.ErrAuth
 		}
-		return "", e
+		return nil, e
 	}
 	switch {
 	case resp.StatusCode != http.StatusOK:
@@ -291,24 +269,24 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 		if !soapType {
 			e.msg += " with a non-SOAP body (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + "): the WinRM service, or a proxy in front of it, failed"
 		}
-		return "", e
+		return nil, e
 	case !soapType:
 		e.msg = "HTTP 200 without a SOAP body (" + bitlocker.Clean(resp.Header.Get("Content-Type"), 60) + ")"
-		return "", e
+		return nil, e
 	case perr != nil:
 		e.msg = "invalid SOAP response: " + perr.Error()
-		return "", e
+		return nil, e
 	}
 	switch op {
 	case "Create":
 		if r.shellID == "" {
 			e.msg = "Create response without a ShellId"
-			return "", e
+			return nil, e
 		}
 	case "Command":
 		if r.cmdID == "" {
 			e.msg = "Command response without a CommandId"
-			return "", e
+			return nil, e
 		}
 	case "Receive":
 		t.run.mu.Lock()
@@ -320,15 +298,13 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (string, 
 		t.run.mu.Unlock()
 		if over {
 			e.msg = fmt.Sprintf("output larger than %d bytes", t.maxOut)
-			return "", e
+			return nil, e
 		}
 	}
-	return r.reply(op), nil
+	return r, nil
 }
 
-// faultText renders a fault for an error message: cleaned, bounded, and
-// never containing the word masterzen treats as "poll again".
+// faultText renders a fault for an error message: cleaned and bounded.
 func faultText(f *soapFault) string {
-	s := bitlocker.Clean(f.String(), 400)
-	return strings.ReplaceAll(s, "OperationTimeout", "Operation-Timeout")
+	return bitlocker.Clean(f.String(), 400)
 }
