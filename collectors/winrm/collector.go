@@ -488,7 +488,9 @@ func (t *transport) runShell(command string) (int, error) {
 		return 1, err
 	}
 	shellID := resp.shellID
-	defer t.send("Delete", mwinrm.NewDeleteShellRequest(t.to, shellID, t.params))
+	// The Delete request is built when it is sent: built by the defer
+	// statement, its DOM would be held for as long as the command runs.
+	defer func() { t.send("Delete", mwinrm.NewDeleteShellRequest(t.to, shellID, t.params)) }()
 	if resp, err = t.send("Command", mwinrm.NewExecuteCommandRequest(t.to, shellID, command, nil, t.params)); err != nil {
 		return 1, err
 	}
