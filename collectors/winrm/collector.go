@@ -483,28 +483,28 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 // Receive is sent again, no sooner than minFaultInterval after the last
 // (winrm.md §1.5).
 func (t *transport) runShell(command string) (int, error) {
-	resp, err := t.send("Create", mwinrm.NewOpenShellRequest(t.to, t.params))
+	resp, err := t.send("Create", requestBody(mwinrm.NewOpenShellRequest(t.to, t.params)))
 	if err != nil {
 		return 1, err
 	}
 	shellID := resp.shellID
 	// The Delete request is built when it is sent: built by the defer
-	// statement, its DOM would be held for as long as the command runs.
-	defer func() { t.send("Delete", mwinrm.NewDeleteShellRequest(t.to, shellID, t.params)) }()
-	if resp, err = t.send("Command", mwinrm.NewExecuteCommandRequest(t.to, shellID, command, nil, t.params)); err != nil {
+	// statement, it would be held for as long as the command runs.
+	defer func() { t.send("Delete", requestBody(mwinrm.NewDeleteShellRequest(t.to, shellID, t.params))) }()
+	if resp, err = t.send("Command", t.commandEnvelope(shellID, command)); err != nil {
 		return 1, err
 	}
 	cmdID := resp.cmdID
 	for {
 		start := time.Now()
-		resp, err = t.send("Receive", mwinrm.NewGetOutputRequest(t.to, shellID, cmdID, "stdout stderr", t.params))
+		resp, err = t.send("Receive", requestBody(mwinrm.NewGetOutputRequest(t.to, shellID, cmdID, "stdout stderr", t.params)))
 		var oe *opError
 		switch {
 		case errors.As(err, &oe) && oe.pollAgain:
 			t.pause(minFaultInterval - time.Since(start))
 			continue
 		case err != nil:
-			t.send("Signal", mwinrm.NewSignalRequest(t.to, shellID, cmdID, t.params))
+			t.send("Signal", requestBody(mwinrm.NewSignalRequest(t.to, shellID, cmdID, t.params)))
 			return 1, err
 		case resp.done:
 			return resp.exit(), nil

@@ -92,14 +92,38 @@ func (r *runState) fail(err error) error {
 	return err
 }
 
+// requestBody serialises a request masterzen built and frees its DOM.
+func requestBody(msg *soap.SoapMessage) string {
+	s := msg.String()
+	msg.Free()
+	return s
+}
+
+// commandSlot stands for the command in the Command request masterzen
+// builds (commandEnvelope).
+const commandSlot = "bitaudit-command-slot"
+
+// commandEnvelope is masterzen's Command request for command in shellID.
+// masterzen builds it around a short placeholder, and the command takes the
+// placeholder's place: byte for byte what masterzen would write, since it
+// writes an element's content unchanged (simplexml dom.Element.Bytes), but
+// without passing the encoded script, kilobytes long, through its DOM
+// serialiser, which held three copies of it per host.
+func (t *transport) commandEnvelope(shellID, command string) string {
+	s := requestBody(mwinrm.NewExecuteCommandRequest(t.to, shellID, commandSlot, nil, t.params))
+	before, after, ok := strings.Cut(s, commandSlot)
+	if !ok || strings.Contains(after, commandSlot) {
+		panic("winrm: masterzen's Command request does not hold the command once")
+	}
+	return before + command + after
+}
+
 // send sends one request, op naming it (Create, Command, Receive, Signal,
 // Delete), and returns the host's validated answer. Failures of the
 // exchanges the result depends on (Create, Command, Receive) are recorded
 // as the run's error; after ctx ended, Signal and Delete are still sent
 // (cleanup) and their answers ignored.
-func (t *transport) send(op string, msg *soap.SoapMessage) (*response, error) {
-	body := msg.String()
-	msg.Free()
+func (t *transport) send(op, body string) (*response, error) {
 	critical := op == "Create" || op == "Command" || op == "Receive"
 	if t.ctx.Err() != nil {
 		err := ctxError(t.ctx, op)
