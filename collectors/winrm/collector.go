@@ -75,12 +75,13 @@ const DefaultSPNTemplate = "HTTP/{fqdn}"
 // A Collector runs the collection script on Windows hosts over WinRM. It is
 // safe for concurrent use; each Collect has its own WinRM client and state.
 type Collector struct {
-	opts    Options
-	command string
-	tls     *tls.Config // verified, shared by every host; ServerName set per host
-	dialer  *net.Dialer
-	https   bool
-	sealing bool
+	opts     Options
+	command  string
+	requests requestTemplates // masterzen's, built once
+	tls      *tls.Config      // verified, shared by every host; ServerName set per host
+	dialer   *net.Dialer
+	https    bool
+	sealing  bool
 }
 
 // New checks opts and prepares a Collector.
@@ -154,10 +155,14 @@ func New(opts Options) (*Collector, error) {
 	if err != nil {
 		return nil, err
 	}
+	// One Parameters for the Collector, never the package's
+	// DefaultParameters (M15).
+	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
 	return &Collector{
-		opts:    opts,
-		command: cmd,
-		tls:     tlsConf,
+		opts:     opts,
+		command:  cmd,
+		requests: newRequestTemplates(params),
+		tls:      tlsConf,
 		// WinRM goes direct, never through an environment proxy.
 		dialer:  &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second},
 		https:   opts.Transport == "https",
@@ -404,19 +409,15 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 	defer cancel()
 	st := &runState{}
 	rt, conn := c.connect(host, port, a)
-	// Per-run parameters, never the package's DefaultParameters (M15).
-	params := mwinrm.NewParameters("PT"+strconv.Itoa(int(c.opts.OperationTimeout/time.Second))+"S", "en-US", envelopeSize)
 	scheme := "http"
 	if c.https {
 		scheme = "https"
 	}
 	tr := &transport{
-		ctx:    ctx,
-		client: &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
-		url:    url,
-		// The a:To address as masterzen's Client gives it (endpoint.go).
-		to:       fmt.Sprintf("%s://%s:%d/wsman", scheme, host, port),
-		params:   params,
+		ctx:      ctx,
+		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
+		url:      url,
+		req:      &c.requests,
 		basic:    a.scheme == "basic",
 		user:     c.opts.User,
 		password: c.opts.Password,
@@ -425,6 +426,9 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 		log:      log,
 		run:      st,
 	}
+
+	// The a:To address as masterzen's Client gives it (endpoint.go).
+	tr.vals[slotTo] = fmt.Sprintf("%s://%s:%d/wsman", scheme, host, port)
 
 	done := make(chan run, 1)
 	go func() {
@@ -469,9 +473,9 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 }
 
 // runShell runs command in a new shell: Create, Command, Receive until the
-// command is done, Delete; masterzen/winrm builds every request as its
-// RunWithString would. Unlike masterzen, a command that ran to its end is
-// not sent Signal (terminate) before the shell's Delete: "Any commands in
+// command is done, Delete, each request as masterzen/winrm's RunWithString
+// would send it (requestTemplates). Unlike masterzen, a command that ran to
+// its end is not sent Signal (terminate) before the shell's Delete: "Any commands in
 // progress SHOULD be immediately terminated and all resources for the
 // Shell SHOULD be freed" on Delete (MS-WSMV 3.1.4.4.1), and a Signal would
 // count against the user's MaxConcurrentOperationsPerUser until then
@@ -483,33 +487,41 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 // Receive is sent again, no sooner than minFaultInterval after the last
 // (winrm.md §1.5).
 func (t *transport) runShell(command string) (int, error) {
-	resp, err := t.send("Create", requestBody(mwinrm.NewOpenShellRequest(t.to, t.params)))
+	resp, err := t.send("Create", t.request(&t.req.create))
 	if err != nil {
 		return 1, err
 	}
-	shellID := resp.shellID
-	// The Delete request is built when it is sent: built by the defer
-	// statement, it would be held for as long as the command runs.
-	defer func() { t.send("Delete", requestBody(mwinrm.NewDeleteShellRequest(t.to, shellID, t.params))) }()
-	if resp, err = t.send("Command", t.commandEnvelope(shellID, command)); err != nil {
+	t.vals[slotShellID] = resp.shellID
+	// Deleted even when Command fails: the shell exists.
+	defer func() { t.send("Delete", t.request(&t.req.delete)) }()
+	t.vals[slotCommand] = command
+	resp, err = t.send("Command", t.request(&t.req.command))
+	t.vals[slotCommand] = ""
+	if err != nil {
 		return 1, err
 	}
-	cmdID := resp.cmdID
+	t.vals[slotCommandID] = resp.cmdID
 	for {
 		start := time.Now()
-		resp, err = t.send("Receive", requestBody(mwinrm.NewGetOutputRequest(t.to, shellID, cmdID, "stdout stderr", t.params)))
+		resp, err = t.send("Receive", t.request(&t.req.receive))
 		var oe *opError
 		switch {
 		case errors.As(err, &oe) && oe.pollAgain:
 			t.pause(minFaultInterval - time.Since(start))
 			continue
 		case err != nil:
-			t.send("Signal", requestBody(mwinrm.NewSignalRequest(t.to, shellID, cmdID, t.params)))
+			t.send("Signal", t.request(&t.req.signal))
 			return 1, err
 		case resp.done:
 			return resp.exit(), nil
 		}
 	}
+}
+
+// request is the next request of kind rt, with a MessageID of its own.
+func (t *transport) request(rt *requestTemplate) string {
+	t.vals[slotMessageID] = newMessageID()
+	return rt.fill(&t.vals)
 }
 
 // backoff is the jittered delay before retry attempt+1: 250ms, 500ms, …

@@ -437,6 +437,30 @@ func TestCollectFaults(t *testing.T) {
 			}
 			return false
 		}}, want: model.ErrProtocol, msg: []string{"without a ShellId"}},
+		{name: "markup in the ShellId never reaches a request", host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
+			if op == "Create" {
+				soapBody(w, 200, envelope("x/CreateResponse", strings.Replace(createBody, "67A74734-DD32-4F10-89DE-49A060483810", "&lt;/w:Selector&gt;&lt;x/&gt;", 1)))
+				return true
+			}
+			return false
+		}}, want: model.ErrProtocol, msg: []string{"Create response with a ShellId with a character other than"},
+			check: func(t *testing.T, h *fakeHost) {
+				if h.count("Command") != 0 || h.count("Delete") != 0 {
+					t.Errorf("requests with the host's markup sent: %v", h.counts)
+				}
+			}},
+		{name: "markup in the CommandId never reaches a request", host: &fakeHost{hook: func(op string, n int, w http.ResponseWriter, r *http.Request) bool {
+			if op == "Command" {
+				soapBody(w, 200, envelope("x/CommandResponse", strings.Replace(commandBody, "1A6DEE6B-EC68-4DD6-87E9-030C0048ECC4", "a&quot;b", 1)))
+				return true
+			}
+			return false
+		}}, want: model.ErrProtocol, msg: []string{"Command response with a CommandId with a character other than"},
+			check: func(t *testing.T, h *fakeHost) {
+				if h.count("Receive") != 0 || h.count("Signal") != 0 || h.count("Delete") != 1 {
+					t.Errorf("requests after a hostile CommandId: %v", h.counts)
+				}
+			}},
 		{name: "truncated output", host: &fakeHost{stdout: output[:len(output)/2]}, want: model.ErrProtocol, msg: []string{"no END marker"}},
 		{name: "command line too long on the host", host: &fakeHost{stderr: []byte("The command line is too long.\r\n"), exit: 1},
 			want: model.ErrProtocol, msg: []string{"exit code 1", "stderr: The command line is too long."}},

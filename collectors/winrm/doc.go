@@ -6,13 +6,14 @@
 // The library version bitaudit uses swallows non-200 SOAP faults, can poll
 // forever, has no cancellation and panics on empty Receive bodies
 // (shared/docs/winrm.md §3.1 M1–M15), so the package uses masterzen for
-// what it does well, building each WS-Management request envelope, and
-// drives the shell itself (transport.runShell): every request carries the
-// caller's context, faults and HTTP errors become errors that wrap the
-// model sentinels (keeping the fault text), every answer is validated and
-// parsed once (parseResponse, held to masterzen's own parsers by
-// FuzzParseResponse), and the output is capped. An outer guard returns at
-// the context's deadline while the shell's Signal and Delete still go out.
+// what it does well, building the WS-Management requests (once per
+// Collector: requestTemplates), and drives the shell itself
+// (transport.runShell): every request carries the caller's context, faults
+// and HTTP errors become errors that wrap the model sentinels (keeping the
+// fault text), every answer is validated and parsed once (parseResponse,
+// held to masterzen's own parsers by FuzzParseResponse), and the output is
+// capped. An outer guard returns at the context's deadline while the
+// shell's Signal and Delete still go out.
 //
 // Each Collect attempt keeps one connection to its host (hostConn), and the
 // security context, NTLM (ntlmAuth; ntlmseal when sealing) or any later one,

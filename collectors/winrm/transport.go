@@ -12,9 +12,6 @@ import (
 	"sync"
 	"time"
 
-	mwinrm "github.com/masterzen/winrm"
-	"github.com/masterzen/winrm/soap"
-
 	"github.com/bitaudit/bitaudit/collectors/bitlocker"
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -39,11 +36,11 @@ type transport struct {
 	ctx    context.Context
 	client *http.Client
 	url    string
-	// to and params are what masterzen's request builders take: the
-	// a:To address (as masterzen's Client would give it) and the shell's
-	// parameters.
-	to     string
-	params *mwinrm.Parameters
+	// req are the requests masterzen built for the Collector; vals are
+	// the values that fill them in for this attempt: the a:To address (as
+	// masterzen's Client would give it), then the shell and command.
+	req  *requestTemplates
+	vals [slotCount]string
 	// basic says the host's scheme is Basic: only then do requests carry
 	// the password (the other schemes' round trippers authenticate the
 	// connection themselves).
@@ -90,32 +87,6 @@ func (r *runState) fail(err error) error {
 		r.firstErr = err
 	}
 	return err
-}
-
-// requestBody serialises a request masterzen built and frees its DOM.
-func requestBody(msg *soap.SoapMessage) string {
-	s := msg.String()
-	msg.Free()
-	return s
-}
-
-// commandSlot stands for the command in the Command request masterzen
-// builds (commandEnvelope).
-const commandSlot = "bitaudit-command-slot"
-
-// commandEnvelope is masterzen's Command request for command in shellID.
-// masterzen builds it around a short placeholder, and the command takes the
-// placeholder's place: byte for byte what masterzen would write, since it
-// writes an element's content unchanged (simplexml dom.Element.Bytes), but
-// without passing the encoded script, kilobytes long, through its DOM
-// serialiser, which held three copies of it per host.
-func (t *transport) commandEnvelope(shellID, command string) string {
-	s := requestBody(mwinrm.NewExecuteCommandRequest(t.to, shellID, commandSlot, nil, t.params))
-	before, after, ok := strings.Cut(s, commandSlot)
-	if !ok || strings.Contains(after, commandSlot) {
-		panic("winrm: masterzen's Command request does not hold the command once")
-	}
-	return before + command + after
 }
 
 // send sends one request, op naming it (Create, Command, Receive, Signal,
@@ -307,9 +278,17 @@ func (t *transport) check(op string, resp *http.Response, data []byte) (*respons
 			e.msg = "Create response without a ShellId"
 			return nil, e
 		}
+		if err := checkID("ShellId", r.shellID); err != nil {
+			e.msg = "Create response with a " + err.Error()
+			return nil, e
+		}
 	case "Command":
 		if r.cmdID == "" {
 			e.msg = "Command response without a CommandId"
+			return nil, e
+		}
+		if err := checkID("CommandId", r.cmdID); err != nil {
+			e.msg = "Command response with a " + err.Error()
 			return nil, e
 		}
 	case "Receive":
