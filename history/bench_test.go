@@ -64,6 +64,31 @@ func BenchmarkRecord10000(b *testing.B) {
 	})
 }
 
+// BenchmarkRecordYear records a run of 10,000 hosts into a history that
+// holds a year of monthly runs of the same hosts: what a host's earlier
+// runs hold must not add to the cost of recording it.
+func BenchmarkRecordYear(b *testing.B) {
+	benchmarkBackends(b, func(b *testing.B, loc string) {
+		s := mustOpen(b, loc)
+		start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		for m := range 12 {
+			if err := s.Record(b.Context(), fleet(10000, fmt.Sprintf("month-%d", m), start.AddDate(0, m, 0))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportAllocs()
+		i := 0
+		for b.Loop() {
+			i++
+			// Each run begins before the last one measured: the history
+			// it follows stays the year.
+			if err := s.Record(b.Context(), fleet(10000, fmt.Sprintf("run-%d", i), start.AddDate(1, 0, 0).Add(-time.Duration(i)*time.Second))); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkRecordBesideOthers records a run of 1,000 hosts into a history
 // that already holds 20 runs of 2,000 other hosts each (other scopes, other
 // targets): what it costs must be the run's own, not the history's.

@@ -58,11 +58,24 @@ func (d dialect) latestFindings(audited bool) string {
 			JOIN bitaudit_findings f ON f.run_id = h.run_id AND f.target = h.target
 			WHERE h.n = 1`
 	}
+	// From each of the run's own hosts, its latest earlier row is found by
+	// equality seeks on bitaudit_hosts_target (target, audited, started),
+	// so the runs a host had before cost nothing (BenchmarkRecordYear):
+	// a range on started, or audited left open, would scan every earlier
+	// row of the host. Its latest row of either kind is the later of its
+	// latest non-audited and its latest audited row (-1: none).
+	latest := `h.audited = 1 AND h.started = (
+			SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = cur.target AND h2.audited = 1 AND h2.started < ? AND h2.started < ?)`
+	if !audited {
+		latest = `h.audited IN (0, 1) AND h.started = MAX(
+			COALESCE((SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = cur.target AND h2.audited = 0 AND h2.started < ?), -1),
+			COALESCE((SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = cur.target AND h2.audited = 1 AND h2.started < ?), -1))`
+	}
 	return `SELECT f.target, f.rule_id, f.volume, f.protector_id, f.first_seen
-		FROM bitaudit_hosts h JOIN bitaudit_findings f ON f.run_id = h.run_id AND f.target = h.target
-		WHERE h.started < ? AND h.started = (
-			SELECT MAX(h2.started) FROM bitaudit_hosts h2 WHERE h2.target = h.target ` + strings.Replace(cond, "audited", "h2.audited", 1) + ` AND h2.started < ?)
-		AND h.target IN (SELECT target FROM bitaudit_hosts WHERE run_id = ?)`
+		FROM bitaudit_hosts cur
+		JOIN bitaudit_hosts h ON h.target = cur.target AND ` + latest + `
+		JOIN bitaudit_findings f ON f.run_id = h.run_id AND f.target = h.target
+		WHERE cur.run_id = ?`
 }
 
 var sqliteDialect = dialect{
