@@ -55,38 +55,59 @@ func findingKey(target string, f *model.Finding) FindingKey {
 // source's.
 func SnapshotOf(r *model.Result) (*Snapshot, error) {
 	src := r.HostSource()
-	s := &Snapshot{
-		Run:      InfoOf(r),
-		Hosts:    make(map[string]HostState, src.Len()),
-		Findings: map[FindingKey]FindingState{},
-		Waivers:  r.Waivers,
-	}
-	seen := map[FindingKey]time.Time{}
+	b := NewSnapshotBuilder(r.Run.Started, src.Len())
 	if r.History != nil && r.History.Since != nil {
 		for _, f := range r.History.Since.Recurring {
-			seen[FindingKey{hostKey(f.Target), f.RuleID, strings.ToUpper(f.Volume), strings.ToUpper(f.ProtectorID)}] = f.FirstSeen
+			b.seen[FindingKey{hostKey(f.Target), f.RuleID, strings.ToUpper(f.Volume), strings.ToUpper(f.ProtectorID)}] = f.FirstSeen
 		}
 	}
 	err := model.EachHost(src, func(_ int, h *model.HostResult) error {
-		s.Hosts[hostKey(h.Target)] = HostState{Target: h.Target, Status: h.Status, Reason: h.Reason}
-		for j := range h.Findings {
-			f := &h.Findings[j]
-			k := findingKey(h.Target, f)
-			fs := FindingState{Severity: f.Severity, Title: f.Title, FirstSeen: r.Run.Started}
-			if t, ok := seen[k]; ok && !t.IsZero() {
-				fs.FirstSeen = t
-			}
-			if f.Waiver != nil {
-				fs.WaiverID = f.Waiver.ID
-			}
-			s.Findings[k] = fs
-		}
+		b.Add(h)
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s, nil
+	return b.Snapshot(r), nil
+}
+
+// A SnapshotBuilder takes a run's snapshot a host at a time, so that it can
+// be taken as the hosts are audited rather than in a pass over them after
+// the run. Its methods are not safe for concurrent use.
+type SnapshotBuilder struct {
+	started  time.Time
+	seen     map[FindingKey]time.Time // first sightings a result carries
+	hosts    map[string]HostState
+	findings map[FindingKey]FindingState
+}
+
+// NewSnapshotBuilder starts the snapshot of a run that started then, of
+// about n hosts.
+func NewSnapshotBuilder(started time.Time, n int) *SnapshotBuilder {
+	return &SnapshotBuilder{started: started, seen: map[FindingKey]time.Time{},
+		hosts: make(map[string]HostState, n), findings: map[FindingKey]FindingState{}}
+}
+
+// Add adds a host of the run; each host is added once.
+func (b *SnapshotBuilder) Add(h *model.HostResult) {
+	b.hosts[hostKey(h.Target)] = HostState{Target: h.Target, Status: h.Status, Reason: h.Reason}
+	for j := range h.Findings {
+		f := &h.Findings[j]
+		k := findingKey(h.Target, f)
+		fs := FindingState{Severity: f.Severity, Title: f.Title, FirstSeen: b.started}
+		if t, ok := b.seen[k]; ok && !t.IsZero() {
+			fs.FirstSeen = t
+		}
+		if f.Waiver != nil {
+			fs.WaiverID = f.Waiver.ID
+		}
+		b.findings[k] = fs
+	}
+}
+
+// Snapshot is the snapshot of r, whose hosts b was given.
+func (b *SnapshotBuilder) Snapshot(r *model.Result) *Snapshot {
+	return &Snapshot{Run: InfoOf(r), Hosts: b.hosts, Findings: b.findings, Waivers: r.Waivers}
 }
 
 // Compare says what changed from the previous run to the current one.
@@ -244,14 +265,17 @@ const TrendRuns = 12
 
 // Attach sets r.History: the comparison with prev (nil when there is none),
 // and the trend over earlier (newest first, as [Store.Runs] lists them)
-// followed by r itself, at most [TrendRuns] points. Its error is that of
-// reading r's hosts, and leaves r.History unset.
-func Attach(r *model.Result, prev *Snapshot, prevSource string, earlier []RunInfo) error {
+// followed by r itself, at most [TrendRuns] points. cur is r's snapshot,
+// or nil to take it from r's hosts. Its error is that of reading r's
+// hosts, and leaves r.History unset.
+func Attach(r *model.Result, cur, prev *Snapshot, prevSource string, earlier []RunInfo) error {
 	h := &model.History{}
 	if prev != nil {
-		cur, err := SnapshotOf(r)
-		if err != nil {
-			return err
+		if cur == nil {
+			var err error
+			if cur, err = SnapshotOf(r); err != nil {
+				return err
+			}
 		}
 		h.Previous = &model.RunRef{ID: prev.Run.ID, Started: prev.Run.Started, Scope: prev.Run.Scope, Source: prevSource}
 		h.Since = Compare(prev, cur)

@@ -221,7 +221,7 @@ func TestCompareResultsMatchesStore(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := Attach(runs[i], prev, fmt.Sprintf("run-%d.json", i), nil); err != nil {
+		if err := Attach(runs[i], nil, prev, fmt.Sprintf("run-%d.json", i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -247,7 +247,7 @@ func TestAttachTrendKeepsTwelveRunsOldestFirst(t *testing.T) {
 	}
 	cur := result("run-now", 1, nil, "a compliant")
 	cur.Run.Started = jan(1).AddDate(3, 0, 0)
-	if err := Attach(cur, nil, "", earlier); err != nil {
+	if err := Attach(cur, nil, nil, "", earlier); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string

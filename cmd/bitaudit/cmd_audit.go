@@ -26,6 +26,7 @@ import (
 	"github.com/bitaudit/bitaudit/collectors/escrow"
 	"github.com/bitaudit/bitaudit/collectors/factsfile"
 	"github.com/bitaudit/bitaudit/collectors/winrm"
+	"github.com/bitaudit/bitaudit/history"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
 	"github.com/bitaudit/bitaudit/rules"
@@ -497,7 +498,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 	var (
 		hosts audit.Store
 		sp    *spool.Spool
-		tally = newHostTally(len(job.targets))
+		tally = newHostTally(len(job.targets), hist.compares(), started)
 	)
 	if sp, err = spool.New("", len(job.targets)); err != nil {
 		log.Warn("results kept in memory: no spool file in the temporary directory (set TMPDIR to a writable directory on disk)", "err", err)
@@ -531,9 +532,10 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 		return err
 	}
 	result.Waivers = engine.Waivers(result.Run.Finished)
-	worst := model.SeverityNone // of audited hosts, for --fail-on
-	if src, sum, w, ok := tally.finish(sp); ok {
-		result.Source, result.Summary, worst = src, sum, w
+	worst := model.SeverityNone       // of audited hosts, for --fail-on
+	var snap *history.SnapshotBuilder // the run's, for the comparison
+	if t, ok := tally.finish(sp); ok {
+		result.Source, result.Summary, worst, snap = t.src, t.sum, t.worst, t.snap
 	} else { // a host changed after it was stored, or none was spooled
 		var pass hostTally
 		err = model.EachHost(hosts, func(_ int, h *model.HostResult) error { pass.count(h); return nil })
@@ -545,7 +547,7 @@ func executeAudit(ctx context.Context, g *globals, job *auditJob) error {
 
 	// Results are written even after an interrupt.
 	wctx := context.WithoutCancel(ctx)
-	hist.attach(wctx, result)
+	hist.attach(wctx, result, snap)
 	// Up to concurrentReportsMax hosts the files render at once (on two
 	// cores the PDF alone then sets the time); above, one after another,
 	// so the PDF's and the XLSX's buffers are never held together.

@@ -78,7 +78,7 @@ func runMerge(ctx context.Context, g *globals, o *auditOptions, files []string) 
 	if err != nil {
 		return err
 	}
-	hist.attach(ctx, merged)
+	hist.attach(ctx, merged, nil)
 	log := g.logger()
 	rec := hist.begin(ctx, merged)
 	if err := writeResults(ctx, out, merged, reports.Options{Formats: formats, SignKey: job.signKey, PDFFont: font, Logger: log}, "", log); err != nil {

@@ -76,6 +76,12 @@ type runHistory struct {
 	log    *slog.Logger
 }
 
+// compares says whether the run will be compared with an earlier one
+// (attach): it is recorded, and there is a history or --previous.
+func (h *runHistory) compares() bool {
+	return h.record && (h.store != nil || h.previous != nil)
+}
+
 // openRunHistory opens the history before any host is contacted, so a
 // history that cannot be used stops the run early. Without a per-user data
 // directory and without --history, the run goes unrecorded, with a warning.
@@ -149,8 +155,9 @@ func (h *runHistory) prefetch(ctx context.Context) {
 
 // attach compares the finished run with the previous one and sets its
 // trend; a history that cannot be read leaves the run without them, with a
-// warning, rather than losing the run.
-func (h *runHistory) attach(ctx context.Context, r *model.Result) {
+// warning, rather than losing the run. snap, when not nil, was given every
+// host of r as stored (hostTally); else r's hosts are read.
+func (h *runHistory) attach(ctx context.Context, r *model.Result, snap *history.SnapshotBuilder) {
 	r.Run.Scope = h.scope
 	if !h.record {
 		return // a shard: compared once merged
@@ -174,7 +181,11 @@ func (h *runHistory) attach(ctx context.Context, r *model.Result) {
 	if prev == nil && h.store == nil {
 		return
 	}
-	if err := history.Attach(r, prev, source, earlier); err != nil {
+	var cur *history.Snapshot
+	if snap != nil && prev != nil {
+		cur = snap.Snapshot(r)
+	}
+	if err := history.Attach(r, cur, prev, source, earlier); err != nil {
 		h.log.Warn("run not compared with earlier runs: its results could not be read", "error", err.Error())
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/bitaudit/bitaudit/model"
+	"github.com/bitaudit/bitaudit/simulator"
 )
 
 // fleetAudit runs "bitaudit audit" against a fleet started by startFleet.
@@ -242,5 +243,54 @@ func TestHistoryErrorsAreClear(t *testing.T) {
 		if strings.Contains(stdout+stderr, "hunter2") {
 			t.Errorf("%v: the password appears in the output", tc.args)
 		}
+	}
+}
+
+// TestHistoryDiffCountedAsStored audits a fleet whose hosts are each stored
+// once (no hostile host, no directory), so the run's snapshot is taken as
+// the hosts are stored (hostTally), twice into one history: the second
+// run's comparison must see every finding of the first recur, as the
+// history's own diff of the two runs does.
+func TestHistoryDiffCountedAsStored(t *testing.T) {
+	four := 4
+	spec := &simulator.Spec{Seed: 9, Hosts: 12, Profiles: []simulator.ProfileMix{
+		{Name: "never-escrowed", Count: &four}, {Name: "suspended", Count: &four}, {Name: "domain-laptop", Count: &four}}}
+	fleet, err := startFreeFleet(t.Context(), spec, simulator.Options{TLS: true, Auth: "ntlm", User: "auditor", Password: "Sim-Passw0rd!"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fleet.Close() })
+	dir := t.TempDir()
+	targets, ca, hist := filepath.Join(dir, "targets.txt"), filepath.Join(dir, "ca.pem"), filepath.Join(dir, "h.db")
+	if err := writeFleetFiles(fleet, targets, ca); err != nil {
+		t.Fatal(err)
+	}
+	audit := func(out string) *model.Result {
+		t.Helper()
+		code, stdout, stderr := cli(t, t.Context(), map[string]string{"BITAUDIT_PASSWORD": "Sim-Passw0rd!"}, "audit", "--targets", targets,
+			"--user", "auditor", "--ca-cert", ca, "--out", filepath.Join(dir, out), "--history", hist, "--host-timeout", "10s",
+			"--format", "json", "--log-level", "warn")
+		if code != exitFindings {
+			t.Fatalf("audit: exit %d\n%s%s", code, stdout, stderr)
+		}
+		return readResult(t, filepath.Join(dir, out))
+	}
+	r1 := audit("r1")
+	r2 := audit("r2")
+	findings := 0
+	for _, h := range r1.Hosts {
+		findings += len(h.Findings)
+	}
+	since := r2.History.Since
+	if since == nil || findings < 8 || len(since.Recurring) != findings || len(since.NewFindings)+len(since.Resolved)+len(since.Joined)+len(since.Left) != 0 {
+		t.Fatalf("second run since the first (%d findings): %+v", findings, since)
+	}
+	code, stdout, stderr := cli(t, t.Context(), nil, "diff", "--history", hist, "--format", "json")
+	var got struct{ Delta *model.Delta }
+	if err := json.Unmarshal([]byte(stdout), &got); code != 0 || err != nil {
+		t.Fatalf("diff --format json: exit %d, %v\n%s%s", code, err, stdout, stderr)
+	}
+	if diff := cmp.Diff(since, got.Delta); diff != "" {
+		t.Errorf("the run's own comparison differs from the history's diff (-run +diff):\n%s", diff)
 	}
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"sync"
+	"time"
 
+	"github.com/bitaudit/bitaudit/history"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/reports"
 	"github.com/bitaudit/bitaudit/spool"
@@ -10,17 +12,25 @@ import (
 
 // A hostTally counts a run's hosts as the spool stores them (its
 // observer): the summary, the most severe open finding of an audited host
-// (--fail-on) and the reports' view, so that none needs a pass over the
-// hosts after the collection.
+// (--fail-on), the reports' view and the run's snapshot for the comparison
+// with the previous run, so that none needs a pass over the hosts after the
+// collection.
 type hostTally struct {
 	view  *reports.Tally
 	mu    sync.Mutex
 	sum   model.Summarizer
 	worst model.Severity
+	snap  *history.SnapshotBuilder // nil when the run is compared with none
 }
 
-func newHostTally(n int) *hostTally {
-	return &hostTally{view: reports.NewTally(n)}
+// newHostTally counts a run of n hosts that started then; compared says
+// the run will be compared with an earlier one.
+func newHostTally(n int, compared bool, started time.Time) *hostTally {
+	t := &hostTally{view: reports.NewTally(n)}
+	if compared {
+		t.snap = history.NewSnapshotBuilder(started, n)
+	}
+	return t
 }
 
 // add is the spool's observer.
@@ -34,6 +44,9 @@ func (t *hostTally) count(h *model.HostResult) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.sum.Add(h)
+	if t.snap != nil {
+		t.snap.Add(h)
+	}
 	if h.Status.Audited() {
 		for _, f := range h.Findings {
 			if !f.Waived() {
@@ -50,18 +63,28 @@ func (t *hostTally) totals() (model.Summary, model.Severity) {
 	return t.sum.Summary(), t.worst
 }
 
-// finish returns the result's source with the reports' view, the summary
-// and the worst severity when every host of sp was counted exactly once;
-// ok is false when one was stored again (changed after it was first
-// stored: the cross-host check, coverage, --fix), one was kept in memory,
-// or there is no spool: the caller then counts them in a pass.
-func (t *hostTally) finish(sp *spool.Spool) (src model.HostSource, sum model.Summary, worst model.Severity, ok bool) {
+// tallied is what a hostTally counted: the result's source with the
+// reports' view, the summary, the worst severity, and the snapshot's
+// builder (nil when the run is compared with none).
+type tallied struct {
+	src   model.HostSource
+	sum   model.Summary
+	worst model.Severity
+	snap  *history.SnapshotBuilder
+}
+
+// finish returns what was counted when every host of sp was counted
+// exactly once; ok is false when one was stored again (changed after it
+// was first stored: the cross-host check, coverage, --fix), one was kept in
+// memory, or there is no spool: the caller then counts them in a pass.
+func (t *hostTally) finish(sp *spool.Spool) (_ tallied, ok bool) {
 	if sp == nil {
-		return nil, model.Summary{}, model.SeverityNone, false
+		return tallied{}, false
 	}
-	if src, ok = t.view.Source(sp); !ok {
-		return nil, model.Summary{}, model.SeverityNone, false
+	src, ok := t.view.Source(sp)
+	if !ok {
+		return tallied{}, false
 	}
-	sum, worst = t.totals()
-	return src, sum, worst, true
+	sum, worst := t.totals()
+	return tallied{src: src, sum: sum, worst: worst, snap: t.snap}, true
 }

@@ -3,7 +3,11 @@ package main
 import (
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bitaudit/bitaudit/history"
 	"github.com/bitaudit/bitaudit/model"
 	"github.com/bitaudit/bitaudit/spool"
 )
@@ -18,8 +22,8 @@ func tallyHosts() []model.HostResult {
 }
 
 // TestHostTally: counted as they are stored, in any order, the hosts give
-// the summary and --fail-on severity a pass over them gives; a host stored
-// again makes the tally give up.
+// the summary, --fail-on severity and snapshot a pass over them gives; a
+// host stored again makes the tally give up.
 func TestHostTally(t *testing.T) {
 	hosts := tallyHosts()
 	sp, err := spool.New(t.TempDir(), len(hosts))
@@ -27,16 +31,18 @@ func TestHostTally(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sp.Close()
-	tally := newHostTally(len(hosts))
+	started := time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+	tally := newHostTally(len(hosts), true, started)
 	sp.Observe(tally.add)
 	for _, i := range []int{2, 0, 3, 1} {
 		if err := sp.Put(i, &hosts[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	src, sum, worst, ok := tally.finish(sp)
-	if !ok || src == nil || src.Len() != len(hosts) {
-		t.Fatalf("finish: ok %v, source %v", ok, src)
+	got, ok := tally.finish(sp)
+	src, sum, worst := got.src, got.sum, got.worst
+	if !ok || src == nil || src.Len() != len(hosts) || got.snap == nil {
+		t.Fatalf("finish: ok %v, source %v, snapshot %v", ok, src, got.snap)
 	}
 	want, err := model.SummarizeSource(sp)
 	if err != nil {
@@ -50,8 +56,19 @@ func TestHostTally(t *testing.T) {
 	if worst != model.SeverityMedium {
 		t.Errorf("worst %v, want medium", worst)
 	}
+	r := &model.Result{Run: model.Run{ID: "r", Started: started}, Summary: sum, Source: sp}
+	wantSnap, err := history.SnapshotOf(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(wantSnap, got.snap.Snapshot(r)); diff != "" || len(wantSnap.Findings) != 3 {
+		t.Errorf("snapshot (-pass +tally), of %d findings:\n%s", len(wantSnap.Findings), diff)
+	}
+	if newHostTally(len(hosts), false, started).snap != nil {
+		t.Error("a run compared with none: a snapshot was taken")
+	}
 
-	again := newHostTally(len(hosts))
+	again := newHostTally(len(hosts), true, started)
 	sp2, err := spool.New(t.TempDir(), len(hosts))
 	if err != nil {
 		t.Fatal(err)
@@ -63,10 +80,10 @@ func TestHostTally(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, _, _, ok := again.finish(sp2); ok {
+	if _, ok := again.finish(sp2); ok {
 		t.Error("a host stored twice: finish gave a tally")
 	}
-	if _, _, _, ok := newHostTally(1).finish(nil); ok {
+	if _, ok := newHostTally(1, true, started).finish(nil); ok {
 		t.Error("no spool: finish gave a tally")
 	}
 }
