@@ -280,6 +280,7 @@ func TestVerifyAgainstSimulatedSources(t *testing.T) {
 	ms[0].Mu.Lock()
 	ms[0].Escrow.AD = append(ms[0].Escrow.AD, windows.EscrowedKey{ProtectorID: idB, Created: t0.Add(time.Hour)})
 	ms[0].Mu.Unlock()
+	windows.EscrowChanged()
 	c.Verify(t.Context(), hosts[0])
 	checkBackups(t, hosts, []want{{0, idB, ad, verified, 784, "{0B0B0B0B", ""}})
 	if n := len(hosts[0].Volumes[0].StaleKeys) + len(hosts[0].Volumes[1].StaleKeys); n != 2 {

@@ -60,6 +60,41 @@ type Server struct {
 	byName  map[string]*windows.Machine   // lower-case dNSHostName and sAMAccountName -> machine
 	foreign map[string][]*windows.Machine // lower-case DN of another object -> machines with keys there
 	extra   []string                      // DNs of the other objects, as written
+
+	keysMu sync.Mutex
+	keys   *keyHolders // nil until first read
+}
+
+// keyHolders are the machines holding each AD recovery key, by the key's
+// lower-case GUID (no braces), as of one escrow generation
+// (windows.EscrowGeneration).
+type keyHolders struct {
+	gen uint64
+	by  map[string][]*windows.Machine // in fleet order
+}
+
+// holders returns the machines whose AD escrow holds key id (lower-case,
+// no braces) now: the index is built again only when an escrow changed,
+// not scanned for every search by key.
+func (s *Server) holders(id string) []*windows.Machine {
+	gen := windows.EscrowGeneration()
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.keys == nil || s.keys.gen != gen {
+		x := &keyHolders{gen: gen, by: map[string][]*windows.Machine{}}
+		for _, m := range s.opts.Machines {
+			m.Mu.Lock()
+			for _, k := range m.Escrow.AD {
+				g := strings.ToLower(strings.Trim(k.ProtectorID, "{}"))
+				if hs := x.by[g]; len(hs) == 0 || hs[len(hs)-1] != m {
+					x.by[g] = append(hs, m)
+				}
+			}
+			m.Mu.Unlock()
+		}
+		s.keys = x
+	}
+	return s.keys.by[strings.ToLower(id)]
 }
 
 type atomicCounter struct {
@@ -429,7 +464,7 @@ func (s *Server) find(base string, scope gldap.Scope, f *ber.Packet) ([]*entry, 
 			// A search by key ID: only machines holding that key can match.
 			indexed = true
 			id := decodeGUID(g)
-			for _, m := range s.opts.Machines {
+			for _, m := range s.holders(id) {
 				if holdsADKey(m, id) {
 					ms = append(ms, m)
 				}

@@ -178,14 +178,23 @@ func TestLiveEscrowTruth(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := "CN=LT-0002,OU=Workstations," + s.BaseDN
+	// keyB ({0B0B0B0B-0000-4000-8000-00000000000B}) as the directory
+	// stores a GUID: the first three groups little-endian.
+	byKey := `(&(objectClass=msFVE-RecoveryInformation)(msFVE-RecoveryGuid=\0b\0b\0b\0b\00\00\00\40\80\00\00\00\00\00\00\0b))`
 	if n := len(search(t, c, base, ldap.ScopeSingleLevel, "(objectClass=msFVE-RecoveryInformation)")); n != 0 {
 		t.Fatalf("%d recovery objects before the backup", n)
 	}
+	before := len(search(t, c, s.BaseDN, ldap.ScopeWholeSubtree, byKey))
 	ms[1].Mu.Lock()
 	ms[1].Escrow.AD = append(ms[1].Escrow.AD, windows.EscrowedKey{ProtectorID: keyB, Created: time.Now()})
 	ms[1].Mu.Unlock()
+	windows.EscrowChanged()
 	if n := len(search(t, c, base, ldap.ScopeSingleLevel, "(objectClass=msFVE-RecoveryInformation)")); n != 1 {
 		t.Fatalf("%d recovery objects after the backup, want 1", n)
+	}
+	// A search by the key's GUID, served from an index, sees it too.
+	if n := len(search(t, c, s.BaseDN, ldap.ScopeWholeSubtree, byKey)); n != before+1 {
+		t.Errorf("by the key's GUID: %d recovery objects after the backup, %d before", n, before)
 	}
 }
 

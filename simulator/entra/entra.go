@@ -24,6 +24,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/bitaudit/bitaudit/simulator/windows"
 )
@@ -64,6 +65,13 @@ type Server struct {
 
 	byDevice map[string]*windows.Machine   // lower-case deviceId -> machine
 	foreign  map[string][]*windows.Machine // deviceId of another device object -> machines with keys there
+	// joined are the Entra-joined machines by the fold keys of their
+	// deviceId and displayName (machines' identities are set when the
+	// fleet is built), for $filter lookups.
+	joined map[string][]*windows.Machine
+
+	keysMu sync.Mutex
+	keys   *keyIndex // nil until first read
 
 	mu     sync.Mutex
 	tokens map[string]bool
@@ -101,7 +109,9 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		return nil, fmt.Errorf("entra: %w", err)
 	}
 	s.URL = "https://" + l.Addr().String()
-	s.srv = &http.Server{Handler: s, TLSConfig: o.TLS, ReadHeaderTimeout: 10 * time.Second}
+	// A copy: ServeTLS adds its protocols to the config it is given, which
+	// the caller may share with another server (sources.go: the directory).
+	s.srv = &http.Server{Handler: s, TLSConfig: o.TLS.Clone(), ReadHeaderTimeout: 10 * time.Second}
 	go s.srv.ServeTLS(l, "", "")
 	context.AfterFunc(ctx, func() { s.Close() })
 	return s, nil
@@ -117,6 +127,7 @@ func NewServer(o Options) *Server {
 		opts:     o,
 		byDevice: map[string]*windows.Machine{},
 		foreign:  map[string][]*windows.Machine{},
+		joined:   map[string][]*windows.Machine{},
 		tokens:   map[string]bool{},
 		start:    time.Now().UTC(),
 	}
@@ -124,6 +135,11 @@ func NewServer(o Options) *Server {
 		m.Mu.Lock()
 		if a := m.Identity(); a.AzureAdJoined && a.DeviceID != "" {
 			s.byDevice[strings.ToLower(a.DeviceID)] = m
+			for _, k := range []string{"deviceId " + foldKey(a.DeviceID), "displayName " + foldKey(a.ComputerName)} {
+				if !contains(s.joined[k], m) {
+					s.joined[k] = append(s.joined[k], m)
+				}
+			}
 		}
 		for _, k := range m.Escrow.Entra {
 			if k.DeviceObject != "" {
@@ -479,24 +495,58 @@ func (s *Server) deviceKeys(device string) []recoveryKey {
 	return out
 }
 
-func (s *Server) allKeys() []recoveryKey {
-	var out []recoveryKey
-	for _, m := range s.opts.Machines {
-		out = append(out, s.machineKeys(m, "")...)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out
+// A keyIndex is every recovery key the tenant holds, as of one escrow
+// generation (windows.EscrowGeneration).
+type keyIndex struct {
+	gen  uint64
+	all  []recoveryKey          // by ID
+	byID map[string]recoveryKey // the first machine's, in fleet order
 }
 
-func (s *Server) keyByID(id string) (recoveryKey, bool) {
+// index returns the keys as the machines' escrow holds them now: built
+// again only when an escrow changed, not for every page of a listing of
+// thousands of keys.
+func (s *Server) index() *keyIndex {
+	gen := windows.EscrowGeneration()
+	s.keysMu.Lock()
+	defer s.keysMu.Unlock()
+	if s.keys != nil && s.keys.gen == gen {
+		return s.keys
+	}
+	x := &keyIndex{gen: gen, byID: map[string]recoveryKey{}}
 	for _, m := range s.opts.Machines {
 		for _, k := range s.machineKeys(m, "") {
-			if k.ID == id {
-				return k, true
+			x.all = append(x.all, k)
+			if _, dup := x.byID[k.ID]; !dup {
+				x.byID[k.ID] = k
 			}
 		}
 	}
-	return recoveryKey{}, false
+	sort.Slice(x.all, func(i, j int) bool { return x.all[i].ID < x.all[j].ID })
+	s.keys = x
+	return x
+}
+
+func (s *Server) allKeys() []recoveryKey { return s.index().all }
+
+func (s *Server) keyByID(id string) (recoveryKey, bool) {
+	k, ok := s.index().byID[id]
+	return k, ok
+}
+
+// foldKey is s case-folded so that two strings have the same key exactly
+// when strings.EqualFold says they are equal: each rune becomes the
+// smallest of its simple case-folding orbit.
+func foldKey(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		low := r
+		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+			low = min(low, f)
+		}
+		b.WriteRune(low)
+	}
+	return b.String()
 }
 
 const devicesPath = "/v1.0/devices"
@@ -539,7 +589,7 @@ func (s *Server) devices(w http.ResponseWriter, q url.Values) {
 	}
 	want := strings.ReplaceAll(m[2], "''", "'")
 	out := []device{}
-	for _, mc := range s.opts.Machines {
+	for _, mc := range s.joined[m[1]+" "+foldKey(want)] {
 		mc.Mu.Lock()
 		a, osv := mc.Identity(), mc.OS.Version
 		mc.Mu.Unlock()

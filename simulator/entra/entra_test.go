@@ -193,3 +193,49 @@ func TestDevices(t *testing.T) {
 		t.Errorf("devices without a token: %d, want 401", code)
 	}
 }
+
+// TestKeysSeeEscrowChanges checks that the listing and the lookup by ID,
+// served from an index, see a key added to a machine's escrow afterwards
+// (a backup the machine ran).
+func TestKeysSeeEscrowChanges(t *testing.T) {
+	s, c := testServer(t, Options{PageSize: 100})
+	tok := issue(t, s, c)
+	count := func() int {
+		t.Helper()
+		code, body, _ := get(t, c, s.URL+keysPath, tok)
+		vals, _ := body["value"].([]any)
+		if code != 200 {
+			t.Fatalf("list: %d %v", code, body)
+		}
+		return len(vals)
+	}
+	const added = "0e0e0e0e-0000-4000-8000-00000000000e"
+	before := count()
+	if code, _, _ := get(t, c, s.URL+keysPath+"/"+added, tok); code != http.StatusNotFound {
+		t.Fatalf("key %s found before it was added: %d", added, code)
+	}
+	m := s.opts.Machines[0]
+	m.Mu.Lock()
+	m.Escrow.Entra = append(m.Escrow.Entra, windows.EscrowedKey{ProtectorID: "{" + strings.ToUpper(added) + "}", Created: time.Now(), VolumeType: 2})
+	m.Mu.Unlock()
+	windows.EscrowChanged()
+	if after := count(); after != before+1 {
+		t.Errorf("%d keys listed after a backup, want %d", after, before+1)
+	}
+	if code, body, _ := get(t, c, s.URL+keysPath+"/"+added, tok); code != 200 || body["id"] != added {
+		t.Errorf("key added: %d %v", code, body)
+	}
+}
+
+// TestFoldKey checks that fold keys are equal exactly when strings.EqualFold
+// says the strings are.
+func TestFoldKey(t *testing.T) {
+	words := []string{"LT-0001", "lt-0001", "LAPTOP-Ä01Ł", "laptop-ä01ł", "K", "k", "\u212a", "s", "S", "\u017f", "ß", "ẞ", "lt-0002", ""}
+	for _, a := range words {
+		for _, b := range words {
+			if got, want := foldKey(a) == foldKey(b), strings.EqualFold(a, b); got != want {
+				t.Errorf("%q, %q: same fold key %v, EqualFold %v", a, b, got, want)
+			}
+		}
+	}
+}

@@ -214,6 +214,7 @@ type EventData struct {
 }
 
 // EscrowTruth records which keys of this machine the directories hold.
+// Whatever changes it once a directory serves it calls EscrowChanged.
 type EscrowTruth struct {
 	// AD lists msFVE-RecoveryInformation children of the machine's computer object.
 	AD []EscrowedKey

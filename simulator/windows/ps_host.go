@@ -229,6 +229,7 @@ func (m *Machine) backupToAD(v *Volume, id string) int64 {
 	}
 	if !slices.ContainsFunc(m.Escrow.AD, func(k EscrowedKey) bool { return strings.EqualFold(k.ProtectorID, p.ID) }) {
 		m.Escrow.AD = append(m.Escrow.AD, EscrowedKey{ProtectorID: strings.ToUpper(p.ID), Created: m.now(), VolumeType: int(v.VolumeType) + 1})
+		EscrowChanged()
 	}
 	m.addEvent(784, data...)
 	return hrOK
@@ -261,6 +262,7 @@ func (m *Machine) backupToEntra(v *Volume, id string) int64 {
 	}
 	if !slices.ContainsFunc(m.Escrow.Entra, func(k EscrowedKey) bool { return strings.EqualFold(k.ProtectorID, p.ID) }) {
 		m.Escrow.Entra = append(m.Escrow.Entra, EscrowedKey{ProtectorID: strings.ToUpper(p.ID), Created: m.now(), VolumeType: int(v.VolumeType) + 1})
+		EscrowChanged()
 	}
 	m.addEvent(845, EventData{"VolumeMountPoint", mount}, EventData{"ProtectorGUID", strings.ToLower(p.ID)}, EventData{"TraceGUID", trace})
 	return hrOK
