@@ -191,6 +191,14 @@ func tlsConfig(opts Options) (*tls.Config, error) {
 	return conf, nil
 }
 
+// scheme is the URL scheme of the Collector's transport.
+func (c *Collector) scheme() string {
+	if c.https {
+		return "https"
+	}
+	return "http"
+}
+
 // Describe says how this Collector reaches hosts, for the result document.
 // Under "negotiate" a host's own facts say which scheme it used.
 func (c *Collector) Describe() model.Collection {
@@ -309,11 +317,7 @@ func (c *Collector) runCommand(ctx context.Context, t model.Target, command stri
 	if t.Port != 0 {
 		port = t.Port
 	}
-	scheme := "http"
-	if c.https {
-		scheme = "https"
-	}
-	url := scheme + "://" + net.JoinHostPort(t.Host, strconv.Itoa(port)) + "/wsman"
+	url := c.scheme() + "://" + net.JoinHostPort(t.Host, strconv.Itoa(port)) + "/wsman"
 	log := c.opts.Logger.With("target", t.String())
 
 	a, err := c.hostAuth(t, port)
@@ -409,10 +413,6 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 	defer cancel()
 	st := &runState{}
 	rt, conn := c.connect(host, port, a)
-	scheme := "http"
-	if c.https {
-		scheme = "https"
-	}
 	tr := &transport{
 		ctx:      ctx,
 		client:   &http.Client{Transport: rt, Timeout: c.opts.OperationTimeout + 15*time.Second, CheckRedirect: keepRedirect},
@@ -428,7 +428,7 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 	}
 
 	// The a:To address as masterzen's Client gives it (endpoint.go).
-	tr.vals[slotTo] = fmt.Sprintf("%s://%s:%d/wsman", scheme, host, port)
+	tr.vals[slotTo] = fmt.Sprintf("%s://%s:%d/wsman", c.scheme(), host, port)
 
 	done := make(chan run, 1)
 	go func() {
@@ -475,12 +475,12 @@ func (c *Collector) runOnce(parent context.Context, command, url, host string, p
 // runShell runs command in a new shell: Create, Command, Receive until the
 // command is done, Delete, each request as masterzen/winrm's RunWithString
 // would send it (requestTemplates). Unlike masterzen, a command that ran to
-// its end is not sent Signal (terminate) before the shell's Delete: "Any commands in
-// progress SHOULD be immediately terminated and all resources for the
-// Shell SHOULD be freed" on Delete (MS-WSMV 3.1.4.4.1), and a Signal would
-// count against the user's MaxConcurrentOperationsPerUser until then
-// (MS-WSMV <118>). A command that did not end (a failed or cancelled
-// Receive) is terminated with Signal first.
+// its end is not sent Signal (terminate) before the shell's Delete: "Any
+// commands in progress SHOULD be immediately terminated and all resources
+// for the Shell SHOULD be freed" on Delete (MS-WSMV 3.1.4.4.1), and a
+// Signal would count against the user's MaxConcurrentOperationsPerUser
+// until then (MS-WSMV <118>). A command that did not end (a failed or
+// cancelled Receive) is terminated with Signal first.
 //
 // The output is kept by the transport as the Receives answer (runState).
 // An OperationTimeout fault means no output within OperationTimeout: the

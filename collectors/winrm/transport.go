@@ -28,9 +28,9 @@ const envelopeSize = 153600
 // fault would otherwise become a hot loop (winrm.md §1.5).
 const minFaultInterval = time.Second
 
-// transport runs one Collect attempt's WS-Management exchanges: masterzen
-// builds each request envelope, every request carries ctx, and every
-// response is checked and parsed here. run guards the state Collect reads
+// transport runs one Collect attempt's WS-Management exchanges: each
+// request is one of masterzen's (requestTemplates), every request carries
+// ctx, and every response is checked and parsed here. run guards the state Collect reads
 // while the exchanges go on.
 type transport struct {
 	ctx    context.Context
@@ -118,8 +118,10 @@ func (t *transport) send(op, body string) (*response, error) {
 	if err == nil {
 		return resp, nil
 	}
-	var oe *opError
-	if critical && !(errors.As(err, &oe) && oe.pollAgain) {
+	if oe := (*opError)(nil); errors.As(err, &oe) && oe.pollAgain {
+		return nil, err // no output yet: runShell polls again
+	}
+	if critical {
 		t.run.fail(err)
 	}
 	t.log.Debug("winrm request failed", "op", op, "err", err)
