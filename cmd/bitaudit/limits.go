@@ -9,7 +9,7 @@ import (
 // defaultConcurrency is audit's default --concurrency, chosen from
 // measurement (BenchmarkFleet; README "Scale"): each host in flight holds
 // one connection (one file descriptor) and about 100 KiB of memory, and
-// costs the client about 3-4 ms of CPU over its whole audit, so 256 in
+// costs the client about 1.5-2 ms of CPU over its whole audit, so 256 in
 // flight fit the usual soft limit of 1,024 open files, about 25 MiB, and at
 // real Windows latencies (1-2 s per PowerShell run) under one core. Windows
 // itself is not the limit: bitaudit opens one connection and one shell per
