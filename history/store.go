@@ -179,14 +179,53 @@ func open(ctx context.Context, location string, upTo int) (*Store, error) {
 		return nil, fmt.Errorf("history database %s: %w", s.where, err)
 	}
 	if s.d.name == "sqlite" {
-		// WAL lets readers work while a run is recorded; it persists in the file.
-		if _, err := s.db.ExecContext(ctx, `PRAGMA journal_mode=WAL`); err != nil {
+		if err := setWAL(ctx, s.db); err != nil {
 			s.db.Close()
 			return nil, fmt.Errorf("history database %s: %w", s.where, err)
 		}
 	}
 	return s, nil
 }
+
+// sqliteBusyTimeout is how long an SQLite history waits for another
+// bitaudit's lock before it gives up.
+const sqliteBusyTimeout = 30 * time.Second
+
+// setWAL puts an SQLite history in WAL mode, which lets readers work while a
+// run is recorded and persists in the file. Switching takes the file to
+// itself, and while another connection holds the write lock SQLite answers
+// SQLITE_BUSY at once rather than call the busy handler, lest the two
+// deadlock (https://sqlite.org/c3ref/busy_handler.html): several bitaudits
+// opening a new history together (shards started at once) lost a run that
+// way. So the switch is retried until the busy timeout, as a lock wait
+// would be; once the file is in WAL mode, asking again changes nothing.
+func setWAL(ctx context.Context, db *sql.DB) error {
+	deadline := time.Now().Add(sqliteBusyTimeout)
+	for wait := time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		var mode string
+		err := db.QueryRowContext(ctx, `PRAGMA journal_mode=WAL`).Scan(&mode)
+		if err == nil || !isSQLiteBusy(err) || time.Now().After(deadline) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
+// extended codes), which modernc.org/sqlite reports as an error with a Code.
+func isSQLiteBusy(err error) bool {
+	var coded interface{ Code() int }
+	return errors.As(err, &coded) && coded.Code()&0xff == sqliteBusy
+}
+
+// sqliteBusy is SQLITE_BUSY (https://sqlite.org/rescode.html#busy).
+const sqliteBusy = 5
 
 func openSQLite(path string) (*Store, error) {
 	if path == "" {
@@ -213,7 +252,7 @@ func openSQLite(path string) (*Store, error) {
 	// failing; IMMEDIATE transactions take the write lock at BEGIN, so two
 	// writers never deadlock upgrading their locks. WAL mode is set once the
 	// file is known to be a history (it changes the file's header).
-	dsn := path + "?_pragma=busy_timeout(30000)&_pragma=foreign_keys(1)&_txlock=immediate"
+	dsn := fmt.Sprintf("%s?_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_txlock=immediate", path, sqliteBusyTimeout.Milliseconds())
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("history database %s: %w", path, err)

@@ -575,3 +575,52 @@ func TestBeginCommitRollback(t *testing.T) {
 		}
 	})
 }
+
+// TestSetWALWaitsForAWriter: switching an SQLite history to WAL mode needs
+// the file to itself. While another connection holds the write lock, SQLite
+// answers SQLITE_BUSY at once instead of calling the busy handler, lest the
+// two deadlock (https://sqlite.org/c3ref/busy_handler.html), as several
+// bitaudits opening a new history together do. setWAL waits for the writer.
+func TestSetWALWaitsForAWriter(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "history.db")
+	s, err := openSQLite(path) // the history's own settings, busy timeout included
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.db.Close()
+	ctx := t.Context()
+	if _, err := s.db.ExecContext(ctx, `CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	other, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	conn, err := other.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO t VALUES (1)`); err != nil {
+		t.Fatal(err)
+	}
+	released := make(chan struct{})
+	go func() {
+		defer close(released)
+		time.Sleep(300 * time.Millisecond)
+		_, _ = conn.ExecContext(context.Background(), `COMMIT`)
+	}()
+	err = setWAL(ctx, s.db)
+	<-released
+	if err != nil {
+		t.Fatalf("setWAL while another connection writes: %v", err)
+	}
+	var mode string
+	if err := s.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode: %q, %v; want wal", mode, err)
+	}
+}
