@@ -15,7 +15,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, for a history several auditors share
-	_ "modernc.org/sqlite"             // SQLite in pure Go, so the Windows build needs no C compiler
+	"modernc.org/sqlite"               // SQLite in pure Go, so the Windows build needs no C compiler
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bitaudit/bitaudit/model"
 )
@@ -217,15 +218,12 @@ func setWAL(ctx context.Context, db *sql.DB) error {
 	}
 }
 
-// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
-// extended codes), which modernc.org/sqlite reports as an error with a Code.
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY or one of its
+// extended codes (https://sqlite.org/rescode.html#busy).
 func isSQLiteBusy(err error) bool {
-	var coded interface{ Code() int }
-	return errors.As(err, &coded) && coded.Code()&0xff == sqliteBusy
+	var se *sqlite.Error
+	return errors.As(err, &se) && se.Code()&0xff == sqlite3.SQLITE_BUSY
 }
-
-// sqliteBusy is SQLITE_BUSY (https://sqlite.org/rescode.html#busy).
-const sqliteBusy = 5
 
 func openSQLite(path string) (*Store, error) {
 	if path == "" {

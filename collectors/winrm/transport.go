@@ -118,7 +118,8 @@ func (t *transport) send(op, body string) (*response, error) {
 	if err == nil {
 		return resp, nil
 	}
-	if oe := (*opError)(nil); errors.As(err, &oe) && oe.pollAgain {
+	var oe *opError
+	if errors.As(err, &oe) && oe.pollAgain {
 		return nil, err // no output yet: runShell polls again
 	}
 	if critical {
